@@ -1,0 +1,40 @@
+# Kennel's two newcomer commands: `make run` and `make test`. System packages are installed here when missing.
+SHELL := /bin/bash
+DEBIAN_PACKAGES := libmicrohttpd-dev libturbojpeg0-dev libpng-dev libsqlite3-dev libopenblas-dev zlib1g-dev \
+                   pkg-config dataset-fashion-mnist
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+SWIFT_TEST_FLAGS ?=
+
+.PHONY: run test bench build release deps clean
+
+## Install missing Debian packages (apt-get update first), build in release mode, start the server.
+run: deps release
+	.build/release/kennel serve
+
+## Install missing Debian packages, build, run every test.
+test: deps
+	swift build $(SWIFT_TEST_FLAGS)
+	swift test $(SWIFT_TEST_FLAGS)
+
+## Benchmarks (filled in by the engine and serving work); never fails for lack of them.
+bench: deps release
+	@echo "make bench: no benchmarks are defined yet"
+
+build: deps
+	swift build
+
+release: deps
+	swift build -c release
+
+deps:
+	@missing=""; for p in $(DEBIAN_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+clean:
+	rm -rf .build

@@ -1,0 +1,60 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+/// Kennel: one binary that trains convolutional image classifiers and serves them over HTTP.
+///
+/// Dependencies point one way (DESIGN.md):
+/// kennel → KennelAPI → KennelJobs → (KennelStore, KennelData → KennelImage, KennelEngine); KennelAPI → KennelHTTP.
+let package = Package(
+    name: "Kennel",
+    products: [
+        .executable(name: "kennel", targets: ["kennel"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        // C libraries, reached through module maps and prefixed shim headers.
+        .systemLibrary(name: "CMicroHTTPD", pkgConfig: "libmicrohttpd", providers: [.apt(["libmicrohttpd-dev"])]),
+        .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),
+        .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+
+        .target(name: "KennelEngine", dependencies: ["CBLAS"]),
+        .target(name: "KennelImage", dependencies: ["CTurboJPEG", "CPNG"]),
+        .target(name: "KennelData", dependencies: ["KennelImage"]),
+        .target(name: "KennelStore", dependencies: [
+            .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .target(name: "KennelJobs", dependencies: [
+            "KennelStore", "KennelData", "KennelEngine",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .target(name: "KennelHTTP", dependencies: [
+            "CMicroHTTPD",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .target(name: "KennelAPI", dependencies: [
+            "KennelHTTP", "KennelJobs", "KennelStore",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .executableTarget(name: "kennel", dependencies: [
+            "KennelAPI", "KennelHTTP", "KennelStore",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+
+        .testTarget(name: "KennelEngineTests", dependencies: ["KennelEngine"]),
+        .testTarget(name: "KennelImageTests", dependencies: ["KennelImage"]),
+        .testTarget(name: "KennelDataTests", dependencies: ["KennelData"]),
+        .testTarget(name: "KennelStoreTests", dependencies: ["KennelStore"]),
+        .testTarget(name: "KennelJobsTests", dependencies: ["KennelJobs"]),
+        .testTarget(name: "KennelHTTPTests", dependencies: ["KennelHTTP"]),
+        .testTarget(name: "KennelAPITests", dependencies: ["KennelAPI", "KennelHTTP"]),
+        .testTarget(name: "KennelCLITests", dependencies: ["KennelHTTP"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,113 @@
+#ifndef KENNEL_MHD_SHIM_H
+#define KENNEL_MHD_SHIM_H
+// libmicrohttpd as Swift can reach it. Each wrapper exists because Swift cannot call or see the original:
+// MHD_start_daemon is variadic, and closed C enums (MHD_Result, MHD_ResponseMemoryMode, MHD_ValueKind, the
+// daemon flags) import without usable cases, so their values cross as plain integers here.
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <microhttpd.h>
+
+/// Access handler with an int result (MHD_YES/MHD_NO), so Swift never names enum MHD_Result.
+typedef int (*kennel_mhd_access_handler)(void *cls, struct MHD_Connection *connection,
+                                         const char *url, const char *method,
+                                         const char *upload_data, size_t *upload_data_size,
+                                         void **request_context);
+/// Called once per request when MHD is done with it (sent, failed or client gone).
+typedef void (*kennel_mhd_completed_handler)(void *cls, void *request_context, int terminated_normally);
+/// Header/argument iterator with an int result.
+typedef int (*kennel_mhd_value_iterator)(void *cls, const char *key, size_t key_size,
+                                         const char *value, size_t value_size);
+
+static const int kennel_mhd_yes = MHD_YES;
+static const int kennel_mhd_no = MHD_NO;
+static const uint64_t kennel_mhd_size_unknown = MHD_SIZE_UNKNOWN;
+static const ssize_t kennel_mhd_end_of_stream = MHD_CONTENT_READER_END_OF_STREAM;
+static const ssize_t kennel_mhd_end_with_error = MHD_CONTENT_READER_END_WITH_ERROR;
+
+/// The two Swift callbacks and their context, held by MHD as the `cls` of its own C callbacks.
+struct kennel_mhd_callbacks {
+    kennel_mhd_access_handler access;
+    kennel_mhd_completed_handler completed;
+    void *context;
+};
+
+static inline enum MHD_Result kennel_mhd_access_trampoline(void *cls, struct MHD_Connection *connection,
+                                                           const char *url, const char *method,
+                                                           const char *version, const char *upload_data,
+                                                           size_t *upload_data_size, void **request_context) {
+    (void)version;
+    const struct kennel_mhd_callbacks *callbacks = (const struct kennel_mhd_callbacks *)cls;
+    return callbacks->access(callbacks->context, connection, url, method, upload_data, upload_data_size,
+                             request_context) ? MHD_YES : MHD_NO;
+}
+
+static inline void kennel_mhd_completed_trampoline(void *cls, struct MHD_Connection *connection,
+                                                   void **request_context,
+                                                   enum MHD_RequestTerminationCode code) {
+    (void)connection;
+    const struct kennel_mhd_callbacks *callbacks = (const struct kennel_mhd_callbacks *)cls;
+    callbacks->completed(callbacks->context, *request_context, code == MHD_REQUEST_TERMINATED_COMPLETED_OK);
+    *request_context = NULL;
+}
+
+/// Starts an epoll daemon with its own pool of polling threads, suspend/resume enabled (which also enables
+/// the inter-thread channel MHD_quiesce_daemon needs), bound to `address` (IPv4 or IPv6).
+/// `callbacks` must outlive the daemon. Returns NULL when the address cannot be bound.
+static inline struct MHD_Daemon *kennel_mhd_start(const struct sockaddr *address, int ipv6,
+                                                  const struct kennel_mhd_callbacks *callbacks,
+                                                  unsigned int thread_pool_size,
+                                                  unsigned int connection_timeout_seconds,
+                                                  unsigned int listen_backlog) {
+    unsigned int flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+    if (ipv6) flags |= MHD_USE_IPv6;
+    return MHD_start_daemon(flags, 0, NULL, NULL,
+                            &kennel_mhd_access_trampoline, (void *)callbacks,
+                            MHD_OPTION_SOCK_ADDR, address,
+                            MHD_OPTION_NOTIFY_COMPLETED, &kennel_mhd_completed_trampoline, (void *)callbacks,
+                            MHD_OPTION_THREAD_POOL_SIZE, thread_pool_size,
+                            MHD_OPTION_CONNECTION_TIMEOUT, connection_timeout_seconds,
+                            MHD_OPTION_LISTEN_BACKLOG_SIZE, listen_backlog,
+                            MHD_OPTION_END);
+}
+
+/// The port the daemon listens on (the kernel's choice when asked for port 0); 0 if unknown.
+static inline uint16_t kennel_mhd_bound_port(struct MHD_Daemon *daemon) {
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(daemon, MHD_DAEMON_INFO_BIND_PORT);
+    return info ? info->port : 0;
+}
+
+struct kennel_mhd_iteration { kennel_mhd_value_iterator iterator; void *context; };
+
+static inline enum MHD_Result kennel_mhd_iteration_trampoline(void *cls, enum MHD_ValueKind kind,
+                                                              const char *key, size_t key_size,
+                                                              const char *value, size_t value_size) {
+    (void)kind;
+    const struct kennel_mhd_iteration *iteration = (const struct kennel_mhd_iteration *)cls;
+    return iteration->iterator(iteration->context, key, key_size, value, value_size) ? MHD_YES : MHD_NO;
+}
+
+/// Visits the request's headers (`arguments` 0) or its decoded query arguments (`arguments` 1).
+static inline void kennel_mhd_visit_values(struct MHD_Connection *connection, int arguments,
+                                           kennel_mhd_value_iterator iterator, void *context) {
+    struct kennel_mhd_iteration iteration = { iterator, context };
+    MHD_get_connection_values_n(connection, arguments ? MHD_GET_ARGUMENT_KIND : MHD_HEADER_KIND,
+                                &kennel_mhd_iteration_trampoline, &iteration);
+}
+
+/// A response over a copy of `size` bytes at `data`.
+static inline struct MHD_Response *kennel_mhd_response_copying(const void *data, size_t size) {
+    return MHD_create_response_from_buffer(size, (void *)data, MHD_RESPMEM_MUST_COPY);
+}
+
+/// Queues `response` with `status`; returns MHD_YES/MHD_NO as an int.
+static inline int kennel_mhd_queue(struct MHD_Connection *connection, unsigned int status,
+                                   struct MHD_Response *response) {
+    return MHD_queue_response(connection, status, response) == MHD_YES;
+}
+
+/// Adds a header; returns 0 when MHD refuses it (for example a header it manages itself).
+static inline int kennel_mhd_add_header(struct MHD_Response *response, const char *name, const char *value) {
+    return MHD_add_response_header(response, name, value) == MHD_YES;
+}
+#endif

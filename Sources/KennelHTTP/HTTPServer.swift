@@ -1,0 +1,335 @@
+import CMicroHTTPD
+import Dispatch
+import Foundation
+import Logging
+import Synchronization
+
+/// How an `HTTPServer` listens and what it accepts.
+public struct HTTPServerConfiguration: Sendable {
+    /// Address to bind: a numeric IPv4/IPv6 address or a name such as `localhost`.
+    public var host = "127.0.0.1"
+    /// Port to bind; 0 lets the kernel choose (read it back from `HTTPServer.port`).
+    public var port: UInt16 = 8080
+    /// Largest request body accepted; larger ones are answered 413 without being kept.
+    public var maxBodyBytes = 32 << 20
+    /// Polling threads, each running its own epoll loop over its share of the connections.
+    public var pollingThreads = max(2, ProcessInfo.processInfo.activeProcessorCount)
+    /// Seconds of inactivity after which an idle connection is closed.
+    public var connectionTimeoutSeconds = 60
+    public var listenBacklog = 1024
+
+    public init() {}
+}
+
+/// Why the server could not start.
+public enum HTTPServerError: Error, Equatable, CustomStringConvertible {
+    case invalidHost(String, reason: String)
+    case cannotListen(host: String, port: UInt16)
+    case alreadyStarted
+
+    public var description: String {
+        switch self {
+        case .invalidHost(let host, let reason):
+            return "cannot use '\(host)' as a listening address: \(reason)"
+        case .cannotListen(let host, let port):
+            return "cannot listen on \(host):\(port) (is the port in use, or the address not on this machine?)"
+        case .alreadyStarted:
+            return "the server is already running"
+        }
+    }
+}
+
+/// The HTTP server: libmicrohttpd in epoll thread-pool mode, answering through a `Router`.
+///
+/// Bodies are collected up to `maxBodyBytes`. Routes with `.queue` execution run off the polling threads
+/// while their connection is suspended; streaming bodies park their connection while they have nothing to send.
+/// `stop` stops accepting, lets in-flight requests finish, ends open streams and then closes the daemon.
+public final class HTTPServer: Sendable {
+    public let configuration: HTTPServerConfiguration
+    let router: Router
+    let logger: Logger
+
+    private struct Running {
+        var daemon: CPointer<OpaquePointer>?
+        var port: UInt16 = 0
+        var stopping = false
+    }
+
+    private struct Activity {
+        var inFlight = 0
+        var streams: [ObjectIdentifier: ResponseStream] = [:]
+    }
+
+    private let running = Mutex(Running())
+    private let activity = Mutex(Activity())
+    /// The C callback table handed to libmicrohttpd; it points back at this server, which outlives the daemon.
+    private let callbacks: CPointer<UnsafeMutablePointer<kennel_mhd_callbacks>>
+
+    public init(configuration: HTTPServerConfiguration = HTTPServerConfiguration(), router: Router,
+                logger: Logger = Logger(label: "kennel.http")) {
+        self.configuration = configuration
+        self.router = router
+        self.logger = logger
+        let table = UnsafeMutablePointer<kennel_mhd_callbacks>.allocate(capacity: 1)
+        table.initialize(to: kennel_mhd_callbacks(access: nil, completed: nil, context: nil))
+        callbacks = CPointer(table)
+    }
+
+    deinit {
+        stop(gracePeriod: .zero)
+        callbacks.value.deallocate()
+    }
+
+    /// The bound port (the kernel's pick when configured with 0); 0 before `start`.
+    public var port: UInt16 { running.withLock { $0.port } }
+
+    /// Binds and starts serving on background threads.
+    public func start() throws {
+        let address = try SocketAddress(host: configuration.host, port: configuration.port)
+        try running.withLock { running in
+            guard running.daemon == nil else { throw HTTPServerError.alreadyStarted }
+            callbacks.value.pointee = kennel_mhd_callbacks(
+                access: HTTPServer.accessHandler, completed: HTTPServer.completedHandler,
+                context: Unmanaged.passUnretained(self).toOpaque())
+            let daemon = address.withSockaddr { sockaddr in
+                kennel_mhd_start(sockaddr, address.isIPv6 ? 1 : 0, callbacks.value,
+                                 UInt32(configuration.pollingThreads), UInt32(configuration.connectionTimeoutSeconds),
+                                 UInt32(configuration.listenBacklog))
+            }
+            guard let daemon else {
+                throw HTTPServerError.cannotListen(host: configuration.host, port: configuration.port)
+            }
+            running = Running(daemon: CPointer(daemon), port: kennel_mhd_bound_port(daemon))
+        }
+    }
+
+    /// Stops accepting connections, ends open streams, waits up to `gracePeriod` for in-flight requests, then
+    /// shuts the daemon down. Safe to call more than once.
+    public func stop(gracePeriod: Duration = .seconds(10)) {
+        let daemon = running.withLock { running -> OpaquePointer? in
+            guard let daemon = running.daemon, !running.stopping else { return nil }
+            running.stopping = true
+            return daemon.value
+        }
+        guard let daemon else { return }
+        let listenSocket = MHD_quiesce_daemon(daemon)
+        let streams = activity.withLock { Array($0.streams.values) }
+        streams.forEach { $0.finish() }
+        let deadline = ContinuousClock.now + gracePeriod
+        while activity.withLock({ $0.inFlight }) > 0 && ContinuousClock.now < deadline {
+            Thread.sleep(forTimeInterval: 0.005)
+        }
+        let unfinished = activity.withLock { $0.inFlight }
+        if unfinished > 0 {
+            logger.warning("stopping with \(unfinished) request(s) still in flight after \(gracePeriod)")
+        }
+        MHD_stop_daemon(daemon)
+        if listenSocket >= 0 { close(listenSocket) }
+        running.withLock { $0 = Running() }
+    }
+
+    private var isStopping: Bool { running.withLock { $0.stopping } }
+}
+
+// MARK: - libmicrohttpd callbacks
+
+extension HTTPServer {
+    /// libmicrohttpd calls this several times per request: once with the headers, once per body chunk, once
+    /// when the body is complete, and once more after a suspended connection is resumed.
+    private static let accessHandler: kennel_mhd_access_handler = { cls, connection, url, method, upload, size,
+                                                                     context in
+        guard let cls, let connection, let url, let method, let size, let context else { return kennel_mhd_no }
+        let server = Unmanaged<HTTPServer>.fromOpaque(cls).takeUnretainedValue()
+        guard let existing = context.pointee else {
+            let exchange = Exchange(method: HTTPMethod(rawValue: String(cString: method)), path: String(cString: url))
+            context.pointee = Unmanaged.passRetained(exchange).toOpaque()
+            return server.begin(exchange, connection: connection) ? kennel_mhd_yes : kennel_mhd_no
+        }
+        let exchange = Unmanaged<Exchange>.fromOpaque(existing).takeUnretainedValue()
+        if size.pointee > 0 {
+            server.receive(UnsafeRawBufferPointer(start: upload, count: size.pointee), into: exchange)
+            size.pointee = 0
+            return kennel_mhd_yes
+        }
+        return server.complete(exchange, connection: connection) ? kennel_mhd_yes : kennel_mhd_no
+    }
+
+    /// Called once per request when libmicrohttpd is done with it.
+    private static let completedHandler: kennel_mhd_completed_handler = { cls, context, completedNormally in
+        guard let cls, let context else { return }
+        let server = Unmanaged<HTTPServer>.fromOpaque(cls).takeUnretainedValue()
+        let exchange = Unmanaged<Exchange>.fromOpaque(context).takeRetainedValue()
+        server.finish(exchange, completedNormally: completedNormally != 0)
+    }
+
+    /// Reads an exchange's streaming body.
+    private static let streamReader: MHD_ContentReaderCallback = { cls, _, buffer, max in
+        guard let cls, let buffer else { return kennel_mhd_end_with_error }
+        let stream = Unmanaged<StreamContext>.fromOpaque(cls).takeUnretainedValue()
+        let connection = stream.connection
+        let result = stream.stream.read(
+            into: UnsafeMutableRawBufferPointer(start: buffer, count: max),
+            park: { MHD_suspend_connection(connection.value) },
+            wake: { MHD_resume_connection(connection.value) })
+        switch result {
+        case .bytes(let count): return count
+        case .parked: return 0
+        case .end: return kennel_mhd_end_of_stream
+        }
+    }
+
+    private static let streamRelease: MHD_ContentReaderFreeCallback = { cls in
+        guard let cls else { return }
+        Unmanaged<StreamContext>.fromOpaque(cls).release()
+    }
+
+    /// First call: headers are in. Refuses an announced oversized body before reading any of it.
+    private func begin(_ exchange: Exchange, connection: OpaquePointer) -> Bool {
+        activity.withLock { $0.inFlight += 1 }
+        exchange.headers = Self.values(of: connection, arguments: false)
+        if let declared = exchange.headers["Content-Length"].flatMap(Int.init) {
+            if declared > configuration.maxBodyBytes {
+                return send(HTTPError.contentTooLarge(limit: configuration.maxBodyBytes).response,
+                            for: exchange, on: connection)
+            }
+            exchange.body.reserveCapacity(declared)
+        }
+        return true
+    }
+
+    /// A body chunk. Past the cap the body collected so far is released at once and the rest is discarded.
+    private func receive(_ chunk: UnsafeRawBufferPointer, into exchange: Exchange) {
+        guard !exchange.bodyRejected else { return }
+        if exchange.body.count + chunk.count > configuration.maxBodyBytes {
+            exchange.bodyRejected = true
+            exchange.body = Data()
+        } else {
+            exchange.body.append(contentsOf: chunk)
+        }
+    }
+
+    /// The body is complete (or a suspended handler has finished): route, or send the finished answer.
+    private func complete(_ exchange: Exchange, connection: OpaquePointer) -> Bool {
+        if exchange.awaitingHandler {
+            guard let response = exchange.takeHandlerResponse() else { return false }
+            return send(response, for: exchange, on: connection)
+        }
+        if exchange.bodyRejected {
+            return send(HTTPError.contentTooLarge(limit: configuration.maxBodyBytes).response,
+                        for: exchange, on: connection)
+        }
+        let request = Request(method: exchange.method, path: exchange.path,
+                              query: Dictionary(Self.values(of: connection, arguments: true).fields,
+                                                uniquingKeysWith: { first, _ in first }),
+                              headers: exchange.headers, body: exchange.body)
+        exchange.body = Data()
+        let resolution = router.resolve(request.method, path: request.path)
+        guard case .matched(let route, _) = resolution, case .queue(let queue) = route.execution else {
+            return send(router.answer(resolution, request: request), for: exchange, on: connection)
+        }
+        exchange.awaitingHandler = true
+        MHD_suspend_connection(connection)
+        let handle = CPointer(connection)
+        queue.async { [router] in
+            exchange.setHandlerResponse(router.answer(resolution, request: request))
+            MHD_resume_connection(handle.value)
+        }
+        return true
+    }
+
+    /// Hands `response` to libmicrohttpd.
+    private func send(_ response: Response, for exchange: Exchange, on connection: OpaquePointer) -> Bool {
+        let reply: OpaquePointer?
+        switch response.body {
+        case .bytes(let bytes):
+            reply = bytes.withUnsafeBytes { kennel_mhd_response_copying($0.baseAddress, $0.count) }
+        case .stream(let stream):
+            exchange.stream = stream
+            activity.withLock { $0.streams[ObjectIdentifier(stream)] = stream }
+            let context = Unmanaged.passRetained(StreamContext(stream: stream, connection: CPointer(connection)))
+            reply = MHD_create_response_from_callback(kennel_mhd_size_unknown, 16 * 1024, Self.streamReader,
+                                                      context.toOpaque(), Self.streamRelease)
+            if reply == nil { context.release() }
+        }
+        guard let reply else { return false }
+        defer { MHD_destroy_response(reply) }
+        for field in response.headers {
+            _ = kennel_mhd_add_header(reply, field.name, field.value)
+        }
+        if isStopping { _ = kennel_mhd_add_header(reply, "Connection", "close") }
+        exchange.status = response.status.rawValue
+        return kennel_mhd_queue(connection, UInt32(response.status.rawValue), reply) != 0
+    }
+
+    /// The exchange is over: end its stream, write the access-log line, count it out.
+    private func finish(_ exchange: Exchange, completedNormally: Bool) {
+        if let stream = exchange.stream {
+            stream.terminate()
+            activity.withLock { _ = $0.streams.removeValue(forKey: ObjectIdentifier(stream)) }
+        }
+        let micros = (DispatchTime.now().uptimeNanoseconds - exchange.startedAt) / 1000
+        let milliseconds = "\(micros / 1000).\(String(micros % 1000 + 1000).dropFirst())"
+        let outcome = completedNormally ? "" : " (connection closed early)"
+        logger.info("\(exchange.method) \(exchange.path) \(exchange.status) \(milliseconds) ms\(outcome)")
+        activity.withLock { $0.inFlight -= 1 }
+    }
+
+    /// The request's headers, or its decoded query arguments.
+    private static func values(of connection: OpaquePointer, arguments: Bool) -> HTTPHeaders {
+        var fields = HTTPHeaders()
+        withUnsafeMutablePointer(to: &fields) { pointer in
+            kennel_mhd_visit_values(connection, arguments ? 1 : 0, { context, key, keySize, value, valueSize in
+                guard let context, let key else { return kennel_mhd_yes }
+                let name = String(decoding: UnsafeRawBufferPointer(start: key, count: keySize), as: UTF8.self)
+                let text = value.map {
+                    String(decoding: UnsafeRawBufferPointer(start: $0, count: valueSize), as: UTF8.self)
+                } ?? ""
+                context.assumingMemoryBound(to: HTTPHeaders.self).pointee.add(name: name, value: text)
+                return kennel_mhd_yes
+            }, pointer)
+        }
+        return fields
+    }
+}
+
+/// One request's state across libmicrohttpd's calls. libmicrohttpd serializes the calls for a connection, so
+/// the plain fields are touched by one thread at a time; the only cross-thread hand-off, an offloaded
+/// handler's answer, goes through `handlerResponse` under its lock.
+private final class Exchange: @unchecked Sendable {
+    let method: HTTPMethod
+    let path: String
+    let startedAt = DispatchTime.now().uptimeNanoseconds
+    var headers = HTTPHeaders()
+    var body = Data()
+    var bodyRejected = false
+    var awaitingHandler = false
+    var status = 0
+    var stream: ResponseStream?
+    private let handlerResponse = Mutex<Response?>(nil)
+
+    init(method: HTTPMethod, path: String) {
+        self.method = method
+        self.path = path
+    }
+
+    func setHandlerResponse(_ response: Response) { handlerResponse.withLock { $0 = response } }
+    func takeHandlerResponse() -> Response? { handlerResponse.withLock { $0.take() } }
+}
+
+/// A streaming body and the connection it parks.
+private final class StreamContext: Sendable {
+    let stream: ResponseStream
+    let connection: CPointer<OpaquePointer>
+
+    init(stream: ResponseStream, connection: CPointer<OpaquePointer>) {
+        self.stream = stream
+        self.connection = connection
+    }
+}
+
+/// A C pointer carried across threads. libmicrohttpd allows resuming a connection, and using the daemon and
+/// the callback table, from any thread; nothing else is done with these pointers off their own thread.
+struct CPointer<Value>: @unchecked Sendable {
+    let value: Value
+    init(_ value: Value) { self.value = value }
+}

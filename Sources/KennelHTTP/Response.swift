@@ -1,0 +1,48 @@
+import Foundation
+
+/// An HTTP answer: status, headers and a body that is either complete bytes or a stream produced over time.
+public struct Response: Sendable {
+    /// What follows the headers.
+    public enum Body: Sendable {
+        case bytes([UInt8])
+        /// Sent with chunked encoding as the producer writes; the connection is parked, not a thread, while
+        /// the stream has nothing to send.
+        case stream(ResponseStream)
+    }
+
+    public var status: HTTPStatus
+    public var headers: HTTPHeaders
+    public var body: Body
+
+    public init(status: HTTPStatus = .ok, headers: HTTPHeaders = HTTPHeaders(), body: Body = .bytes([])) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+    }
+
+    /// A JSON answer; encoding failures of Kennel's own types are programming errors and answer 500.
+    public static func json(_ value: some Encodable, status: HTTPStatus = .ok) -> Response {
+        do {
+            return json(bytes: Array(try jsonEncoder.encode(value)), status: status)
+        } catch {
+            return json(bytes: Array(#"{"error":{"code":"internal","message":"response encoding failed"}}"#.utf8),
+                        status: .internalServerError)
+        }
+    }
+
+    /// A JSON answer from bytes already encoded.
+    public static func json(bytes: [UInt8], status: HTTPStatus = .ok) -> Response {
+        Response(status: status, headers: ["Content-Type": "application/json"], body: .bytes(bytes))
+    }
+
+    /// A plain-text answer.
+    public static func text(_ text: String, status: HTTPStatus = .ok) -> Response {
+        Response(status: status, headers: ["Content-Type": "text/plain; charset=utf-8"], body: .bytes(Array(text.utf8)))
+    }
+
+    private static let jsonEncoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }()
+}

@@ -1,0 +1,60 @@
+import Foundation
+import GRDB
+import KennelStore
+
+/// Why a job could not be recorded or moved.
+public enum JobLedgerError: Error, Equatable, CustomStringConvertible {
+    case unknownJob(Int64)
+    case transitionNotAllowed(id: Int64, from: JobState, to: JobState)
+
+    public var description: String {
+        switch self {
+        case .unknownJob(let id):
+            return "no job with id \(id)"
+        case .transitionNotAllowed(let id, let from, let to):
+            return "job \(id) is \(from.rawValue) and cannot become \(to.rawValue)"
+        }
+    }
+}
+
+/// The jobs table as the job system writes it: every state change is checked against the job's life cycle
+/// and written, with its timestamps, in one transaction, so the database is always the truth.
+public struct JobLedger: Sendable {
+    private let store: Store
+
+    public init(store: Store) { self.store = store }
+
+    /// Records a new job as queued and returns it with its id.
+    public func submit(kind: JobKind, dataset: String, specJson: String) throws -> JobRecord {
+        try store.pool.write { db in
+            var job = JobRecord(kind: kind, specJson: specJson, dataset: dataset)
+            try job.insert(db)
+            return job
+        }
+    }
+
+    /// The job `id`, or nil.
+    public func job(_ id: Int64) throws -> JobRecord? {
+        try store.pool.read { db in try JobRecord.fetchOne(db, key: id) }
+    }
+
+    /// Moves job `id` to `next`, stamping `started_at` on running and `finished_at` on a final state; `error`
+    /// is kept for failures. Throws when the job is unknown or the move is not part of its life cycle.
+    @discardableResult
+    public func move(_ id: Int64, to next: JobState, error: String? = nil, at time: Date = Date()) throws
+        -> JobRecord {
+        try store.pool.write { db in
+            guard var job = try JobRecord.fetchOne(db, key: id) else { throw JobLedgerError.unknownJob(id) }
+            guard job.state.canMove(to: next) else {
+                throw JobLedgerError.transitionNotAllowed(id: id, from: job.state, to: next)
+            }
+            job.state = next
+            if next == .running { job.startedAt = time }
+            if next.isFinal { job.finishedAt = time }
+            if next == .succeeded { job.progress = 1 }
+            job.error = error
+            try job.update(db)
+            return job
+        }
+    }
+}

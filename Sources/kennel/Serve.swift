@@ -1,0 +1,119 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import KennelAPI
+import KennelHTTP
+import KennelStore
+import Logging
+
+/// `kennel serve`: the HTTP server, the job system and the dashboard in one process.
+struct Serve: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Start the HTTP server (stops cleanly on SIGINT or SIGTERM).",
+        discussion: """
+            Every option can also come from the environment: KENNEL_HOST, KENNEL_PORT, KENNEL_DATA_DIR, \
+            KENNEL_PUBLIC, KENNEL_MIGRATIONS, KENNEL_MAX_BODY_MB. A flag wins over the environment.
+            """)
+
+    @Option(help: "Address to listen on (default 127.0.0.1; 0.0.0.0 exposes Kennel to the network).")
+    var host: String?
+
+    @Option(help: "Port to listen on (default 8080; 0 picks a free one).")
+    var port: UInt16?
+
+    @Option(name: .customLong("data-dir"), help: "Where the database, datasets and checkpoints live (default ./var).")
+    var dataDirectory: String?
+
+    @Option(name: .customLong("public"), help: "The dashboard's static files (default ./public).")
+    var publicDirectory: String?
+
+    @Option(help: "The numbered SQL migrations (default ./migrations).")
+    var migrations: String?
+
+    @Option(name: .customLong("max-body-mb"), help: "Largest accepted request body in MiB (default 32).")
+    var maxBodyMiB: Int?
+
+    mutating func validate() throws {
+        if let maxBodyMiB, !(1...4096).contains(maxBodyMiB) {
+            throw ValidationError("--max-body-mb must be between 1 and 4096, got \(maxBodyMiB)")
+        }
+    }
+
+    func run() throws {
+        LogSetup.bootstrap()
+        let logger = Logger(label: "kennel")
+        let settings = try ServeSettings(flags: self, environment: ProcessInfo.processInfo.environment)
+
+        let store = try Store(dataDirectory: URL(fileURLWithPath: settings.dataDirectory),
+                              migrations: try Migration.load(from: URL(fileURLWithPath: settings.migrations)))
+        let staticFiles = try StaticFiles(directory: settings.publicDirectory)
+        let server = HTTPServer(configuration: settings.http, router: APIRouter.make(staticFiles: staticFiles))
+        try server.start()
+        logger.info("""
+            listening on http://\(settings.http.host.contains(":") ? "[\(settings.http.host)]" : settings.http.host):\
+            \(server.port) (database \(store.path), dashboard \(staticFiles.root))
+            """)
+
+        let signal = SignalWaiter.wait(for: [SIGINT, SIGTERM])
+        logger.info("received \(signal == SIGINT ? "SIGINT" : "SIGTERM"), finishing in-flight requests")
+        server.stop()
+        try store.close()
+        logger.info("stopped")
+    }
+}
+
+/// `serve`'s settings after applying flags over `KENNEL_*` variables over defaults.
+struct ServeSettings {
+    var http = HTTPServerConfiguration()
+    var dataDirectory: String
+    var publicDirectory: String
+    var migrations: String
+
+    init(flags: Serve, environment: [String: String]) throws {
+        http.host = flags.host ?? environment["KENNEL_HOST"] ?? "127.0.0.1"
+        http.port = try flags.port ?? Self.parse(environment, "KENNEL_PORT", as: UInt16.self) ?? 8080
+        if let maxBody = try flags.maxBodyMiB ?? Self.parse(environment, "KENNEL_MAX_BODY_MB", as: Int.self) {
+            http.maxBodyBytes = maxBody << 20
+        }
+        dataDirectory = flags.dataDirectory ?? environment["KENNEL_DATA_DIR"] ?? "./var"
+        publicDirectory = flags.publicDirectory ?? environment["KENNEL_PUBLIC"] ?? "./public"
+        migrations = flags.migrations ?? environment["KENNEL_MIGRATIONS"] ?? "./migrations"
+    }
+
+    private static func parse<Value: LosslessStringConvertible>(_ environment: [String: String], _ name: String,
+                                                                as type: Value.Type) throws -> Value? {
+        guard let raw = environment[name], !raw.isEmpty else { return nil }
+        guard let value = Value(raw) else { throw ValidationError("\(name)='\(raw)' is not a valid \(Value.self)") }
+        return value
+    }
+}
+
+/// Blocks the calling thread until one of the given signals arrives.
+enum SignalWaiter {
+    static func wait(for signals: [Int32]) -> Int32 {
+        let received = DispatchSemaphore(value: 0)
+        let caught = SignalBox()
+        let sources = signals.map { number in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler {
+                caught.set(number)
+                received.signal()
+            }
+            source.resume()
+            return source
+        }
+        received.wait()
+        sources.forEach { $0.cancel() }
+        return caught.value
+    }
+}
+
+/// The first signal caught, shared between the signal queue and the waiting thread.
+final class SignalBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var number: Int32 = 0
+
+    func set(_ value: Int32) { lock.withLock { if number == 0 { number = value } } }
+    var value: Int32 { lock.withLock { number } }
+}

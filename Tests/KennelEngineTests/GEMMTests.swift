@@ -1,0 +1,42 @@
+import Testing
+@testable import KennelEngine
+
+struct GEMMTests {
+    /// Reference product in plain loops, row-major, with optional transposes.
+    private func naive(_ a: [Float], _ ta: Bool, _ b: [Float], _ tb: Bool, m: Int, n: Int, k: Int) -> [Float] {
+        var c = [Float](repeating: 0, count: m * n)
+        for i in 0..<m {
+            for j in 0..<n {
+                var sum: Float = 0
+                for p in 0..<k {
+                    let x = ta ? a[p * m + i] : a[i * k + p]
+                    let y = tb ? b[j * k + p] : b[p * n + j]
+                    sum += x * y
+                }
+                c[i * n + j] = sum
+            }
+        }
+        return c
+    }
+
+    @Test(arguments: [(false, false), (true, false), (false, true), (true, true)])
+    func matchesNaiveProductForEveryTransposeCombination(transposeA: Bool, transposeB: Bool) {
+        let (m, n, k) = (5, 7, 3)
+        let a = (0..<(m * k)).map { Float($0 % 7) - 3 }
+        let b = (0..<(k * n)).map { Float($0 % 5) * 0.5 - 1 }
+        var c = [Float](repeating: 0, count: m * n)
+        GEMM.multiply(a, transposeA ? .transposed : .normal, b, transposeB ? .transposed : .normal,
+                      into: &c, m: m, n: n, k: k)
+        let expected = naive(a, transposeA, b, transposeB, m: m, n: n, k: k)
+        for (got, want) in zip(c, expected) { #expect(abs(got - want) < 1e-5) }
+    }
+
+    @Test func accumulatesWithAlphaAndBeta() {
+        // [1 2; 3 4] · [1 0; 0 1] = identity product; c = 2·(a·b) + 1·c
+        let a: [Float] = [1, 2, 3, 4]
+        let identity: [Float] = [1, 0, 0, 1]
+        var c: [Float] = [10, 10, 10, 10]
+        GEMM.multiply(a, .normal, identity, .normal, into: &c, m: 2, n: 2, k: 2, alpha: 2, beta: 1)
+        #expect(c == [12, 14, 16, 18])
+    }
+}
