@@ -47,14 +47,16 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
 
+        // Raw-socket HTTP client and temporary directories shared by the test targets.
+        .target(name: "KennelTestSupport", path: "Tests/KennelTestSupport"),
         .testTarget(name: "KennelEngineTests", dependencies: ["KennelEngine"]),
         .testTarget(name: "KennelImageTests", dependencies: ["KennelImage"]),
         .testTarget(name: "KennelDataTests", dependencies: ["KennelData"]),
-        .testTarget(name: "KennelStoreTests", dependencies: ["KennelStore"]),
-        .testTarget(name: "KennelJobsTests", dependencies: ["KennelJobs"]),
-        .testTarget(name: "KennelHTTPTests", dependencies: ["KennelHTTP"]),
-        .testTarget(name: "KennelAPITests", dependencies: ["KennelAPI", "KennelHTTP"]),
-        .testTarget(name: "KennelCLITests", dependencies: ["KennelHTTP"]),
+        .testTarget(name: "KennelStoreTests", dependencies: ["KennelTestSupport", "KennelStore"]),
+        .testTarget(name: "KennelJobsTests", dependencies: ["KennelTestSupport", "KennelJobs", "KennelStore"]),
+        .testTarget(name: "KennelHTTPTests", dependencies: ["KennelTestSupport", "KennelHTTP"]),
+        .testTarget(name: "KennelAPITests", dependencies: ["KennelTestSupport", "KennelAPI", "KennelHTTP"]),
+        .testTarget(name: "KennelCLITests", dependencies: ["KennelTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )
