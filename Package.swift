@@ -52,7 +52,9 @@ let package = Package(
         .testTarget(name: "KennelEngineTests", dependencies: ["KennelEngine"]),
         .testTarget(name: "KennelImageTests", dependencies: ["KennelImage"]),
         .testTarget(name: "KennelDataTests", dependencies: ["KennelData"]),
-        .testTarget(name: "KennelStoreTests", dependencies: ["KennelTestSupport", "KennelStore"]),
+        .testTarget(name: "KennelStoreTests", dependencies: [
+            "KennelTestSupport", "KennelStore", .product(name: "GRDB", package: "GRDB.swift"),
+        ]),
         .testTarget(name: "KennelJobsTests", dependencies: ["KennelTestSupport", "KennelJobs", "KennelStore"]),
         .testTarget(name: "KennelHTTPTests", dependencies: ["KennelTestSupport", "KennelHTTP"]),
         .testTarget(name: "KennelAPITests", dependencies: ["KennelTestSupport", "KennelAPI", "KennelHTTP"]),

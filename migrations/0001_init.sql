@@ -13,7 +13,7 @@ CREATE TABLE datasets (
     test_count INTEGER NOT NULL DEFAULT 0 CHECK (test_count >= 0),
     skipped_json TEXT NOT NULL DEFAULT '[]',
     shard_path TEXT,
-    created_at TEXT NOT NULL
+    created_at REAL NOT NULL
 );
 
 -- `dataset` is a name, not a foreign key: an import job exists before the dataset row it creates.
@@ -23,9 +23,9 @@ CREATE TABLE jobs (
     state TEXT NOT NULL CHECK (state IN ('queued', 'running', 'succeeded', 'failed', 'cancelled')),
     spec_json TEXT NOT NULL,
     dataset TEXT NOT NULL,
-    created_at TEXT NOT NULL,
-    started_at TEXT,
-    finished_at TEXT,
+    created_at REAL NOT NULL,
+    started_at REAL,
+    finished_at REAL,
     progress REAL NOT NULL DEFAULT 0 CHECK (progress BETWEEN 0 AND 1),
     error TEXT,
     resumed_from INTEGER REFERENCES checkpoints(id) ON DELETE SET NULL
@@ -53,7 +53,7 @@ CREATE TABLE checkpoints (
     bytes INTEGER NOT NULL CHECK (bytes > 0),
     sha256 TEXT NOT NULL CHECK (length(sha256) = 64),
     metrics_json TEXT NOT NULL DEFAULT '{}',
-    created_at TEXT NOT NULL,
+    created_at REAL NOT NULL,
     UNIQUE (job_id, step)
 );
 
@@ -62,7 +62,7 @@ CREATE TABLE models (
     version INTEGER NOT NULL CHECK (version >= 1),
     checkpoint_id INTEGER NOT NULL REFERENCES checkpoints(id) ON DELETE RESTRICT,
     labels_json TEXT NOT NULL DEFAULT '[]',
-    created_at TEXT NOT NULL,
+    created_at REAL NOT NULL,
     PRIMARY KEY (name, version)
 );
 CREATE INDEX models_by_checkpoint ON models(checkpoint_id);

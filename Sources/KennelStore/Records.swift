@@ -3,6 +3,7 @@ import GRDB
 
 // One Codable record per table of DESIGN.md's data model. Swift names are camelCase; GRDB maps them to the
 // tables' snake_case columns. `*_json` columns hold JSON text, decoded by the layers that own their meaning.
+// Times are stored as seconds since 1970 (REAL), like TensorBoard's wall times, so they round-trip exactly.
 
 /// Shared column naming for every Kennel record.
 public protocol KennelRecord: Codable, Sendable, FetchableRecord, MutablePersistableRecord {}
@@ -10,6 +11,12 @@ public protocol KennelRecord: Codable, Sendable, FetchableRecord, MutablePersist
 extension KennelRecord {
     public static var databaseColumnDecodingStrategy: DatabaseColumnDecodingStrategy { .convertFromSnakeCase }
     public static var databaseColumnEncodingStrategy: DatabaseColumnEncodingStrategy { .convertToSnakeCase }
+    public static func databaseDateDecodingStrategy(for column: String) -> DatabaseDateDecodingStrategy {
+        .timeIntervalSince1970
+    }
+    public static func databaseDateEncodingStrategy(for column: String) -> DatabaseDateEncodingStrategy {
+        .timeIntervalSince1970
+    }
 }
 
 /// An imported dataset (`datasets`).
@@ -30,9 +37,10 @@ public struct DatasetRecord: KennelRecord, Equatable {
     public var shardPath: String?
     public var createdAt: Date
 
+    /// Column names as the migrations spell them.
     public enum Columns {
-        public static let name = Column(CodingKeys.name)
-        public static let createdAt = Column(CodingKeys.createdAt)
+        public static let name = Column("name")
+        public static let createdAt = Column("created_at")
     }
 
     public init(name: String, format: String, path: String, width: Int, height: Int, channels: Int,
@@ -105,10 +113,11 @@ public struct JobRecord: KennelRecord, Equatable {
     /// The checkpoint a resumed job continued from.
     public var resumedFrom: Int64?
 
+    /// Column names as the migrations spell them.
     public enum Columns {
-        public static let id = Column(CodingKeys.id)
-        public static let state = Column(CodingKeys.state)
-        public static let dataset = Column(CodingKeys.dataset)
+        public static let id = Column("id")
+        public static let state = Column("state")
+        public static let dataset = Column("dataset")
     }
 
     public init(kind: JobKind, specJson: String, dataset: String, state: JobState = .queued,
@@ -138,10 +147,11 @@ public struct MetricRecord: KennelRecord, Equatable {
     public var wallTime: Double
     public var value: Double
 
+    /// Column names as the migrations spell them.
     public enum Columns {
-        public static let jobId = Column(CodingKeys.jobId)
-        public static let tag = Column(CodingKeys.tag)
-        public static let step = Column(CodingKeys.step)
+        public static let jobId = Column("job_id")
+        public static let tag = Column("tag")
+        public static let step = Column("step")
     }
 
     public init(jobId: Int64, tag: String, step: Int, wallTime: Double, value: Double) {
@@ -168,9 +178,10 @@ public struct CheckpointRecord: KennelRecord, Equatable {
     public var metricsJson: String
     public var createdAt: Date
 
+    /// Column names as the migrations spell them.
     public enum Columns {
-        public static let jobId = Column(CodingKeys.jobId)
-        public static let step = Column(CodingKeys.step)
+        public static let jobId = Column("job_id")
+        public static let step = Column("step")
     }
 
     public init(jobId: Int64, step: Int, epoch: Int, path: String, bytes: Int, sha256: String,
@@ -200,9 +211,10 @@ public struct ModelRecord: KennelRecord, Equatable {
     public var labelsJson: String
     public var createdAt: Date
 
+    /// Column names as the migrations spell them.
     public enum Columns {
-        public static let name = Column(CodingKeys.name)
-        public static let version = Column(CodingKeys.version)
+        public static let name = Column("name")
+        public static let version = Column("version")
     }
 
     public init(name: String, version: Int, checkpointId: Int64, labelsJson: String, createdAt: Date = Date()) {
