@@ -24,12 +24,12 @@ public struct JobLedger: Sendable {
 
     public init(store: Store) { self.store = store }
 
-    /// Records a new job as queued and returns it with its id.
+    /// Records a new job as queued and returns it, with its id, as stored.
     public func submit(kind: JobKind, dataset: String, specJson: String) throws -> JobRecord {
         try store.pool.write { db in
             var job = JobRecord(kind: kind, specJson: specJson, dataset: dataset)
             try job.insert(db)
-            return job
+            return try Self.stored(job.id!, in: db)
         }
     }
 
@@ -44,7 +44,7 @@ public struct JobLedger: Sendable {
     public func move(_ id: Int64, to next: JobState, error: String? = nil, at time: Date = Date()) throws
         -> JobRecord {
         try store.pool.write { db in
-            guard var job = try JobRecord.fetchOne(db, key: id) else { throw JobLedgerError.unknownJob(id) }
+            var job = try Self.stored(id, in: db)
             guard job.state.canMove(to: next) else {
                 throw JobLedgerError.transitionNotAllowed(id: id, from: job.state, to: next)
             }
@@ -54,7 +54,14 @@ public struct JobLedger: Sendable {
             if next == .succeeded { job.progress = 1 }
             job.error = error
             try job.update(db)
-            return job
+            return try Self.stored(id, in: db)
         }
+    }
+
+    /// The row as SQLite holds it: what callers get back is exactly what a later read returns (times are
+    /// stored as seconds since 1970, which need not round-trip a `Date` bit for bit).
+    private static func stored(_ id: Int64, in db: Database) throws -> JobRecord {
+        guard let job = try JobRecord.fetchOne(db, key: id) else { throw JobLedgerError.unknownJob(id) }
+        return job
     }
 }

@@ -12,7 +12,7 @@ public struct RawResponse: Sendable {
 /// Why a raw exchange failed.
 public struct RawHTTPError: Error, CustomStringConvertible {
     public let description: String
-    init(_ description: String) { self.description = description }
+    public init(_ description: String) { self.description = description }
 }
 
 /// A blocking HTTP/1.1 client over one TCP connection to 127.0.0.1, sending bytes exactly as given (no path

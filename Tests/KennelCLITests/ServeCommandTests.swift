@@ -1,0 +1,164 @@
+import Foundation
+import KennelTestSupport
+import Synchronization
+import Testing
+
+/// A `kennel serve` child process, as a user starts it.
+private final class ServerProcess {
+    let process = Process()
+    let dataDirectory: TemporaryDirectory
+    private let log = OutputLog()
+    private(set) var port: UInt16 = 0
+
+    static var binary: URL {
+        get throws {
+            let besideTests = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+                .appendingPathComponent("kennel")
+            let candidates = [besideTests, repositoryRoot.appendingPathComponent(".build/debug/kennel")]
+            guard let found = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0.path) }) else {
+                throw RawHTTPError("kennel binary not built (run `swift build` first)")
+            }
+            return found
+        }
+    }
+
+    init(arguments: [String] = [], environment: [String: String] = [:], waitForListening: Bool = true) throws {
+        dataDirectory = try TemporaryDirectory()
+        process.executableURL = try Self.binary
+        process.arguments = ["serve", "--public", repositoryRoot.appendingPathComponent("public").path,
+                             "--migrations", repositoryRoot.appendingPathComponent("migrations").path] + arguments
+        var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("KENNEL_") }
+        env["KENNEL_PORT"] = "0"
+        env["KENNEL_DATA_DIR"] = dataDirectory.path
+        env.merge(environment) { _, new in new }
+        process.environment = env
+        let pipe = Pipe()
+        process.standardError = pipe
+        process.standardOutput = pipe
+        pipe.fileHandleForReading.readabilityHandler = { [log] handle in
+            let data = handle.availableData
+            log.append(data)
+        }
+        try process.run()
+        if waitForListening { try waitForPort() }
+    }
+
+    var output: String { log.text }
+
+    private func waitForPort() throws {
+        let deadline = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now < deadline {
+            if let range = output.range(of: #"listening on http://127\.0\.0\.1:(\d+)"#, options: .regularExpression) {
+                port = UInt16(output[range].split(separator: ":").last!)!
+                return
+            }
+            guard process.isRunning else { throw RawHTTPError("kennel exited: \(output)") }
+            Thread.sleep(forTimeInterval: 0.02)
+        }
+        throw RawHTTPError("kennel did not start listening: \(output)")
+    }
+
+    /// Peak resident memory of the server so far, in MiB.
+    func peakResidentMiB() throws -> Double {
+        let status = try String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8)
+        let line = try #require(status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") })
+        return Double(line.split(separator: " ")[1])! / 1024
+    }
+
+    func waitForExit(seconds: Double = 15) -> Int32? {
+        let deadline = Date().addingTimeInterval(seconds)
+        while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
+        return process.isRunning ? nil : process.terminationStatus
+    }
+
+    deinit {
+        if process.isRunning { process.terminate(); process.waitUntilExit() }
+        dataDirectory.remove()
+    }
+}
+
+/// Everything the child process printed, collected from the pipe's reader thread.
+private final class OutputLog: Sendable {
+    private let contents = Mutex("")
+    func append(_ data: Data) { contents.withLock { $0 += String(decoding: data, as: UTF8.self) } }
+    var text: String { contents.withLock { $0 } }
+}
+
+@Suite(.serialized) struct ServeCommandTests {
+    @Test func servesHealthLogsEachRequestAndStopsCleanlyOnSIGTERM() throws {
+        let server = try ServerProcess()
+        let health = try rawRequest(port: server.port, "GET", "/healthz")
+        #expect(health.status == 200)
+        #expect(health.text == #"{"status":"ok"}"#)
+        let missing = try rawRequest(port: server.port, "GET", "/v1/nothing-here")
+        #expect(missing.status == 404)
+        #expect(missing.text.contains(#""error":{"code":"not_found""#))
+        let page = try rawRequest(port: server.port, "GET", "/")
+        #expect(page.status == 200)
+        #expect(page.headers["content-type"] == "text/html; charset=utf-8")
+        #expect(FileManager.default.fileExists(atPath: server.dataDirectory.path + "/kennel.sqlite"))
+
+        kill(server.process.processIdentifier, SIGTERM)
+        #expect(server.waitForExit() == 0)
+        let log = server.output
+        #expect(log.range(of: #"GET /healthz 200 \d+\.\d{3} ms"#, options: .regularExpression) != nil)
+        #expect(log.contains("GET /v1/nothing-here 404"))
+        #expect(log.contains("received SIGTERM"))
+        #expect(log.contains("stopped"))
+    }
+
+    @Test func stopsCleanlyOnSIGINT() throws {
+        let server = try ServerProcess()
+        kill(server.process.processIdentifier, SIGINT)
+        #expect(server.waitForExit() == 0)
+        #expect(server.output.contains("received SIGINT"))
+    }
+
+    @Test func a300MBBodyIs413WithoutTheServerGrowing() throws {
+        let server = try ServerProcess()
+        let megabyte = [UInt8](repeating: 0x5A, count: 1 << 20)
+
+        // Announced length: answered before the body is read, and the connection is closed.
+        let announced = try RawHTTPConnection(port: server.port)
+        try announced.send("POST /v1/datasets HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\n"
+                           + "Content-Length: \(300 << 20)\r\n\r\n")
+        let early = try announced.readResponse()
+        #expect(early.status == 413)
+        #expect(early.text.contains("\(32 << 20) bytes"))
+        #expect(announced.isClosedByPeer())
+
+        // No length (chunked): the server must read it all, keeping at most the cap, then answer 413.
+        let chunked = try RawHTTPConnection(port: server.port)
+        try chunked.send("POST /v1/datasets HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
+        for _ in 0..<300 {
+            try chunked.send("100000\r\n")
+            try chunked.send(megabyte)
+            try chunked.send("\r\n")
+        }
+        try chunked.send("0\r\n\r\n")
+        #expect(try chunked.readResponse().status == 413)
+
+        #expect(try rawRequest(port: server.port, "GET", "/healthz").status == 200)
+        let peak = try server.peakResidentMiB()
+        #expect(peak < 100, "server peaked at \(peak) MiB")
+    }
+
+    @Test func flagsWinOverEnvironment() throws {
+        let server = try ServerProcess(arguments: ["--port", "0"], environment: ["KENNEL_PORT": "1"])
+        #expect(try rawRequest(port: server.port, "GET", "/healthz").status == 200)
+    }
+
+    @Test func badSettingsExitWithAClearMessage() throws {
+        let badPort = try ServerProcess(environment: ["KENNEL_PORT": "eighty"], waitForListening: false)
+        #expect(badPort.waitForExit() != 0)
+        #expect(badPort.output.contains("KENNEL_PORT='eighty'"))
+
+        let noMigrations = try ServerProcess(arguments: ["--migrations", "/nonexistent"], waitForListening: false)
+        #expect(noMigrations.waitForExit() != 0)
+        #expect(noMigrations.output.contains("cannot read migrations at /nonexistent"))
+
+        let badBodyCap = try ServerProcess(arguments: ["--max-body-mb", "0"], waitForListening: false)
+        #expect(badBodyCap.waitForExit() != 0)
+        #expect(badBodyCap.output.contains("--max-body-mb"))
+    }
+}
