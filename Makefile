@@ -2,10 +2,11 @@
 SHELL := /bin/bash
 DEBIAN_PACKAGES := libmicrohttpd-dev libturbojpeg0-dev libpng-dev libsqlite3-dev libopenblas-dev zlib1g-dev \
                    pkg-config dataset-fashion-mnist
+BENCH_PACKAGES := wrk curl
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SWIFT_TEST_FLAGS ?=
 
-.PHONY: run test bench build release deps clean
+.PHONY: run test bench build release deps bench-deps install-packages clean
 
 ## Install missing Debian packages (apt-get update first), build in release mode, start the server.
 run: deps release
@@ -16,9 +17,9 @@ test: deps
 	swift build $(SWIFT_TEST_FLAGS)
 	swift test $(SWIFT_TEST_FLAGS)
 
-## Benchmarks (filled in by the engine and serving work); never fails for lack of them.
-bench: deps release
-	@echo "make bench: no benchmarks are defined yet"
+## Benchmarks, one JSON line each: HTTP /healthz against the raw libmicrohttpd floor (more to come with the engine).
+bench: deps bench-deps release
+	bench/http/run.sh 10
 
 build: deps
 	swift build
@@ -27,7 +28,14 @@ release: deps
 	swift build -c release
 
 deps:
-	@missing=""; for p in $(DEBIAN_PACKAGES); do \
+	@$(MAKE) --no-print-directory install-packages PACKAGES="$(DEBIAN_PACKAGES)"
+
+bench-deps:
+	@$(MAKE) --no-print-directory install-packages PACKAGES="$(BENCH_PACKAGES)"
+
+# Installs whichever of $(PACKAGES) dpkg does not list as installed.
+install-packages:
+	@missing=""; for p in $(PACKAGES); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \

@@ -52,16 +52,15 @@ public final class HTTPServer: Sendable {
     private struct Running {
         var daemon: CPointer<OpaquePointer>?
         var port: UInt16 = 0
-        var stopping = false
-    }
-
-    private struct Activity {
-        var inFlight = 0
-        var streams: [ObjectIdentifier: ResponseStream] = [:]
     }
 
     private let running = Mutex(Running())
-    private let activity = Mutex(Activity())
+    /// Set once `stop` begins: answers then ask clients to close their connections.
+    private let stopping = Atomic(false)
+    /// Requests between their first byte and libmicrohttpd's completion notice.
+    private let inFlight = Atomic(0)
+    /// Streaming answers still open, ended by `stop`.
+    private let streams = Mutex([ObjectIdentifier: ResponseStream]())
     /// The C callback table handed to libmicrohttpd; it points back at this server, which outlives the daemon.
     private let callbacks: CPointer<UnsafeMutablePointer<kennel_mhd_callbacks>>
 
@@ -106,29 +105,24 @@ public final class HTTPServer: Sendable {
     /// Stops accepting connections, ends open streams, waits up to `gracePeriod` for in-flight requests, then
     /// shuts the daemon down. Safe to call more than once.
     public func stop(gracePeriod: Duration = .seconds(10)) {
-        let daemon = running.withLock { running -> OpaquePointer? in
-            guard let daemon = running.daemon, !running.stopping else { return nil }
-            running.stopping = true
-            return daemon.value
-        }
-        guard let daemon else { return }
+        guard let daemon = running.withLock({ $0.daemon?.value }),
+              stopping.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged
+        else { return }
         let listenSocket = MHD_quiesce_daemon(daemon)
-        let streams = activity.withLock { Array($0.streams.values) }
-        streams.forEach { $0.finish() }
+        streams.withLock { Array($0.values) }.forEach { $0.finish() }
         let deadline = ContinuousClock.now + gracePeriod
-        while activity.withLock({ $0.inFlight }) > 0 && ContinuousClock.now < deadline {
+        while inFlight.load(ordering: .acquiring) > 0 && ContinuousClock.now < deadline {
             Thread.sleep(forTimeInterval: 0.005)
         }
-        let unfinished = activity.withLock { $0.inFlight }
+        let unfinished = inFlight.load(ordering: .acquiring)
         if unfinished > 0 {
             logger.warning("stopping with \(unfinished) request(s) still in flight after \(gracePeriod)")
         }
         MHD_stop_daemon(daemon)
         if listenSocket >= 0 { close(listenSocket) }
         running.withLock { $0 = Running() }
+        stopping.store(false, ordering: .releasing)
     }
-
-    private var isStopping: Bool { running.withLock { $0.stopping } }
 }
 
 // MARK: - libmicrohttpd callbacks
@@ -185,7 +179,7 @@ extension HTTPServer {
 
     /// First call: headers are in. Refuses an announced oversized body before reading any of it.
     private func begin(_ exchange: Exchange, connection: OpaquePointer) -> Bool {
-        activity.withLock { $0.inFlight += 1 }
+        inFlight.add(1, ordering: .relaxed)
         exchange.headers = Self.values(of: connection, arguments: false)
         if let declared = exchange.headers["Content-Length"].flatMap(Int.init) {
             if declared > configuration.maxBodyBytes {
@@ -245,7 +239,7 @@ extension HTTPServer {
             reply = bytes.withUnsafeBytes { kennel_mhd_response_copying($0.baseAddress, $0.count) }
         case .stream(let stream):
             exchange.stream = stream
-            activity.withLock { $0.streams[ObjectIdentifier(stream)] = stream }
+            streams.withLock { $0[ObjectIdentifier(stream)] = stream }
             let context = Unmanaged.passRetained(StreamContext(stream: stream, connection: CPointer(connection)))
             reply = MHD_create_response_from_callback(kennel_mhd_size_unknown, 16 * 1024, Self.streamReader,
                                                       context.toOpaque(), Self.streamRelease)
@@ -256,7 +250,7 @@ extension HTTPServer {
         for field in response.headers {
             _ = kennel_mhd_add_header(reply, field.name, field.value)
         }
-        if isStopping { _ = kennel_mhd_add_header(reply, "Connection", "close") }
+        if stopping.load(ordering: .relaxed) { _ = kennel_mhd_add_header(reply, "Connection", "close") }
         exchange.status = response.status.rawValue
         return kennel_mhd_queue(connection, UInt32(response.status.rawValue), reply) != 0
     }
@@ -265,13 +259,13 @@ extension HTTPServer {
     private func finish(_ exchange: Exchange, completedNormally: Bool) {
         if let stream = exchange.stream {
             stream.terminate()
-            activity.withLock { _ = $0.streams.removeValue(forKey: ObjectIdentifier(stream)) }
+            streams.withLock { _ = $0.removeValue(forKey: ObjectIdentifier(stream)) }
         }
         let micros = (DispatchTime.now().uptimeNanoseconds - exchange.startedAt) / 1000
         let milliseconds = "\(micros / 1000).\(String(micros % 1000 + 1000).dropFirst())"
         let outcome = completedNormally ? "" : " (connection closed early)"
         logger.info("\(exchange.method) \(exchange.path) \(exchange.status) \(milliseconds) ms\(outcome)")
-        activity.withLock { $0.inFlight -= 1 }
+        inFlight.subtract(1, ordering: .releasing)
     }
 
     /// The request's headers, or its decoded query arguments.

@@ -41,6 +41,7 @@ struct Serve: ParsableCommand {
 
     func run() throws {
         LogSetup.bootstrap()
+        defer { LogSetup.flush() }
         let logger = Logger(label: "kennel")
         let settings = try ServeSettings(flags: self, environment: ProcessInfo.processInfo.environment)
 
