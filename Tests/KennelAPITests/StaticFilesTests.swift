@@ -83,10 +83,13 @@ struct StaticFilesTests {
 
     /// Through the real server, where libmicrohttpd decodes `%2e%2e` before routing and nothing normalises `..`.
     @Test(arguments: ["/../secret.txt", "/%2e%2e/secret.txt", "/%2E%2E/%2e%2e/secret.txt", "/docs/%2e%2e/%2e%2e/secret.txt",
-                      "//..//secret.txt", "/leak.txt", "/outside/secret.txt", "/..%2fsecret.txt", "/%2e%2e%2fsecret.txt"])
+                      "//..//secret.txt", "/leak.txt", "/outside/secret.txt", "/..%2fsecret.txt", "/%2e%2e%2fsecret.txt",
+                      "{absolute}/secret.txt", "/{absolute}/secret.txt", "http://127.0.0.1/../secret.txt", "/etc/passwd"])
     func traversalOverRealSocketsIs404(target: String) throws {
         let site = try Site()
         defer { site.directory.remove() }
+        // `{absolute}` is the real absolute path of the folder holding the secret.
+        let target = target.replacingOccurrences(of: "{absolute}", with: site.directory.path)
         var configuration = HTTPServerConfiguration()
         configuration.port = 0
         let server = HTTPServer(configuration: configuration, router: APIRouter.make(staticFiles: site.files))

@@ -100,6 +100,17 @@ import Testing
         #expect(small.body.count == 4096)
     }
 
+    @Test func giantHeadersAndURIsAreRefusedAndTheServerKeepsWorking() throws {
+        let server = try startServer()
+        defer { server.stop() }
+        let header = try rawRequest(port: server.port, "GET", "/healthz",
+                                    headers: ["X-Big": String(repeating: "a", count: 100_000)])
+        #expect(header.status == 431)
+        let uri = try rawRequest(port: server.port, "GET", "/healthz?" + String(repeating: "q", count: 60_000))
+        #expect(uri.status == 414)
+        #expect(try rawRequest(port: server.port, "GET", "/healthz").status == 200)
+    }
+
     @Test func queuedRoutesDoNotHoldUpThePollingThread() throws {
         let server = try startServer(pollingThreads: 1)
         defer { server.stop() }
