@@ -1,0 +1,68 @@
+/// Rearranges NHWC image patches into rows of a matrix so a convolution becomes one matrix product, and back.
+///
+/// For a batch slice of `n` images, the column matrix has one row per output pixel (n·OH·OW rows, in NHWC
+/// order) and one column per kernel tap and input channel (KH·KW·C, matching an HWIO kernel's row order), so
+/// `columns · kernel` is the NHWC output directly.
+enum Im2Col {
+    /// Fills `columns` (n·OH·OW × KH·KW·C) from `input` (n × H × W × C); taps in the padding are zero.
+    static func pack(_ input: UnsafePointer<Float>, images n: Int, channels c: Int, geometry g: WindowGeometry,
+                     into columns: UnsafeMutablePointer<Float>) {
+        let rowLength = g.kernelHeight * g.kernelWidth * c
+        let imageSize = g.inputHeight * g.inputWidth * c
+        for image in 0..<n {
+            let source = input + image * imageSize
+            for oy in 0..<g.outputHeight {
+                for ox in 0..<g.outputWidth {
+                    var row = columns + ((image * g.outputHeight + oy) * g.outputWidth + ox) * rowLength
+                    for ky in 0..<g.kernelHeight {
+                        let iy = oy * g.strideY - g.padTop + ky
+                        let rowInside = iy >= 0 && iy < g.inputHeight
+                        // Runs of kernel columns that fall inside the image are contiguous in NHWC.
+                        let firstX = ox * g.strideX - g.padLeft
+                        let kxStart = max(0, -firstX)
+                        let kxEnd = min(g.kernelWidth, g.inputWidth - firstX)
+                        if !rowInside || kxStart >= kxEnd {
+                            row.update(repeating: 0, count: g.kernelWidth * c)
+                        } else {
+                            if kxStart > 0 { row.update(repeating: 0, count: kxStart * c) }
+                            (row + kxStart * c).update(from: source + (iy * g.inputWidth + firstX + kxStart) * c,
+                                                       count: (kxEnd - kxStart) * c)
+                            if kxEnd < g.kernelWidth {
+                                (row + kxEnd * c).update(repeating: 0, count: (g.kernelWidth - kxEnd) * c)
+                            }
+                        }
+                        row += g.kernelWidth * c
+                    }
+                }
+            }
+        }
+    }
+
+    /// Adds each column-matrix entry back onto the input position it came from (the adjoint of `pack`);
+    /// `input` must be zeroed by the caller.
+    static func unpackAdding(_ columns: UnsafePointer<Float>, images n: Int, channels c: Int, geometry g: WindowGeometry,
+                             into input: UnsafeMutablePointer<Float>) {
+        let rowLength = g.kernelHeight * g.kernelWidth * c
+        let imageSize = g.inputHeight * g.inputWidth * c
+        for image in 0..<n {
+            let target = input + image * imageSize
+            for oy in 0..<g.outputHeight {
+                for ox in 0..<g.outputWidth {
+                    var row = columns + ((image * g.outputHeight + oy) * g.outputWidth + ox) * rowLength
+                    for ky in 0..<g.kernelHeight {
+                        let iy = oy * g.strideY - g.padTop + ky
+                        let firstX = ox * g.strideX - g.padLeft
+                        let kxStart = max(0, -firstX)
+                        let kxEnd = min(g.kernelWidth, g.inputWidth - firstX)
+                        if iy >= 0 && iy < g.inputHeight && kxStart < kxEnd {
+                            let destination = target + (iy * g.inputWidth + firstX + kxStart) * c
+                            let source = row + kxStart * c
+                            for i in 0..<((kxEnd - kxStart) * c) { destination[i] += source[i] }
+                        }
+                        row += g.kernelWidth * c
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,142 @@
+import Foundation
+
+/// An elementwise nonlinearity.
+public enum ActivationFunction: Sendable, Equatable {
+    case relu
+    case leakyRelu(alpha: Float)
+    case sigmoid
+    case tanh
+
+    /// Parses the names layer lists use (`relu`, `leaky_relu`, `sigmoid`, `tanh`); nil for `linear`/none.
+    public init?(name: String, alpha: Float = 0.2) throws {
+        switch name.lowercased() {
+        case "relu": self = .relu
+        case "leaky_relu", "leakyrelu": self = .leakyRelu(alpha: alpha)
+        case "sigmoid": self = .sigmoid
+        case "tanh": self = .tanh
+        case "linear", "none", "": return nil
+        default:
+            throw EngineError.invalidHyperparameter(
+                name: "activation", reason: "unknown activation '\(name)'; use relu, leaky_relu, sigmoid, tanh or linear")
+        }
+    }
+
+    var name: String {
+        switch self {
+        case .relu: return "relu"
+        case .leakyRelu: return "leaky_relu"
+        case .sigmoid: return "sigmoid"
+        case .tanh: return "tanh"
+        }
+    }
+}
+
+/// Applies an `ActivationFunction`; backward uses the saved output (or input, for the rectifiers).
+public final class ActivationLayer: Layer {
+    public let name: String
+    public let function: ActivationFunction
+    public let inputShape: [Int]
+    public var outputShape: [Int] { inputShape }
+    private var cached: Tensor?
+
+    public var description: String { function.name }
+
+    public init(name: String, function: ActivationFunction, input: [Int]) {
+        self.name = name
+        self.function = function
+        inputShape = input
+    }
+
+    public func forward(_ input: Tensor, training: Bool) -> Tensor {
+        var output = input
+        output.data.withUnsafeMutableBufferPointer { y in
+            switch function {
+            case .relu:
+                for i in y.indices { y[i] = max(y[i], 0) }
+            case .leakyRelu(let alpha):
+                for i in y.indices where y[i] < 0 { y[i] *= alpha }
+            case .sigmoid:
+                for i in y.indices { y[i] = 1 / (1 + Foundation.exp(-y[i])) }
+            case .tanh:
+                for i in y.indices { y[i] = Foundation.tanh(y[i]) }
+            }
+        }
+        if training {
+            switch function {
+            case .relu, .leakyRelu: cached = input
+            case .sigmoid, .tanh: cached = output
+            }
+        } else {
+            cached = nil
+        }
+        return output
+    }
+
+    public func backward(_ outputGradient: Tensor, needsInputGradient: Bool) -> Tensor? {
+        guard needsInputGradient else { return nil }
+        guard let saved = cached else { preconditionFailure("\(name): backward without a training forward") }
+        var gradient = outputGradient
+        gradient.data.withUnsafeMutableBufferPointer { g in
+            saved.data.withUnsafeBufferPointer { s in
+                switch function {
+                case .relu:
+                    for i in g.indices where s[i] <= 0 { g[i] = 0 }
+                case .leakyRelu(let alpha):
+                    for i in g.indices where s[i] < 0 { g[i] *= alpha }
+                case .sigmoid:
+                    for i in g.indices { g[i] *= s[i] * (1 - s[i]) }
+                case .tanh:
+                    for i in g.indices { g[i] *= 1 - s[i] * s[i] }
+                }
+            }
+        }
+        return gradient
+    }
+}
+
+/// Inverted dropout: in training, zeroes each value with probability `rate` and scales the rest by
+/// 1 / (1 − rate), so inference is the identity. The mask comes from the model's seeded random source.
+public final class DropoutLayer: Layer {
+    public let name: String
+    public let rate: Float
+    public let inputShape: [Int]
+    public var outputShape: [Int] { inputShape }
+    private var mask: [Float] = []
+    private let random: RandomSource
+
+    public var description: String { "dropout \(rate)" }
+
+    public init(name: String, rate: Float, input: [Int], random: RandomSource) throws {
+        guard rate >= 0 && rate < 1 else {
+            throw EngineError.invalidHyperparameter(name: name, reason: "dropout rate must be in [0, 1), got \(rate)")
+        }
+        self.name = name
+        self.rate = rate
+        inputShape = input
+        self.random = random
+    }
+
+    public func forward(_ input: Tensor, training: Bool) -> Tensor {
+        guard training && rate > 0 else { return input }
+        let scale = 1 / (1 - rate)
+        mask = (0..<input.count).map { _ in random.generator.nextUnit() < rate ? 0 : scale }
+        var output = input
+        output.data.withUnsafeMutableBufferPointer { y in for i in y.indices { y[i] *= mask[i] } }
+        return output
+    }
+
+    public func backward(_ outputGradient: Tensor, needsInputGradient: Bool) -> Tensor? {
+        guard needsInputGradient else { return nil }
+        guard rate > 0 else { return outputGradient }
+        var gradient = outputGradient
+        gradient.data.withUnsafeMutableBufferPointer { g in for i in g.indices { g[i] *= mask[i] } }
+        return gradient
+    }
+}
+
+/// The model's random source, shared by the layers that draw during training (dropout) so one saved state
+/// reproduces them all.
+public final class RandomSource {
+    public var generator: SeededRandom
+    public init(_ generator: SeededRandom) { self.generator = generator }
+}

@@ -1,0 +1,160 @@
+import Foundation
+
+/// Which update rule, with Keras's hyperparameter names and defaults.
+public struct OptimizerConfig: Codable, Equatable, Sendable {
+    public enum Kind: String, Codable, Sendable, CaseIterable { case sgd, adam, adamw, rmsprop }
+
+    public var name: Kind
+    public var learningRate: Float
+    /// SGD momentum (0 = plain SGD) and Nesterov's variant.
+    public var momentum: Float = 0
+    public var nesterov = false
+    public var beta1: Float = 0.9
+    public var beta2: Float = 0.999
+    public var epsilon: Float = 1e-7
+    /// RMSProp's decay of the squared-gradient average.
+    public var rho: Float = 0.9
+    /// AdamW's decoupled weight decay (applied to every trainable tensor, as Keras does).
+    public var weightDecay: Float = 0
+    /// L2 penalty λ·Σw² on kernels only (adds 2λw to their gradients).
+    public var l2: Float = 0
+    /// Gradients are rescaled so their global norm is at most this.
+    public var clipNorm: Float?
+
+    public init(name: Kind, learningRate: Float) {
+        self.name = name
+        self.learningRate = learningRate
+        if name == .adamw { weightDecay = 0.004 }
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case name, learningRate = "learning_rate", momentum, nesterov, beta1 = "beta_1", beta2 = "beta_2", epsilon, rho
+        case weightDecay = "weight_decay", l2, clipNorm = "clip_norm"
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(name: try c.decode(Kind.self, forKey: .name), learningRate: try c.decode(Float.self, forKey: .learningRate))
+        momentum = try c.decodeIfPresent(Float.self, forKey: .momentum) ?? momentum
+        nesterov = try c.decodeIfPresent(Bool.self, forKey: .nesterov) ?? nesterov
+        beta1 = try c.decodeIfPresent(Float.self, forKey: .beta1) ?? beta1
+        beta2 = try c.decodeIfPresent(Float.self, forKey: .beta2) ?? beta2
+        epsilon = try c.decodeIfPresent(Float.self, forKey: .epsilon) ?? epsilon
+        rho = try c.decodeIfPresent(Float.self, forKey: .rho) ?? rho
+        weightDecay = try c.decodeIfPresent(Float.self, forKey: .weightDecay) ?? weightDecay
+        l2 = try c.decodeIfPresent(Float.self, forKey: .l2) ?? l2
+        clipNorm = try c.decodeIfPresent(Float.self, forKey: .clipNorm)
+    }
+
+    /// Refuses values no training could use, naming the field.
+    public func validate() throws {
+        func require(_ ok: Bool, _ field: String, _ reason: String) throws {
+            if !ok { throw EngineError.invalidHyperparameter(name: "optimizer.\(field)", reason: reason) }
+        }
+        try require(learningRate > 0 && learningRate.isFinite, "learning_rate", "must be > 0, got \(learningRate)")
+        try require(momentum >= 0 && momentum < 1, "momentum", "must be in [0, 1), got \(momentum)")
+        try require(beta1 >= 0 && beta1 < 1, "beta_1", "must be in [0, 1), got \(beta1)")
+        try require(beta2 >= 0 && beta2 < 1, "beta_2", "must be in [0, 1), got \(beta2)")
+        try require(epsilon > 0, "epsilon", "must be > 0, got \(epsilon)")
+        try require(rho >= 0 && rho < 1, "rho", "must be in [0, 1), got \(rho)")
+        try require(weightDecay >= 0, "weight_decay", "must be ≥ 0, got \(weightDecay)")
+        try require(l2 >= 0, "l2", "must be ≥ 0, got \(l2)")
+        if let clipNorm { try require(clipNorm > 0, "clip_norm", "must be > 0, got \(clipNorm)") }
+        try require(!nesterov || momentum > 0, "nesterov", "needs momentum > 0")
+    }
+}
+
+/// Applies one update rule to a model's trainable parameters, keeping its per-parameter moments ("slots").
+public final class Optimizer {
+    public let config: OptimizerConfig
+    /// Updates applied so far (Keras's `iterations`).
+    public internal(set) var iterations = 0
+    /// Per trainable parameter: SGD momentum [velocity]; Adam [m, v]; RMSProp [mean square].
+    public internal(set) var slots: [[Tensor]] = []
+
+    public init(_ config: OptimizerConfig) throws {
+        try config.validate()
+        self.config = config
+    }
+
+    /// Names of the slot tensors, in the order `slots` holds them.
+    public var slotNames: [String] {
+        switch config.name {
+        case .sgd: return config.momentum > 0 ? ["momentum"] : []
+        case .adam, .adamw: return ["m", "v"]
+        case .rmsprop: return ["velocity"]
+        }
+    }
+
+    /// Updates `parameters` from their gradients with `learningRate` (the schedule's value for this step).
+    public func apply(to parameters: [Parameter], learningRate lr: Float) {
+        let trainable = parameters.filter(\.trainable)
+        if slots.isEmpty {
+            slots = trainable.map { parameter in slotNames.map { _ in Tensor(zeros: parameter.value.shape) } }
+        }
+        if config.l2 > 0 {
+            for parameter in trainable where parameter.isKernel {
+                for i in parameter.gradient.data.indices {
+                    parameter.gradient.data[i] += 2 * config.l2 * parameter.value.data[i]
+                }
+            }
+        }
+        if let clip = config.clipNorm {
+            let norm = trainable.reduce(Float(0)) { sum, p in sum + p.gradient.data.reduce(0) { $0 + $1 * $1 } }
+                .squareRoot()
+            if norm > clip {
+                let scale = clip / norm
+                for parameter in trainable { for i in parameter.gradient.data.indices { parameter.gradient.data[i] *= scale } }
+            }
+        }
+        iterations += 1
+        let t = Float(iterations)
+        for (index, parameter) in trainable.enumerated() {
+            update(parameter, slots: &slots[index], lr: lr, t: t)
+        }
+    }
+
+    private func update(_ parameter: Parameter, slots: inout [Tensor], lr: Float, t: Float) {
+        let c = config
+        parameter.value.data.withUnsafeMutableBufferPointer { w in
+            parameter.gradient.data.withUnsafeBufferPointer { g in
+                switch c.name {
+                case .sgd:
+                    guard c.momentum > 0 else {
+                        for i in w.indices { w[i] -= lr * g[i] }
+                        return
+                    }
+                    slots[0].data.withUnsafeMutableBufferPointer { m in
+                        for i in w.indices {
+                            m[i] = c.momentum * m[i] - lr * g[i]
+                            w[i] += c.nesterov ? c.momentum * m[i] - lr * g[i] : m[i]
+                        }
+                    }
+                case .adam, .adamw:
+                    if c.name == .adamw && c.weightDecay > 0 {
+                        for i in w.indices { w[i] -= w[i] * c.weightDecay * lr }
+                    }
+                    let alpha = lr * (1 - Foundation.pow(c.beta2, t)).squareRoot() / (1 - Foundation.pow(c.beta1, t))
+                    var m = slots[0], v = slots[1]
+                    m.data.withUnsafeMutableBufferPointer { m in
+                        v.data.withUnsafeMutableBufferPointer { v in
+                            for i in w.indices {
+                                m[i] += (g[i] - m[i]) * (1 - c.beta1)
+                                v[i] += (g[i] * g[i] - v[i]) * (1 - c.beta2)
+                                w[i] -= alpha * m[i] / (v[i].squareRoot() + c.epsilon)
+                            }
+                        }
+                    }
+                    slots = [m, v]
+                case .rmsprop:
+                    slots[0].data.withUnsafeMutableBufferPointer { v in
+                        for i in w.indices {
+                            v[i] = c.rho * v[i] + (1 - c.rho) * g[i] * g[i]
+                            w[i] -= lr * g[i] / (v[i] + c.epsilon).squareRoot()
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
