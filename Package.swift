@@ -21,8 +21,9 @@ let package = Package(
         .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CMalloc"),
 
-        .target(name: "KennelEngine", dependencies: ["CBLAS"]),
+        .target(name: "KennelEngine", dependencies: ["CBLAS", "CMalloc"]),
         .target(name: "KennelImage", dependencies: ["CTurboJPEG", "CPNG"]),
         .target(name: "KennelData", dependencies: ["KennelImage"]),
         .target(name: "KennelStore", dependencies: [
@@ -42,7 +43,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "kennel", dependencies: [
-            "KennelAPI", "KennelHTTP", "KennelStore",
+            "KennelAPI", "KennelHTTP", "KennelStore", "KennelEngine",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),

@@ -5,11 +5,18 @@
 /// `columns · kernel` is the NHWC output directly.
 enum Im2Col {
     /// Fills `columns` (n·OH·OW × KH·KW·C) from `input` (n × H × W × C); taps in the padding are zero.
+    /// Images are split across cores.
     static func pack(_ input: UnsafePointer<Float>, images n: Int, channels c: Int, geometry g: WindowGeometry,
                      into columns: UnsafeMutablePointer<Float>) {
+        let pointers = Elementwise.Pointers(source: input, target: columns)
+        Parallel.forRanges(n) { images in packImages(images, pointers.source, channels: c, geometry: g, into: pointers.target) }
+    }
+
+    private static func packImages(_ images: Range<Int>, _ input: UnsafePointer<Float>, channels c: Int,
+                                   geometry g: WindowGeometry, into columns: UnsafeMutablePointer<Float>) {
         let rowLength = g.kernelHeight * g.kernelWidth * c
         let imageSize = g.inputHeight * g.inputWidth * c
-        for image in 0..<n {
+        for image in images {
             let source = input + image * imageSize
             for oy in 0..<g.outputHeight {
                 for ox in 0..<g.outputWidth {
@@ -39,12 +46,20 @@ enum Im2Col {
     }
 
     /// Adds each column-matrix entry back onto the input position it came from (the adjoint of `pack`);
-    /// `input` must be zeroed by the caller.
+    /// `input` must be zeroed by the caller. Images are split across cores (each writes only its own image).
     static func unpackAdding(_ columns: UnsafePointer<Float>, images n: Int, channels c: Int, geometry g: WindowGeometry,
                              into input: UnsafeMutablePointer<Float>) {
+        let pointers = Elementwise.Pointers(source: columns, target: input)
+        Parallel.forRanges(n) { images in
+            unpackImages(images, pointers.source, channels: c, geometry: g, into: pointers.target)
+        }
+    }
+
+    private static func unpackImages(_ images: Range<Int>, _ columns: UnsafePointer<Float>, channels c: Int,
+                                      geometry g: WindowGeometry, into input: UnsafeMutablePointer<Float>) {
         let rowLength = g.kernelHeight * g.kernelWidth * c
         let imageSize = g.inputHeight * g.inputWidth * c
-        for image in 0..<n {
+        for image in images {
             let target = input + image * imageSize
             for oy in 0..<g.outputHeight {
                 for ox in 0..<g.outputWidth {

@@ -102,7 +102,7 @@ public final class Model {
                                             got: batch.shape)
         }
         var activation = batch
-        for layer in layers { activation = layer.forward(activation, training: training) }
+        for layer in layers { activation = layer.forward(consume activation, training: training) }
         return activation
     }
 
@@ -121,9 +121,11 @@ public final class Model {
         }
         let logits = try forward(batch, training: true)
         let (loss, gradient, correct) = SoftmaxCrossEntropy.evaluate(logits: logits, labels: labels)
+        // Each gradient is handed over, never shared, so layers can update it in place without a copy.
         var upstream: Tensor? = gradient
         for (index, layer) in layers.enumerated().reversed() {
-            upstream = layer.backward(upstream!, needsInputGradient: index > 0)
+            guard let current = upstream.take() else { break }
+            upstream = layer.backward(consume current, needsInputGradient: index > 0)
         }
         let rate = schedule.rate(at: optimizer.iterations)
         optimizer.apply(to: parameters, learningRate: rate)

@@ -94,17 +94,20 @@ public final class Optimizer {
         }
         if config.l2 > 0 {
             for parameter in trainable where parameter.isKernel {
-                for i in parameter.gradient.data.indices {
-                    parameter.gradient.data[i] += 2 * config.l2 * parameter.value.data[i]
+                Self.transform(parameter) { w, g, range in
+                    for i in range { g[i] += 2 * self.config.l2 * w[i] }
                 }
             }
         }
         if let clip = config.clipNorm {
-            let norm = trainable.reduce(Float(0)) { sum, p in sum + p.gradient.data.reduce(0) { $0 + $1 * $1 } }
-                .squareRoot()
+            let norm = trainable.reduce(Float(0)) { sum, p in
+                sum + p.gradient.data.withUnsafeBufferPointer { g in g.reduce(0) { $0 + $1 * $1 } }
+            }.squareRoot()
             if norm > clip {
                 let scale = clip / norm
-                for parameter in trainable { for i in parameter.gradient.data.indices { parameter.gradient.data[i] *= scale } }
+                for parameter in trainable {
+                    Self.transform(parameter) { _, g, range in for i in range { g[i] *= scale } }
+                }
             }
         }
         iterations += 1
@@ -114,47 +117,71 @@ public final class Optimizer {
         }
     }
 
+    /// Runs `body(weights, gradients, range)` over disjoint ranges of a parameter, in parallel when large.
+    private static func transform(_ parameter: Parameter,
+                                  _ body: (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, Range<Int>) -> Void) {
+        parameter.value.data.withUnsafeMutableBufferPointer { w in
+            parameter.gradient.data.withUnsafeMutableBufferPointer { g in
+                let pointers = SlotPointers(w: w.baseAddress!, g: g.baseAddress!, first: nil, second: nil)
+                Elementwise.forRanges(w.count) { range in body(pointers.w, pointers.g, range) }
+            }
+        }
+    }
+
     private func update(_ parameter: Parameter, slots: inout [Tensor], lr: Float, t: Float) {
         let c = config
+        // Move the slots out so they are uniquely referenced and update in place, not copied.
+        var first = slots.isEmpty ? Tensor(zeros: [0]) : slots[0]
+        var second = slots.count > 1 ? slots[1] : Tensor(zeros: [0])
+        slots = []
+        defer { slots = [first, second].prefix(slotNames.count).map { $0 } }
+        let alpha = lr * (1 - Foundation.pow(c.beta2, t)).squareRoot() / (1 - Foundation.pow(c.beta1, t))
         parameter.value.data.withUnsafeMutableBufferPointer { w in
-            parameter.gradient.data.withUnsafeBufferPointer { g in
-                switch c.name {
-                case .sgd:
-                    guard c.momentum > 0 else {
-                        for i in w.indices { w[i] -= lr * g[i] }
-                        return
-                    }
-                    slots[0].data.withUnsafeMutableBufferPointer { m in
-                        for i in w.indices {
-                            m[i] = c.momentum * m[i] - lr * g[i]
-                            w[i] += c.nesterov ? c.momentum * m[i] - lr * g[i] : m[i]
-                        }
-                    }
-                case .adam, .adamw:
-                    if c.name == .adamw && c.weightDecay > 0 {
-                        for i in w.indices { w[i] -= w[i] * c.weightDecay * lr }
-                    }
-                    let alpha = lr * (1 - Foundation.pow(c.beta2, t)).squareRoot() / (1 - Foundation.pow(c.beta1, t))
-                    var m = slots[0], v = slots[1]
-                    m.data.withUnsafeMutableBufferPointer { m in
-                        v.data.withUnsafeMutableBufferPointer { v in
-                            for i in w.indices {
-                                m[i] += (g[i] - m[i]) * (1 - c.beta1)
-                                v[i] += (g[i] * g[i] - v[i]) * (1 - c.beta2)
-                                w[i] -= alpha * m[i] / (v[i].squareRoot() + c.epsilon)
+            parameter.gradient.data.withUnsafeMutableBufferPointer { g in
+                first.data.withUnsafeMutableBufferPointer { s0 in
+                    second.data.withUnsafeMutableBufferPointer { s1 in
+                        let p = SlotPointers(w: w.baseAddress!, g: g.baseAddress!, first: s0.baseAddress,
+                                             second: s1.baseAddress)
+                        Elementwise.forRanges(w.count) { range in
+                            let (w, g) = (p.w, p.g)
+                            switch c.name {
+                            case .sgd:
+                                guard c.momentum > 0, let m = p.first else {
+                                    for i in range { w[i] -= lr * g[i] }
+                                    return
+                                }
+                                for i in range {
+                                    m[i] = c.momentum * m[i] - lr * g[i]
+                                    w[i] += c.nesterov ? c.momentum * m[i] - lr * g[i] : m[i]
+                                }
+                            case .adam, .adamw:
+                                let (m, v) = (p.first!, p.second!)
+                                let decay = c.name == .adamw ? c.weightDecay * lr : 0
+                                for i in range {
+                                    w[i] -= w[i] * decay
+                                    m[i] += (g[i] - m[i]) * (1 - c.beta1)
+                                    v[i] += (g[i] * g[i] - v[i]) * (1 - c.beta2)
+                                    w[i] -= alpha * m[i] / (v[i].squareRoot() + c.epsilon)
+                                }
+                            case .rmsprop:
+                                let v = p.first!
+                                for i in range {
+                                    v[i] = c.rho * v[i] + (1 - c.rho) * g[i] * g[i]
+                                    w[i] -= lr * g[i] / (v[i] + c.epsilon).squareRoot()
+                                }
                             }
-                        }
-                    }
-                    slots = [m, v]
-                case .rmsprop:
-                    slots[0].data.withUnsafeMutableBufferPointer { v in
-                        for i in w.indices {
-                            v[i] = c.rho * v[i] + (1 - c.rho) * g[i] * g[i]
-                            w[i] -= lr * g[i] / (v[i] + c.epsilon).squareRoot()
                         }
                     }
                 }
             }
         }
     }
+}
+
+/// A parameter's buffers carried into the parallel parts of an update (each part owns its own range).
+private struct SlotPointers: @unchecked Sendable {
+    let w: UnsafeMutablePointer<Float>
+    let g: UnsafeMutablePointer<Float>
+    let first: UnsafeMutablePointer<Float>?
+    let second: UnsafeMutablePointer<Float>?
 }

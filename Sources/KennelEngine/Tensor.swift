@@ -17,6 +17,14 @@ public struct Tensor: Sendable, Equatable {
         self.init(shape: shape, data: [Float](repeating: 0, count: shape.reduce(1, *)))
     }
 
+    /// A tensor whose every value the caller writes before reading (skips zero-filling large outputs).
+    public init(uninitialized shape: [Int]) {
+        let count = shape.reduce(1, *)
+        self.init(shape: shape, data: [Float](unsafeUninitializedCapacity: count) { _, initialized in
+            initialized = count
+        })
+    }
+
     /// A tensor whose values come from `value(index)` in storage order.
     public init(shape: [Int], _ value: (Int) -> Float) {
         self.init(shape: shape, data: (0..<shape.reduce(1, *)).map(value))

@@ -47,46 +47,50 @@ public final class ActivationLayer: Layer {
         inputShape = input
     }
 
-    public func forward(_ input: Tensor, training: Bool) -> Tensor {
+    public func forward(_ input: consuming Tensor, training: Bool) -> Tensor {
         var output = input
-        output.data.withUnsafeMutableBufferPointer { y in
-            switch function {
-            case .relu:
-                for i in y.indices { y[i] = max(y[i], 0) }
-            case .leakyRelu(let alpha):
-                for i in y.indices where y[i] < 0 { y[i] *= alpha }
-            case .sigmoid:
-                for i in y.indices { y[i] = 1 / (1 + Foundation.exp(-y[i])) }
-            case .tanh:
-                for i in y.indices { y[i] = Foundation.tanh(y[i]) }
+        output.data.withUnsafeMutableBufferPointer { buffer in
+            let y = Elementwise.Pointers(source: buffer.baseAddress!, target: buffer.baseAddress!)
+            let function = self.function
+            Elementwise.forRanges(buffer.count) { range in
+                let y = y.target
+                switch function {
+                case .relu:
+                    for i in range { y[i] = max(y[i], 0) }
+                case .leakyRelu(let alpha):
+                    for i in range { y[i] = y[i] < 0 ? y[i] * alpha : y[i] }
+                case .sigmoid:
+                    for i in range { y[i] = 1 / (1 + Foundation.exp(-y[i])) }
+                case .tanh:
+                    for i in range { y[i] = Foundation.tanh(y[i]) }
+                }
             }
         }
-        if training {
-            switch function {
-            case .relu, .leakyRelu: cached = input
-            case .sigmoid, .tanh: cached = output
-            }
-        } else {
-            cached = nil
-        }
+        // Every derivative here can be read off the output (for the rectifiers, its sign is the input's).
+        cached = training ? output : nil
         return output
     }
 
-    public func backward(_ outputGradient: Tensor, needsInputGradient: Bool) -> Tensor? {
+    public func backward(_ outputGradient: consuming Tensor, needsInputGradient: Bool) -> Tensor? {
         guard needsInputGradient else { return nil }
         guard let saved = cached else { preconditionFailure("\(name): backward without a training forward") }
         var gradient = outputGradient
         gradient.data.withUnsafeMutableBufferPointer { g in
             saved.data.withUnsafeBufferPointer { s in
-                switch function {
-                case .relu:
-                    for i in g.indices where s[i] <= 0 { g[i] = 0 }
-                case .leakyRelu(let alpha):
-                    for i in g.indices where s[i] < 0 { g[i] *= alpha }
-                case .sigmoid:
-                    for i in g.indices { g[i] *= s[i] * (1 - s[i]) }
-                case .tanh:
-                    for i in g.indices { g[i] *= 1 - s[i] * s[i] }
+                let pointers = Elementwise.Pointers(source: s.baseAddress!, target: g.baseAddress!)
+                let function = self.function
+                Elementwise.forRanges(g.count) { range in
+                    let (s, g) = (pointers.source, pointers.target)
+                    switch function {
+                    case .relu:
+                        for i in range { g[i] = s[i] > 0 ? g[i] : 0 }
+                    case .leakyRelu(let alpha):
+                        for i in range { g[i] = s[i] < 0 ? g[i] * alpha : g[i] }
+                    case .sigmoid:
+                        for i in range { g[i] *= s[i] * (1 - s[i]) }
+                    case .tanh:
+                        for i in range { g[i] *= 1 - s[i] * s[i] }
+                    }
                 }
             }
         }
@@ -116,7 +120,7 @@ public final class DropoutLayer: Layer {
         self.random = random
     }
 
-    public func forward(_ input: Tensor, training: Bool) -> Tensor {
+    public func forward(_ input: consuming Tensor, training: Bool) -> Tensor {
         guard training && rate > 0 else { return input }
         let scale = 1 / (1 - rate)
         mask = (0..<input.count).map { _ in random.generator.nextUnit() < rate ? 0 : scale }
@@ -125,7 +129,7 @@ public final class DropoutLayer: Layer {
         return output
     }
 
-    public func backward(_ outputGradient: Tensor, needsInputGradient: Bool) -> Tensor? {
+    public func backward(_ outputGradient: consuming Tensor, needsInputGradient: Bool) -> Tensor? {
         guard needsInputGradient else { return nil }
         guard rate > 0 else { return outputGradient }
         var gradient = outputGradient

@@ -46,9 +46,9 @@ public final class ConvolutionLayer: Layer {
     /// Images per im2col slice, so the column matrix stays within the workspace's limit.
     private var imagesPerSlice: Int { max(1, workspace.sliceLimit / max(1, pixelsPerImage * tapCount)) }
 
-    public func forward(_ input: Tensor, training: Bool) -> Tensor {
+    public func forward(_ input: consuming Tensor, training: Bool) -> Tensor {
         let batch = input.batch
-        var output = Tensor(zeros: [batch] + outputShape)
+        var output = Tensor(uninitialized: [batch] + outputShape)
         let inputSize = inputShape.reduce(1, *), outputSize = outputShape.reduce(1, *)
         input.data.withUnsafeBufferPointer { source in
             kernel.value.data.withUnsafeBufferPointer { weights in
@@ -70,7 +70,7 @@ public final class ConvolutionLayer: Layer {
         return output
     }
 
-    public func backward(_ outputGradient: Tensor, needsInputGradient: Bool) -> Tensor? {
+    public func backward(_ outputGradient: consuming Tensor, needsInputGradient: Bool) -> Tensor? {
         guard let input = cachedInput else { preconditionFailure("\(name): backward without a training forward") }
         let batch = input.batch
         let inputSize = inputShape.reduce(1, *), outputSize = outputShape.reduce(1, *)

@@ -29,8 +29,8 @@ public final class DenseLayer: Layer {
         bias = Parameter(name: "\(name).bias", value: Tensor(zeros: [units]))
     }
 
-    public func forward(_ input: Tensor, training: Bool) -> Tensor {
-        var output = Tensor(zeros: [input.batch, units])
+    public func forward(_ input: consuming Tensor, training: Bool) -> Tensor {
+        var output = Tensor(uninitialized: [input.batch, units])
         GEMM.multiply(input.data, .normal, kernel.value.data, .normal, into: &output.data,
                       m: input.batch, n: units, k: inputs)
         Elementwise.addRowVector(bias.value.data, to: &output.data)
@@ -38,13 +38,13 @@ public final class DenseLayer: Layer {
         return output
     }
 
-    public func backward(_ outputGradient: Tensor, needsInputGradient: Bool) -> Tensor? {
+    public func backward(_ outputGradient: consuming Tensor, needsInputGradient: Bool) -> Tensor? {
         guard let input = cachedInput else { preconditionFailure("\(name): backward without a training forward") }
         GEMM.multiply(input.data, .transposed, outputGradient.data, .normal, into: &kernel.gradient.data,
                       m: inputs, n: units, k: input.batch)
         bias.gradient.data = Elementwise.columnSums(outputGradient.data, columns: units)
         guard needsInputGradient else { return nil }
-        var inputGradient = Tensor(zeros: input.shape)
+        var inputGradient = Tensor(uninitialized: input.shape)
         GEMM.multiply(outputGradient.data, .normal, kernel.value.data, .transposed, into: &inputGradient.data,
                       m: input.batch, n: inputs, k: units)
         return inputGradient
@@ -64,9 +64,9 @@ public final class FlattenLayer: Layer {
         outputShape = [input.reduce(1, *)]
     }
 
-    public func forward(_ input: Tensor, training: Bool) -> Tensor { input.reshaped([input.batch] + outputShape) }
+    public func forward(_ input: consuming Tensor, training: Bool) -> Tensor { input.reshaped([input.batch] + outputShape) }
 
-    public func backward(_ outputGradient: Tensor, needsInputGradient: Bool) -> Tensor? {
+    public func backward(_ outputGradient: consuming Tensor, needsInputGradient: Bool) -> Tensor? {
         needsInputGradient ? outputGradient.reshaped([outputGradient.batch] + inputShape) : nil
     }
 }

@@ -32,8 +32,8 @@ public protocol Layer: AnyObject {
     var outputShape: [Int] { get }
     /// Learned tensors and kept state, in checkpoint order.
     var parameters: [Parameter] { get }
-    func forward(_ input: Tensor, training: Bool) -> Tensor
-    func backward(_ outputGradient: Tensor, needsInputGradient: Bool) -> Tensor?
+    func forward(_ input: consuming Tensor, training: Bool) -> Tensor
+    func backward(_ outputGradient: consuming Tensor, needsInputGradient: Bool) -> Tensor?
 }
 
 extension Layer {

@@ -37,7 +37,8 @@ public final class BatchNormalizationLayer: Layer {
                                    trainable: false)
     }
 
-    public func forward(_ input: Tensor, training: Bool) -> Tensor {
+    public func forward(_ input: consuming Tensor, training: Bool) -> Tensor {
+        let input = input  // normalized and output are both derived from it
         let c = channels
         let rows = input.count / c
         var mean = movingMean.value.data, variance = movingVariance.value.data
@@ -73,7 +74,7 @@ public final class BatchNormalizationLayer: Layer {
         return output
     }
 
-    public func backward(_ outputGradient: Tensor, needsInputGradient: Bool) -> Tensor? {
+    public func backward(_ outputGradient: consuming Tensor, needsInputGradient: Bool) -> Tensor? {
         guard let xhat = normalized else { preconditionFailure("\(name): backward without a training forward") }
         let c = channels
         let rows = outputGradient.count / c
@@ -145,7 +146,8 @@ public final class LocalResponseNormalizationLayer: Layer {
         return result
     }
 
-    public func forward(_ input: Tensor, training: Bool) -> Tensor {
+    public func forward(_ input: consuming Tensor, training: Bool) -> Tensor {
+        let input = input  // kept for backward as well as scaled into the output
         let c = inputShape.last ?? 1
         let norm = input.data.withUnsafeBufferPointer { norms($0, channels: c) }
         var output = input
@@ -155,7 +157,7 @@ public final class LocalResponseNormalizationLayer: Layer {
         return output
     }
 
-    public func backward(_ outputGradient: Tensor, needsInputGradient: Bool) -> Tensor? {
+    public func backward(_ outputGradient: consuming Tensor, needsInputGradient: Bool) -> Tensor? {
         guard needsInputGradient else { return nil }
         guard let input = cachedInput else { preconditionFailure("\(name): backward without a training forward") }
         let c = inputShape.last ?? 1

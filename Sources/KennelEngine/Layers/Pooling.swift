@@ -31,57 +31,73 @@ public final class PoolingLayer: Layer {
         outputShape = [geometry.outputHeight, geometry.outputWidth, input[2]]
     }
 
-    /// Calls `body(outputOffset, inputOffsets of the window's in-bounds taps)` for each output pixel.
-    private func forEachWindow(batch: Int, _ body: (Int, [Int]) -> Void) {
-        var taps: [Int] = []
-        taps.reserveCapacity(geometry.kernelHeight * geometry.kernelWidth)
+    /// The in-bounds input rows and columns of output pixel (oy, ox)'s window.
+    @inline(__always)
+    private func window(_ oy: Int, _ ox: Int) -> (rows: Range<Int>, columns: Range<Int>) {
         let g = geometry
-        for image in 0..<batch {
-            for oy in 0..<g.outputHeight {
-                for ox in 0..<g.outputWidth {
-                    taps.removeAll(keepingCapacity: true)
-                    for ky in 0..<g.kernelHeight {
-                        let iy = oy * g.strideY - g.padTop + ky
-                        guard iy >= 0 && iy < g.inputHeight else { continue }
-                        for kx in 0..<g.kernelWidth {
-                            let ix = ox * g.strideX - g.padLeft + kx
-                            guard ix >= 0 && ix < g.inputWidth else { continue }
-                            taps.append(((image * g.inputHeight + iy) * g.inputWidth + ix) * channels)
-                        }
-                    }
-                    body(((image * g.outputHeight + oy) * g.outputWidth + ox) * channels, taps)
-                }
-            }
-        }
+        let top = oy * g.strideY - g.padTop, left = ox * g.strideX - g.padLeft
+        return (max(0, top)..<min(g.inputHeight, top + g.kernelHeight),
+                max(0, left)..<min(g.inputWidth, left + g.kernelWidth))
     }
 
-    public func forward(_ input: Tensor, training: Bool) -> Tensor {
+    public func forward(_ input: consuming Tensor, training: Bool) -> Tensor {
         let batch = input.batch
-        var output = Tensor(zeros: [batch] + outputShape)
-        let c = channels
-        if kind == .max && training { argmax = [Int32](repeating: 0, count: output.count) }
-        input.data.withUnsafeBufferPointer { x in
-            output.data.withUnsafeMutableBufferPointer { y in
-                switch kind {
-                case .max:
-                    argmax.withUnsafeMutableBufferPointer { arg in
-                        forEachWindow(batch: batch) { out, taps in
-                            let first = taps[0]
-                            for k in 0..<c { y[out + k] = x[first + k] }
-                            if training { for k in 0..<c { arg[out + k] = Int32(first + k) } }
-                            for tap in taps.dropFirst() {
-                                for k in 0..<c where x[tap + k] > y[out + k] {
-                                    y[out + k] = x[tap + k]
-                                    if training { arg[out + k] = Int32(tap + k) }
+        var output = Tensor(uninitialized: [batch] + outputShape)
+        let keepArgmax = kind == .max && training
+        if keepArgmax { argmax = [Int32](repeating: 0, count: output.count) }
+        let c = channels, g = geometry
+        let inputImage = g.inputHeight * g.inputWidth * c, outputImage = g.outputHeight * g.outputWidth * c
+        input.data.withUnsafeBufferPointer { xBuffer in
+            output.data.withUnsafeMutableBufferPointer { yBuffer in
+                argmax.withUnsafeMutableBufferPointer { argBuffer in
+                    let x = xBuffer.baseAddress!, y = yBuffer.baseAddress!, arg = argBuffer.baseAddress
+                    let pointers = PoolPointers(x: x, y: y, arg: arg)
+                    Parallel.forRanges(batch) { images in
+                        let (x, y) = (pointers.x, pointers.y)
+                        for image in images {
+                            for oy in 0..<g.outputHeight {
+                                for ox in 0..<g.outputWidth {
+                                    let (rows, columns) = window(oy, ox)
+                                    let out = image * outputImage + (oy * g.outputWidth + ox) * c
+                                    let first = image * inputImage + (rows.lowerBound * g.inputWidth + columns.lowerBound) * c
+                                    switch kind {
+                                    case .max:
+                                        // Branch-free running max (and where it came from), so the channel loop vectorizes.
+                                        for k in 0..<c { y[out + k] = x[first + k] }
+                                        if let arg = keepArgmax ? pointers.arg : nil {
+                                            for k in 0..<c { arg[out + k] = Int32(first + k) }
+                                            for iy in rows {
+                                                for ix in columns {
+                                                    let tap = image * inputImage + (iy * g.inputWidth + ix) * c
+                                                    for k in 0..<c {
+                                                        let better = x[tap + k] > y[out + k]
+                                                        y[out + k] = better ? x[tap + k] : y[out + k]
+                                                        arg[out + k] = better ? Int32(tap + k) : arg[out + k]
+                                                    }
+                                                }
+                                            }
+                                        } else {
+                                            for iy in rows {
+                                                for ix in columns {
+                                                    let tap = image * inputImage + (iy * g.inputWidth + ix) * c
+                                                    for k in 0..<c { y[out + k] = max(y[out + k], x[tap + k]) }
+                                                }
+                                            }
+                                        }
+                                    case .average:
+                                        for k in 0..<c { y[out + k] = 0 }
+                                        for iy in rows {
+                                            for ix in columns {
+                                                let tap = image * inputImage + (iy * g.inputWidth + ix) * c
+                                                for k in 0..<c { y[out + k] += x[tap + k] }
+                                            }
+                                        }
+                                        let scale = 1 / Float(rows.count * columns.count)
+                                        for k in 0..<c { y[out + k] *= scale }
+                                    }
                                 }
                             }
                         }
-                    }
-                case .average:
-                    forEachWindow(batch: batch) { out, taps in
-                        for tap in taps { for k in 0..<c { y[out + k] += x[tap + k] } }
-                        let scale = 1 / Float(taps.count)
-                        for k in 0..<c { y[out + k] *= scale }
                     }
                 }
             }
@@ -90,26 +106,55 @@ public final class PoolingLayer: Layer {
         return output
     }
 
-    public func backward(_ outputGradient: Tensor, needsInputGradient: Bool) -> Tensor? {
+    public func backward(_ outputGradient: consuming Tensor, needsInputGradient: Bool) -> Tensor? {
         guard needsInputGradient else { return nil }
         precondition(cachedBatch == outputGradient.batch, "\(name): backward without a training forward")
         var inputGradient = Tensor(zeros: [cachedBatch] + inputShape)
-        let c = channels
-        outputGradient.data.withUnsafeBufferPointer { dy in
-            inputGradient.data.withUnsafeMutableBufferPointer { dx in
-                switch kind {
-                case .max:
-                    for (index, source) in argmax.enumerated() { dx[Int(source)] += dy[index] }
-                case .average:
-                    forEachWindow(batch: cachedBatch) { out, taps in
-                        let scale = 1 / Float(taps.count)
-                        for tap in taps { for k in 0..<c { dx[tap + k] += dy[out + k] * scale } }
+        let c = channels, g = geometry
+        let inputImage = g.inputHeight * g.inputWidth * c, outputImage = g.outputHeight * g.outputWidth * c
+        outputGradient.data.withUnsafeBufferPointer { dyBuffer in
+            inputGradient.data.withUnsafeMutableBufferPointer { dxBuffer in
+                argmax.withUnsafeBufferPointer { argBuffer in
+                    let pointers = PoolPointers(x: dyBuffer.baseAddress!, y: dxBuffer.baseAddress!,
+                                                arg: UnsafeMutablePointer(mutating: argBuffer.baseAddress))
+                    // Each image's gradient lands only in that image's input, so images split across cores.
+                    Parallel.forRanges(cachedBatch) { images in
+                        let (dy, dx, arg) = (pointers.x, pointers.y, pointers.arg)
+                        switch kind {
+                        case .max:
+                            for index in (images.lowerBound * outputImage)..<(images.upperBound * outputImage) {
+                                dx[Int(arg![index])] += dy[index]
+                            }
+                        case .average:
+                            for image in images {
+                                for oy in 0..<g.outputHeight {
+                                    for ox in 0..<g.outputWidth {
+                                        let (rows, columns) = window(oy, ox)
+                                        let out = image * outputImage + (oy * g.outputWidth + ox) * c
+                                        let scale = 1 / Float(rows.count * columns.count)
+                                        for iy in rows {
+                                            for ix in columns {
+                                                let tap = image * inputImage + (iy * g.inputWidth + ix) * c
+                                                for k in 0..<c { dx[tap + k] += dy[out + k] * scale }
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                        }
                     }
                 }
             }
         }
         return inputGradient
     }
+}
+
+/// Buffers shared by a pooling pass's parallel parts, each of which touches only its own images.
+private struct PoolPointers: @unchecked Sendable {
+    let x: UnsafePointer<Float>
+    let y: UnsafeMutablePointer<Float>
+    let arg: UnsafeMutablePointer<Int32>?
 }
 
 /// The mean of each channel over H×W: N×H×W×C → N×C.
@@ -130,18 +175,21 @@ public final class GlobalAveragePoolingLayer: Layer {
 
     private var pixels: Int { inputShape[0] * inputShape[1] }
 
-    public func forward(_ input: Tensor, training: Bool) -> Tensor {
+    public func forward(_ input: consuming Tensor, training: Bool) -> Tensor {
         let c = inputShape[2]
         var output = Tensor(zeros: [input.batch, c])
         let scale = 1 / Float(pixels)
-        for image in 0..<input.batch {
-            let sums = Elementwise.columnSums(input.data[(image * pixels * c)..<((image + 1) * pixels * c)], columns: c)
-            for k in 0..<c { output.data[image * c + k] = sums[k] * scale }
+        input.data.withUnsafeBufferPointer { x in
+            for image in 0..<input.batch {
+                let sums = Elementwise.columnSums(UnsafeBufferPointer(rebasing: x[(image * pixels * c)..<((image + 1) * pixels * c)]),
+                                                  columns: c)
+                for k in 0..<c { output.data[image * c + k] = sums[k] * scale }
+            }
         }
         return output
     }
 
-    public func backward(_ outputGradient: Tensor, needsInputGradient: Bool) -> Tensor? {
+    public func backward(_ outputGradient: consuming Tensor, needsInputGradient: Bool) -> Tensor? {
         guard needsInputGradient else { return nil }
         let c = inputShape[2]
         let scale = 1 / Float(pixels)
