@@ -17,9 +17,11 @@ test: deps
 	swift build $(SWIFT_TEST_FLAGS)
 	swift test $(SWIFT_TEST_FLAGS)
 
-## Benchmarks, one JSON line each: HTTP /healthz against the raw libmicrohttpd floor (more to come with the engine).
+## Benchmarks, one JSON line each: HTTP /healthz against a raw libmicrohttpd floor; the engine's presets against
+## the Keras anchor when KERAS_PYTHON (or /opt/keras-anchor-venv) has tensorflow-cpu.
 bench: deps bench-deps release
 	bench/http/run.sh 10
+	bench/engine/run.sh 5
 
 build: deps
 	swift build

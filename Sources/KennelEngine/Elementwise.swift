@@ -37,6 +37,32 @@ enum Elementwise {
         matrix.withUnsafeBufferPointer { columnSums($0, columns: columns) }
     }
 
+    /// Runs `body` on disjoint slices of `values` (in parallel when large). Bodies index their slice from 0, a
+    /// form the compiler vectorizes.
+    static func forSlices(_ values: inout [Float], _ body: (UnsafeMutableBufferPointer<Float>) -> Void) {
+        values.withUnsafeMutableBufferPointer { buffer in
+            let base = Pointers(source: buffer.baseAddress!, target: buffer.baseAddress!)
+            forRanges(buffer.count) { range in
+                body(UnsafeMutableBufferPointer(start: base.target + range.lowerBound, count: range.count))
+            }
+        }
+    }
+
+    /// Runs `body` on matching disjoint slices of `values` and `other` (same count), in parallel when large.
+    static func forSlices(_ values: inout [Float], with other: [Float],
+                          _ body: (UnsafeMutableBufferPointer<Float>, UnsafeBufferPointer<Float>) -> Void) {
+        precondition(values.count == other.count, "elementwise operands differ in size")
+        values.withUnsafeMutableBufferPointer { buffer in
+            other.withUnsafeBufferPointer { source in
+                let base = Pointers(source: source.baseAddress!, target: buffer.baseAddress!)
+                forRanges(buffer.count) { range in
+                    body(UnsafeMutableBufferPointer(start: base.target + range.lowerBound, count: range.count),
+                         UnsafeBufferPointer(start: base.source + range.lowerBound, count: range.count))
+                }
+            }
+        }
+    }
+
     /// Applies `body` to disjoint ranges of `count` indices, in parallel when large.
     static func forRanges(_ count: Int, _ body: (Range<Int>) -> Void) {
         Parallel.forRanges(count, grain: grain, body)
@@ -46,5 +72,43 @@ enum Elementwise {
     struct Pointers: @unchecked Sendable {
         let source: UnsafePointer<Float>
         let target: UnsafeMutablePointer<Float>
+    }
+}
+
+/// Explicit 16-lane loops for the hot elementwise kernels: the compiler keeps scalar selects and branches
+/// as scalar code, but SIMD16 arithmetic becomes vector instructions. Each takes a vector body and the same
+/// operation for the tail.
+enum SIMDLoop {
+    typealias Vector = SIMD16<Float>
+
+    /// y[i] = body(y[i]).
+    @inline(__always)
+    static func update(_ y: UnsafeMutableBufferPointer<Float>, _ vector: (Vector) -> Vector,
+                       _ scalar: (Float) -> Float) {
+        guard let base = y.baseAddress else { return }
+        let raw = UnsafeMutableRawPointer(base)
+        var i = 0
+        while i + 16 <= y.count {
+            raw.storeBytes(of: vector(raw.loadUnaligned(fromByteOffset: i * 4, as: Vector.self)),
+                           toByteOffset: i * 4, as: Vector.self)
+            i += 16
+        }
+        while i < y.count { y[i] = scalar(y[i]); i += 1 }
+    }
+
+    /// g[i] = body(g[i], x[i]).
+    @inline(__always)
+    static func update(_ g: UnsafeMutableBufferPointer<Float>, with x: UnsafeBufferPointer<Float>,
+                       _ vector: (Vector, Vector) -> Vector, _ scalar: (Float, Float) -> Float) {
+        guard let base = g.baseAddress, let other = x.baseAddress else { return }
+        let target = UnsafeMutableRawPointer(base), source = UnsafeRawPointer(other)
+        var i = 0
+        while i + 16 <= g.count {
+            let result = vector(target.loadUnaligned(fromByteOffset: i * 4, as: Vector.self),
+                                source.loadUnaligned(fromByteOffset: i * 4, as: Vector.self))
+            target.storeBytes(of: result, toByteOffset: i * 4, as: Vector.self)
+            i += 16
+        }
+        while i < g.count { g[i] = scalar(g[i], x[i]); i += 1 }
     }
 }

@@ -155,14 +155,10 @@ public final class Optimizer {
                                     w[i] += c.nesterov ? c.momentum * m[i] - lr * g[i] : m[i]
                                 }
                             case .adam, .adamw:
-                                let (m, v) = (p.first!, p.second!)
-                                let decay = c.name == .adamw ? c.weightDecay * lr : 0
-                                for i in range {
-                                    w[i] -= w[i] * decay
-                                    m[i] += (g[i] - m[i]) * (1 - c.beta1)
-                                    v[i] += (g[i] * g[i] - v[i]) * (1 - c.beta2)
-                                    w[i] -= alpha * m[i] / (v[i].squareRoot() + c.epsilon)
-                                }
+                                Self.adam(w: w + range.lowerBound, g: g + range.lowerBound,
+                                          m: p.first! + range.lowerBound, v: p.second! + range.lowerBound,
+                                          count: range.count, alpha: alpha,
+                                          decay: c.name == .adamw ? c.weightDecay * lr : 0, config: c)
                             case .rmsprop:
                                 let v = p.first!
                                 for i in range {
@@ -174,6 +170,41 @@ public final class Optimizer {
                     }
                 }
             }
+        }
+    }
+}
+
+extension Optimizer {
+    /// Adam's (and AdamW's) update over one range, 16 lanes at a time.
+    fileprivate static func adam(w: UnsafeMutablePointer<Float>, g: UnsafeMutablePointer<Float>,
+                                 m: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>, count: Int,
+                                 alpha: Float, decay: Float, config c: OptimizerConfig) {
+        typealias Vector = SIMD16<Float>
+        let (wr, gr, mr, vr) = (UnsafeMutableRawPointer(w), UnsafeRawPointer(g), UnsafeMutableRawPointer(m),
+                                UnsafeMutableRawPointer(v))
+        let (keep1, keep2) = (1 - c.beta1, 1 - c.beta2)
+        var i = 0
+        while i + 16 <= count {
+            let offset = i * 4
+            var wv = wr.loadUnaligned(fromByteOffset: offset, as: Vector.self)
+            let gv = gr.loadUnaligned(fromByteOffset: offset, as: Vector.self)
+            var mv = mr.loadUnaligned(fromByteOffset: offset, as: Vector.self)
+            var vv = vr.loadUnaligned(fromByteOffset: offset, as: Vector.self)
+            wv -= wv * decay
+            mv += (gv - mv) * keep1
+            vv += (gv * gv - vv) * keep2
+            wv -= alpha * mv / (vv.squareRoot() + c.epsilon)
+            wr.storeBytes(of: wv, toByteOffset: offset, as: Vector.self)
+            mr.storeBytes(of: mv, toByteOffset: offset, as: Vector.self)
+            vr.storeBytes(of: vv, toByteOffset: offset, as: Vector.self)
+            i += 16
+        }
+        while i < count {
+            w[i] -= w[i] * decay
+            m[i] += (g[i] - m[i]) * keep1
+            v[i] += (g[i] * g[i] - v[i]) * keep2
+            w[i] -= alpha * m[i] / (v[i].squareRoot() + c.epsilon)
+            i += 1
         }
     }
 }

@@ -49,21 +49,13 @@ public final class ActivationLayer: Layer {
 
     public func forward(_ input: consuming Tensor, training: Bool) -> Tensor {
         var output = input
-        output.data.withUnsafeMutableBufferPointer { buffer in
-            let y = Elementwise.Pointers(source: buffer.baseAddress!, target: buffer.baseAddress!)
-            let function = self.function
-            Elementwise.forRanges(buffer.count) { range in
-                let y = y.target
-                switch function {
-                case .relu:
-                    for i in range { y[i] = max(y[i], 0) }
-                case .leakyRelu(let alpha):
-                    for i in range { y[i] = y[i] < 0 ? y[i] * alpha : y[i] }
-                case .sigmoid:
-                    for i in range { y[i] = 1 / (1 + Foundation.exp(-y[i])) }
-                case .tanh:
-                    for i in range { y[i] = Foundation.tanh(y[i]) }
-                }
+        let function = self.function
+        Elementwise.forSlices(&output.data) { y in
+            switch function {
+            case .relu: ActivationKernels.relu(y)
+            case .leakyRelu(let alpha): ActivationKernels.leakyRelu(y, alpha: alpha)
+            case .sigmoid: ActivationKernels.sigmoid(y)
+            case .tanh: ActivationKernels.tanh(y)
             }
         }
         // Every derivative here can be read off the output (for the rectifiers, its sign is the input's).
@@ -75,26 +67,53 @@ public final class ActivationLayer: Layer {
         guard needsInputGradient else { return nil }
         guard let saved = cached else { preconditionFailure("\(name): backward without a training forward") }
         var gradient = outputGradient
-        gradient.data.withUnsafeMutableBufferPointer { g in
-            saved.data.withUnsafeBufferPointer { s in
-                let pointers = Elementwise.Pointers(source: s.baseAddress!, target: g.baseAddress!)
-                let function = self.function
-                Elementwise.forRanges(g.count) { range in
-                    let (s, g) = (pointers.source, pointers.target)
-                    switch function {
-                    case .relu:
-                        for i in range { g[i] = s[i] > 0 ? g[i] : 0 }
-                    case .leakyRelu(let alpha):
-                        for i in range { g[i] = s[i] < 0 ? g[i] * alpha : g[i] }
-                    case .sigmoid:
-                        for i in range { g[i] *= s[i] * (1 - s[i]) }
-                    case .tanh:
-                        for i in range { g[i] *= 1 - s[i] * s[i] }
-                    }
-                }
+        let function = self.function
+        Elementwise.forSlices(&gradient.data, with: saved.data) { g, y in
+            switch function {
+            case .relu: ActivationKernels.reluGradient(g, output: y)
+            case .leakyRelu(let alpha): ActivationKernels.leakyReluGradient(g, output: y, alpha: alpha)
+            case .sigmoid: ActivationKernels.sigmoidGradient(g, output: y)
+            case .tanh: ActivationKernels.tanhGradient(g, output: y)
             }
         }
         return gradient
+    }
+}
+
+/// The activations' loops, each over one slice indexed from 0 so it vectorizes.
+enum ActivationKernels {
+    static func relu(_ y: UnsafeMutableBufferPointer<Float>) {
+        SIMDLoop.update(y, { $0.replacing(with: 0, where: $0 .< 0) }, { max($0, 0) })
+    }
+
+    static func leakyRelu(_ y: UnsafeMutableBufferPointer<Float>, alpha: Float) {
+        SIMDLoop.update(y, { $0.replacing(with: $0 * alpha, where: $0 .< 0) }, { $0 < 0 ? $0 * alpha : $0 })
+    }
+
+    static func sigmoid(_ y: UnsafeMutableBufferPointer<Float>) {
+        for i in 0..<y.count { y[i] = 1 / (1 + Foundation.exp(-y[i])) }
+    }
+
+    static func tanh(_ y: UnsafeMutableBufferPointer<Float>) {
+        for i in 0..<y.count { y[i] = Foundation.tanh(y[i]) }
+    }
+
+    static func reluGradient(_ g: UnsafeMutableBufferPointer<Float>, output y: UnsafeBufferPointer<Float>) {
+        SIMDLoop.update(g, with: y, { g, y in g.replacing(with: 0, where: y .<= 0) }, { g, y in y > 0 ? g : 0 })
+    }
+
+    static func leakyReluGradient(_ g: UnsafeMutableBufferPointer<Float>, output y: UnsafeBufferPointer<Float>,
+                                  alpha: Float) {
+        SIMDLoop.update(g, with: y, { g, y in g.replacing(with: g * alpha, where: y .< 0) },
+                        { g, y in y < 0 ? g * alpha : g })
+    }
+
+    static func sigmoidGradient(_ g: UnsafeMutableBufferPointer<Float>, output y: UnsafeBufferPointer<Float>) {
+        SIMDLoop.update(g, with: y, { g, y in g * y * (1 - y) }, { g, y in g * y * (1 - y) })
+    }
+
+    static func tanhGradient(_ g: UnsafeMutableBufferPointer<Float>, output y: UnsafeBufferPointer<Float>) {
+        SIMDLoop.update(g, with: y, { g, y in g * (1 - y * y) }, { g, y in g * (1 - y * y) })
     }
 }
 

@@ -9,9 +9,8 @@ public final class PoolingLayer: Layer {
     public let outputShape: [Int]
     public let geometry: WindowGeometry
     private let channels: Int
-    /// For max pooling: the flat input index each output came from, kept for backward.
-    private var argmax: [Int32] = []
-    private var cachedBatch = 0
+    /// The input and output of the last training forward pass.
+    private var cached: (input: Tensor, output: Tensor)?
 
     public var description: String {
         "\(kind == .max ? "maxpool" : "avgpool") \(geometry.kernelHeight)×\(geometry.kernelWidth)/\(geometry.strideY)"
@@ -41,60 +40,35 @@ public final class PoolingLayer: Layer {
     }
 
     public func forward(_ input: consuming Tensor, training: Bool) -> Tensor {
+        let input = input  // kept (shared, not copied) for max pooling's backward pass
         let batch = input.batch
         var output = Tensor(uninitialized: [batch] + outputShape)
-        let keepArgmax = kind == .max && training
-        if keepArgmax { argmax = [Int32](repeating: 0, count: output.count) }
         let c = channels, g = geometry
         let inputImage = g.inputHeight * g.inputWidth * c, outputImage = g.outputHeight * g.outputWidth * c
+        let kind = self.kind
         input.data.withUnsafeBufferPointer { xBuffer in
             output.data.withUnsafeMutableBufferPointer { yBuffer in
-                argmax.withUnsafeMutableBufferPointer { argBuffer in
-                    let x = xBuffer.baseAddress!, y = yBuffer.baseAddress!, arg = argBuffer.baseAddress
-                    let pointers = PoolPointers(x: x, y: y, arg: arg)
-                    Parallel.forRanges(batch) { images in
-                        let (x, y) = (pointers.x, pointers.y)
-                        for image in images {
-                            for oy in 0..<g.outputHeight {
-                                for ox in 0..<g.outputWidth {
-                                    let (rows, columns) = window(oy, ox)
-                                    let out = image * outputImage + (oy * g.outputWidth + ox) * c
-                                    let first = image * inputImage + (rows.lowerBound * g.inputWidth + columns.lowerBound) * c
-                                    switch kind {
-                                    case .max:
-                                        // Branch-free running max (and where it came from), so the channel loop vectorizes.
-                                        for k in 0..<c { y[out + k] = x[first + k] }
-                                        if let arg = keepArgmax ? pointers.arg : nil {
-                                            for k in 0..<c { arg[out + k] = Int32(first + k) }
-                                            for iy in rows {
-                                                for ix in columns {
-                                                    let tap = image * inputImage + (iy * g.inputWidth + ix) * c
-                                                    for k in 0..<c {
-                                                        let better = x[tap + k] > y[out + k]
-                                                        y[out + k] = better ? x[tap + k] : y[out + k]
-                                                        arg[out + k] = better ? Int32(tap + k) : arg[out + k]
-                                                    }
-                                                }
-                                            }
-                                        } else {
-                                            for iy in rows {
-                                                for ix in columns {
-                                                    let tap = image * inputImage + (iy * g.inputWidth + ix) * c
-                                                    for k in 0..<c { y[out + k] = max(y[out + k], x[tap + k]) }
-                                                }
-                                            }
-                                        }
-                                    case .average:
-                                        for k in 0..<c { y[out + k] = 0 }
-                                        for iy in rows {
-                                            for ix in columns {
-                                                let tap = image * inputImage + (iy * g.inputWidth + ix) * c
-                                                for k in 0..<c { y[out + k] += x[tap + k] }
-                                            }
-                                        }
-                                        let scale = 1 / Float(rows.count * columns.count)
-                                        for k in 0..<c { y[out + k] *= scale }
+                let pointers = PoolPointers(x: xBuffer.baseAddress!, y: yBuffer.baseAddress!)
+                Parallel.forRanges(batch) { images in
+                    for image in images {
+                        for oy in 0..<g.outputHeight {
+                            for ox in 0..<g.outputWidth {
+                                let (rows, columns) = window(oy, ox)
+                                let out = UnsafeMutableBufferPointer(
+                                    start: pointers.y + image * outputImage + (oy * g.outputWidth + ox) * c, count: c)
+                                let firstTap = image * inputImage + (rows.lowerBound * g.inputWidth + columns.lowerBound) * c
+                                out.baseAddress!.update(from: pointers.x + firstTap, count: c)
+                                for iy in rows {
+                                    for ix in columns {
+                                        let tap = image * inputImage + (iy * g.inputWidth + ix) * c
+                                        if tap == firstTap { continue }
+                                        ChannelKernels.combine(into: out.baseAddress!, from: pointers.x + tap, count: c,
+                                                               maximum: kind == .max)
                                     }
+                                }
+                                if kind == .average {
+                                    let scale = 1 / Float(rows.count * columns.count)
+                                    SIMDLoop.update(out, { $0 * scale }, { $0 * scale })
                                 }
                             }
                         }
@@ -102,40 +76,48 @@ public final class PoolingLayer: Layer {
                 }
             }
         }
-        cachedBatch = training ? batch : 0
+        cached = training ? (input, output) : nil
         return output
     }
 
+    /// Max pooling sends each output's gradient to the first window position holding the maximum (found
+    /// again from the kept input and output, as TensorFlow's MaxPoolGrad does); average pooling spreads it
+    /// evenly over the window's in-bounds positions.
     public func backward(_ outputGradient: consuming Tensor, needsInputGradient: Bool) -> Tensor? {
         guard needsInputGradient else { return nil }
-        precondition(cachedBatch == outputGradient.batch, "\(name): backward without a training forward")
-        var inputGradient = Tensor(zeros: [cachedBatch] + inputShape)
+        guard let (input, output) = cached, input.batch == outputGradient.batch else {
+            preconditionFailure("\(name): backward without a training forward")
+        }
+        var inputGradient = Tensor(zeros: input.shape)
         let c = channels, g = geometry
         let inputImage = g.inputHeight * g.inputWidth * c, outputImage = g.outputHeight * g.outputWidth * c
-        outputGradient.data.withUnsafeBufferPointer { dyBuffer in
-            inputGradient.data.withUnsafeMutableBufferPointer { dxBuffer in
-                argmax.withUnsafeBufferPointer { argBuffer in
-                    let pointers = PoolPointers(x: dyBuffer.baseAddress!, y: dxBuffer.baseAddress!,
-                                                arg: UnsafeMutablePointer(mutating: argBuffer.baseAddress))
-                    // Each image's gradient lands only in that image's input, so images split across cores.
-                    Parallel.forRanges(cachedBatch) { images in
-                        let (dy, dx, arg) = (pointers.x, pointers.y, pointers.arg)
-                        switch kind {
-                        case .max:
-                            for index in (images.lowerBound * outputImage)..<(images.upperBound * outputImage) {
-                                dx[Int(arg![index])] += dy[index]
-                            }
-                        case .average:
-                            for image in images {
-                                for oy in 0..<g.outputHeight {
-                                    for ox in 0..<g.outputWidth {
-                                        let (rows, columns) = window(oy, ox)
-                                        let out = image * outputImage + (oy * g.outputWidth + ox) * c
-                                        let scale = 1 / Float(rows.count * columns.count)
-                                        for iy in rows {
-                                            for ix in columns {
-                                                let tap = image * inputImage + (iy * g.inputWidth + ix) * c
-                                                for k in 0..<c { dx[tap + k] += dy[out + k] * scale }
+        let kind = self.kind
+        withExtendedLifetime((input, output, outputGradient)) {
+            input.data.withUnsafeBufferPointer { x in
+                output.data.withUnsafeBufferPointer { y in
+                    outputGradient.data.withUnsafeBufferPointer { dy in
+                        inputGradient.data.withUnsafeMutableBufferPointer { dx in
+                            let p = PoolGradientPointers(x: x.baseAddress!, y: y.baseAddress!, dy: dy.baseAddress!,
+                                                         dx: dx.baseAddress!)
+                            // Each image's gradient lands only in that image's input, so images split across cores.
+                            Parallel.forRanges(input.batch) { images in
+                                for image in images {
+                                    for oy in 0..<g.outputHeight {
+                                        for ox in 0..<g.outputWidth {
+                                            let (rows, columns) = window(oy, ox)
+                                            let out = image * outputImage + (oy * g.outputWidth + ox) * c
+                                            let window = TapWindow(rows: rows, columns: columns,
+                                                                   imageStart: image * inputImage,
+                                                                   rowStride: g.inputWidth * c, channels: c)
+                                            if kind == .average {
+                                                let scale = 1 / Float(rows.count * columns.count)
+                                                window.forEach { tap in
+                                                    ChannelKernels.addScaled(into: p.dx + tap, from: p.dy + out,
+                                                                             scale: scale, count: c)
+                                                }
+                                            } else {
+                                                ChannelKernels.routeToMaximum(window, output: out, x: p.x, y: p.y,
+                                                                              dy: p.dy, dx: p.dx)
                                             }
                                         }
                                     }
@@ -150,11 +132,95 @@ public final class PoolingLayer: Layer {
     }
 }
 
+/// The in-bounds input positions of one pooling window, as offsets of their first channel.
+struct TapWindow {
+    let rows: Range<Int>
+    let columns: Range<Int>
+    let imageStart: Int
+    let rowStride: Int
+    let channels: Int
+
+    @inline(__always)
+    func forEach(_ body: (Int) -> Void) {
+        for row in rows {
+            for column in columns { body(imageStart + row * rowStride + column * channels) }
+        }
+    }
+}
+
+/// Per-pixel channel loops of the pooling layers, 16 channels at a time.
+enum ChannelKernels {
+    typealias Vector = SIMD16<Float>
+
+    /// out = max(out, tap) (or out + tap) over `count` channels.
+    @inline(__always)
+    static func combine(into out: UnsafeMutablePointer<Float>, from tap: UnsafePointer<Float>, count: Int,
+                        maximum: Bool) {
+        let target = UnsafeMutableRawPointer(out), source = UnsafeRawPointer(tap)
+        var k = 0
+        while k + 16 <= count {
+            let a = target.loadUnaligned(fromByteOffset: k * 4, as: Vector.self)
+            let b = source.loadUnaligned(fromByteOffset: k * 4, as: Vector.self)
+            target.storeBytes(of: maximum ? a.replacing(with: b, where: b .> a) : a + b, toByteOffset: k * 4,
+                              as: Vector.self)
+            k += 16
+        }
+        while k < count {
+            out[k] = maximum ? max(out[k], tap[k]) : out[k] + tap[k]
+            k += 1
+        }
+    }
+
+    /// Adds dy[output + k] to dx at the first tap (in window order) whose input equals the output maximum.
+    @inline(__always)
+    static func routeToMaximum(_ window: TapWindow, output: Int, x: UnsafePointer<Float>, y: UnsafePointer<Float>,
+                               dy: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>) {
+        let channels = window.channels
+        var k = 0
+        while k + 16 <= channels {
+            let yv = UnsafeRawPointer(y + output + k).loadUnaligned(as: Vector.self)
+            let gv = UnsafeRawPointer(dy + output + k).loadUnaligned(as: Vector.self)
+            var pending = SIMDMask<Vector.MaskStorage>(repeating: true)
+            window.forEach { tap in
+                let hit = pending .& (UnsafeRawPointer(x + tap + k).loadUnaligned(as: Vector.self) .== yv)
+                let target = UnsafeMutableRawPointer(dx + tap + k)
+                let sum = target.loadUnaligned(as: Vector.self) + Vector(repeating: 0).replacing(with: gv, where: hit)
+                target.storeBytes(of: sum, as: Vector.self)
+                pending = pending .& .!hit
+            }
+            k += 16
+        }
+        while k < channels {
+            var pending = true
+            window.forEach { tap in
+                if pending && x[tap + k] == y[output + k] {
+                    dx[tap + k] += dy[output + k]
+                    pending = false
+                }
+            }
+            k += 1
+        }
+    }
+
+    /// target += source · scale over `count` channels.
+    @inline(__always)
+    static func addScaled(into target: UnsafeMutablePointer<Float>, from source: UnsafePointer<Float>, scale: Float,
+                          count: Int) {
+        for k in 0..<count { target[k] += source[k] * scale }
+    }
+}
+
 /// Buffers shared by a pooling pass's parallel parts, each of which touches only its own images.
 private struct PoolPointers: @unchecked Sendable {
     let x: UnsafePointer<Float>
     let y: UnsafeMutablePointer<Float>
-    let arg: UnsafeMutablePointer<Int32>?
+}
+
+private struct PoolGradientPointers: @unchecked Sendable {
+    let x: UnsafePointer<Float>
+    let y: UnsafePointer<Float>
+    let dy: UnsafePointer<Float>
+    let dx: UnsafeMutablePointer<Float>
 }
 
 /// The mean of each channel over H×W: N×H×W×C → N×C.
