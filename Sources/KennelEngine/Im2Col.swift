@@ -21,22 +21,19 @@ enum Im2Col {
             for oy in 0..<g.outputHeight {
                 for ox in 0..<g.outputWidth {
                     var row = columns + ((image * g.outputHeight + oy) * g.outputWidth + ox) * rowLength
+                    // Runs of kernel columns that fall inside the image are contiguous in NHWC.
+                    let firstX = ox * g.strideX - g.padLeft
+                    let kxStart = max(0, -firstX)
+                    let kxEnd = min(g.kernelWidth, g.inputWidth - firstX)
                     for ky in 0..<g.kernelHeight {
                         let iy = oy * g.strideY - g.padTop + ky
-                        let rowInside = iy >= 0 && iy < g.inputHeight
-                        // Runs of kernel columns that fall inside the image are contiguous in NHWC.
-                        let firstX = ox * g.strideX - g.padLeft
-                        let kxStart = max(0, -firstX)
-                        let kxEnd = min(g.kernelWidth, g.inputWidth - firstX)
-                        if !rowInside || kxStart >= kxEnd {
-                            row.update(repeating: 0, count: g.kernelWidth * c)
+                        if iy < 0 || iy >= g.inputHeight || kxStart >= kxEnd {
+                            zero(row, count: g.kernelWidth * c)
                         } else {
-                            if kxStart > 0 { row.update(repeating: 0, count: kxStart * c) }
-                            (row + kxStart * c).update(from: source + (iy * g.inputWidth + firstX + kxStart) * c,
-                                                       count: (kxEnd - kxStart) * c)
-                            if kxEnd < g.kernelWidth {
-                                (row + kxEnd * c).update(repeating: 0, count: (g.kernelWidth - kxEnd) * c)
-                            }
+                            zero(row, count: kxStart * c)
+                            copy(from: source + (iy * g.inputWidth + firstX + kxStart) * c, to: row + kxStart * c,
+                                 count: (kxEnd - kxStart) * c)
+                            zero(row + kxEnd * c, count: (g.kernelWidth - kxEnd) * c)
                         }
                         row += g.kernelWidth * c
                     }
@@ -78,6 +75,27 @@ enum Im2Col {
                     }
                 }
             }
+        }
+    }
+
+    /// Zeroes a run of floats (a loop for short runs, as `copy`).
+    @inline(__always)
+    private static func zero(_ target: UnsafeMutablePointer<Float>, count: Int) {
+        if count >= 32 {
+            target.update(repeating: 0, count: count)
+        } else {
+            for i in 0..<count { target[i] = 0 }
+        }
+    }
+
+    /// Copies a run of floats; short runs (a few taps of a one-channel image) in a loop, since a memmove call
+    /// per run of one to five floats cost more than the copying.
+    @inline(__always)
+    private static func copy(from source: UnsafePointer<Float>, to target: UnsafeMutablePointer<Float>, count: Int) {
+        if count >= 32 {
+            target.update(from: source, count: count)
+        } else {
+            for i in 0..<count { target[i] = source[i] }
         }
     }
 }

@@ -142,7 +142,12 @@ public final class DropoutLayer: Layer {
     public func forward(_ input: consuming Tensor, training: Bool) -> Tensor {
         guard training && rate > 0 else { return input }
         let scale = 1 / (1 - rate)
-        mask = (0..<input.count).map { _ in random.generator.nextUnit() < rate ? 0 : scale }
+        var generator = random.generator
+        mask = [Float](unsafeUninitializedCapacity: input.count) { buffer, initialized in
+            for i in 0..<buffer.count { buffer[i] = generator.nextUnit() < rate ? 0 : scale }
+            initialized = buffer.count
+        }
+        random.generator = generator
         var output = input
         output.data.withUnsafeMutableBufferPointer { y in for i in y.indices { y[i] *= mask[i] } }
         return output
