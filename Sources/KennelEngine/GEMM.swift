@@ -36,6 +36,11 @@ public enum GEMM {
         _ = configureOpenBLAS
         let lda = transposeA == .normal ? k : m
         let ldb = transposeB == .normal ? n : k
+        if m == 1 {
+            // One input row (batch-1 inference through a dense layer): a matrix-vector product, which streams the
+            // weights once instead of packing them as sgemm would.
+            return rowTimesMatrix(a, b, transposeB, into: c, n: n, k: k, ldb: ldb, alpha: alpha, beta: beta)
+        }
         let parts = m * n * k >= parallelThreshold ? Parallel.width : 1
         let pointers = Pointers(a: a, b: b, c: c)
         // Split the longer side of C into one block per core; each block is an independent sgemm.
@@ -54,6 +59,34 @@ public enum GEMM {
                 call(transposeA, transposeB, m: m, n: end - start, k: k, alpha: alpha, a: pointers.a, lda: lda,
                      b: bBlock, ldb: ldb, beta: beta, c: pointers.c + start, ldc: n)
             }
+        }
+    }
+
+    /// c (1×n) = alpha · a (1×k) · op(b) + beta · c. With b stored k×n, each core streams a contiguous band of
+    /// b's rows into its own partial sum (memory-bound, so contiguous bands matter more than anything else).
+    private static func rowTimesMatrix(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ transposeB: Operand,
+                                       into c: UnsafeMutablePointer<Float>, n: Int, k: Int, ldb: Int, alpha: Float,
+                                       beta: Float) {
+        guard transposeB == .normal else {
+            // b is n×k row-major: c[j] = Σ_t b[j][t]·a[t], rows of b already contiguous.
+            cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(n), Int32(k), alpha, b, Int32(ldb), a, 1, beta, c, 1)
+            return
+        }
+        let bands = n * k >= parallelThreshold ? min(Parallel.width, k) : 1
+        var partials = [Float](repeating: 0, count: bands * n)
+        partials.withUnsafeMutableBufferPointer { partial in
+            let pointers = Pointers(a: a, b: b, c: partial.baseAddress!)
+            Parallel.forEach(bands) { band in
+                let start = k * band / bands, end = k * (band + 1) / bands
+                guard end > start else { return }
+                cblas_sgemv(CblasRowMajor, CblasTrans, Int32(end - start), Int32(n), 1, pointers.b + start * ldb,
+                            Int32(ldb), pointers.a + start, 1, 0, pointers.c + band * n, 1)
+            }
+        }
+        for j in 0..<n {
+            var sum: Float = 0
+            for band in 0..<bands { sum += partials[band * n + j] }
+            c[j] = alpha * sum + (beta == 0 ? 0 : beta * c[j])
         }
     }
 

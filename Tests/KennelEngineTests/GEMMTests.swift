@@ -39,4 +39,29 @@ struct GEMMTests {
         GEMM.multiply(a, .normal, identity, .normal, into: &c, m: 2, n: 2, k: 2, alpha: 2, beta: 1)
         #expect(c == [12, 14, 16, 18])
     }
+
+    @Test(arguments: [false, true])
+    func singleRowProductsMatchTheNaiveProduct(transposeB: Bool) {
+        // Large enough to be split across cores (n·k ≥ the parallel threshold).
+        let (m, n, k) = (1, 300, 1000)
+        let a = (0..<k).map { Float($0 % 11) * 0.1 - 0.5 }
+        let b = (0..<(k * n)).map { Float($0 % 13) * 0.05 - 0.3 }
+        var c = [Float](repeating: 1, count: n)
+        GEMM.multiply(a, .normal, b, transposeB ? .transposed : .normal, into: &c, m: m, n: n, k: k, alpha: 0.5, beta: 2)
+        let product = naive(a, false, b, transposeB, m: m, n: n, k: k)
+        for (got, want) in zip(c, product.map { 0.5 * $0 + 2 }) { #expect(abs(got - want) < 1e-3 * max(1, abs(want))) }
+    }
+
+    @Test func largeProductsSplitAcrossCoresMatchTheNaiveProduct() {
+        let (m, n, k) = (300, 70, 40)
+        let a = (0..<(k * m)).map { Float($0 % 9) * 0.1 - 0.4 }
+        let b = (0..<(k * n)).map { Float($0 % 7) * 0.1 - 0.3 }
+        for (transposeA, transposeB) in [(false, false), (true, false), (false, true), (true, true)] {
+            var c = [Float](repeating: 0, count: m * n)
+            GEMM.multiply(a, transposeA ? .transposed : .normal, b, transposeB ? .transposed : .normal, into: &c,
+                          m: m, n: n, k: k)
+            let expected = naive(a, transposeA, b, transposeB, m: m, n: n, k: k)
+            #expect(zip(c, expected).allSatisfy { abs($0 - $1) < 1e-3 * max(1, abs($1)) })
+        }
+    }
 }
