@@ -25,8 +25,20 @@ enum Im2Col {
                     let firstX = ox * g.strideX - g.padLeft
                     let kxStart = max(0, -firstX)
                     let kxEnd = min(g.kernelWidth, g.inputWidth - firstX)
+                    let firstY = oy * g.strideY - g.padTop
+                    if firstY >= 0, firstY + g.kernelHeight <= g.inputHeight, kxStart == 0, kxEnd == g.kernelWidth {
+                        // The whole window is inside the image: kernelHeight contiguous runs, nothing to zero.
+                        let span = g.kernelWidth * c
+                        var tap = source + (firstY * g.inputWidth + firstX) * c
+                        for _ in 0..<g.kernelHeight {
+                            copy(from: tap, to: row, count: span)
+                            row += span
+                            tap += g.inputWidth * c
+                        }
+                        continue
+                    }
                     for ky in 0..<g.kernelHeight {
-                        let iy = oy * g.strideY - g.padTop + ky
+                        let iy = firstY + ky
                         if iy < 0 || iy >= g.inputHeight || kxStart >= kxEnd {
                             zero(row, count: g.kernelWidth * c)
                         } else {
