@@ -51,7 +51,7 @@ let package = Package(
         // Raw-socket HTTP client and temporary directories shared by the test targets.
         .target(name: "KennelTestSupport", path: "Tests/KennelTestSupport"),
         .testTarget(name: "KennelEngineTests", dependencies: ["KennelTestSupport", "KennelEngine"]),
-        .testTarget(name: "KennelImageTests", dependencies: ["KennelImage"]),
+        .testTarget(name: "KennelImageTests", dependencies: ["KennelTestSupport", "KennelImage", "CPNG"]),
         .testTarget(name: "KennelDataTests", dependencies: ["KennelData"]),
         .testTarget(name: "KennelStoreTests", dependencies: [
             "KennelTestSupport", "KennelStore", .product(name: "GRDB", package: "GRDB.swift"),

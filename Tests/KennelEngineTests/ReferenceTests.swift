@@ -1,3 +1,4 @@
+import KennelTestSupport
 import Testing
 @testable import KennelEngine
 
