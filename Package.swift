@@ -22,10 +22,11 @@ let package = Package(
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CMalloc"),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
 
         .target(name: "KennelEngine", dependencies: ["CBLAS", "CMalloc"]),
         .target(name: "KennelImage", dependencies: ["CTurboJPEG", "CPNG"]),
-        .target(name: "KennelData", dependencies: ["KennelImage"]),
+        .target(name: "KennelData", dependencies: ["KennelImage", "CZlib"]),
         .target(name: "KennelStore", dependencies: [
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "Logging", package: "swift-log"),
@@ -52,7 +53,7 @@ let package = Package(
         .target(name: "KennelTestSupport", path: "Tests/KennelTestSupport"),
         .testTarget(name: "KennelEngineTests", dependencies: ["KennelTestSupport", "KennelEngine"]),
         .testTarget(name: "KennelImageTests", dependencies: ["KennelTestSupport", "KennelImage", "CPNG"]),
-        .testTarget(name: "KennelDataTests", dependencies: ["KennelData"]),
+        .testTarget(name: "KennelDataTests", dependencies: ["KennelTestSupport", "KennelData", "KennelImage"]),
         .testTarget(name: "KennelStoreTests", dependencies: [
             "KennelTestSupport", "KennelStore", .product(name: "GRDB", package: "GRDB.swift"),
         ]),
