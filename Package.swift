@@ -44,7 +44,8 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "kennel", dependencies: [
-            "KennelAPI", "KennelHTTP", "KennelStore", "KennelEngine",
+            "KennelAPI", "KennelHTTP", "KennelStore", "KennelEngine", "KennelData", "KennelImage",
+            .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -60,7 +61,9 @@ let package = Package(
         .testTarget(name: "KennelJobsTests", dependencies: ["KennelTestSupport", "KennelJobs", "KennelStore"]),
         .testTarget(name: "KennelHTTPTests", dependencies: ["KennelTestSupport", "KennelHTTP"]),
         .testTarget(name: "KennelAPITests", dependencies: ["KennelTestSupport", "KennelAPI", "KennelHTTP"]),
-        .testTarget(name: "KennelCLITests", dependencies: ["KennelTestSupport"]),
+        .testTarget(name: "KennelCLITests", dependencies: [
+            "KennelTestSupport", "KennelImage", "KennelStore", .product(name: "GRDB", package: "GRDB.swift"),
+        ]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -21,14 +21,10 @@ struct Serve: ParsableCommand {
     @Option(help: "Port to listen on (default 8080; 0 picks a free one).")
     var port: UInt16?
 
-    @Option(name: .customLong("data-dir"), help: "Where the database, datasets and checkpoints live (default ./var).")
-    var dataDirectory: String?
+    @OptionGroup var storage: StorageOptions
 
     @Option(name: .customLong("public"), help: "The dashboard's static files (default ./public).")
     var publicDirectory: String?
-
-    @Option(help: "The numbered SQL migrations (default ./migrations).")
-    var migrations: String?
 
     @Option(name: .customLong("max-body-mb"), help: "Largest accepted request body in MiB (default 32).")
     var maxBodyMiB: Int?
@@ -45,8 +41,7 @@ struct Serve: ParsableCommand {
         let logger = Logger(label: "kennel")
         let settings = try ServeSettings(flags: self, environment: ProcessInfo.processInfo.environment)
 
-        let store = try Store(dataDirectory: URL(fileURLWithPath: settings.dataDirectory),
-                              migrations: try Migration.load(from: URL(fileURLWithPath: settings.migrations)))
+        let store = try storage.openStore()
         let staticFiles = try StaticFiles(directory: settings.publicDirectory)
         let server = HTTPServer(configuration: settings.http, router: APIRouter.make(staticFiles: staticFiles))
         try server.start()
@@ -66,9 +61,7 @@ struct Serve: ParsableCommand {
 /// `serve`'s settings after applying flags over `KENNEL_*` variables over defaults.
 struct ServeSettings {
     var http = HTTPServerConfiguration()
-    var dataDirectory: String
     var publicDirectory: String
-    var migrations: String
 
     init(flags: Serve, environment: [String: String]) throws {
         http.host = flags.host ?? environment["KENNEL_HOST"] ?? "127.0.0.1"
@@ -76,12 +69,10 @@ struct ServeSettings {
         if let maxBody = try flags.maxBodyMiB ?? Self.parse(environment, "KENNEL_MAX_BODY_MB", as: Int.self) {
             http.maxBodyBytes = maxBody << 20
         }
-        dataDirectory = flags.dataDirectory ?? environment["KENNEL_DATA_DIR"] ?? "./var"
         publicDirectory = flags.publicDirectory ?? environment["KENNEL_PUBLIC"] ?? "./public"
-        migrations = flags.migrations ?? environment["KENNEL_MIGRATIONS"] ?? "./migrations"
     }
 
-    private static func parse<Value: LosslessStringConvertible>(_ environment: [String: String], _ name: String,
+    static func parse<Value: LosslessStringConvertible>(_ environment: [String: String], _ name: String,
                                                                 as type: Value.Type) throws -> Value? {
         guard let raw = environment[name], !raw.isEmpty else { return nil }
         guard let value = Value(raw) else { throw ValidationError("\(name)='\(raw)' is not a valid \(Value.self)") }

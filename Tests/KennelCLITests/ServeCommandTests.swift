@@ -3,6 +3,17 @@ import KennelTestSupport
 import Synchronization
 import Testing
 
+/// The built `kennel` executable beside the test bundle (or in .build/debug).
+func kennelBinary() throws -> URL {
+    let besideTests = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        .appendingPathComponent("kennel")
+    let candidates = [besideTests, repositoryRoot.appendingPathComponent(".build/debug/kennel")]
+    guard let found = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0.path) }) else {
+        throw RawHTTPError("kennel binary not built (run `swift build` first)")
+    }
+    return found
+}
+
 /// A `kennel serve` child process, as a user starts it.
 private final class ServerProcess {
     let process = Process()
@@ -10,21 +21,9 @@ private final class ServerProcess {
     private let log = OutputLog()
     private(set) var port: UInt16 = 0
 
-    static var binary: URL {
-        get throws {
-            let besideTests = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-                .appendingPathComponent("kennel")
-            let candidates = [besideTests, repositoryRoot.appendingPathComponent(".build/debug/kennel")]
-            guard let found = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0.path) }) else {
-                throw RawHTTPError("kennel binary not built (run `swift build` first)")
-            }
-            return found
-        }
-    }
-
     init(arguments: [String] = [], environment: [String: String] = [:], waitForListening: Bool = true) throws {
         dataDirectory = try TemporaryDirectory()
-        process.executableURL = try Self.binary
+        process.executableURL = try kennelBinary()
         process.arguments = ["serve", "--public", repositoryRoot.appendingPathComponent("public").path,
                              "--migrations", repositoryRoot.appendingPathComponent("migrations").path] + arguments
         var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("KENNEL_") }

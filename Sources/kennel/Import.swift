@@ -1,0 +1,149 @@
+import ArgumentParser
+import Foundation
+import Synchronization
+import GRDB
+import KennelData
+import KennelImage
+import KennelStore
+
+/// `kennel import`: prepares a dataset once into a shard and records it in the database.
+struct Import: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Import an image-folder tree (ROOT/<class>/<images>) or MNIST-style IDX files as a dataset.")
+
+    enum Format: String, ExpressibleByArgument { case imagefolder, idx }
+
+    @Option(help: "The dataset's name (letters, digits, '.', '_' and '-').")
+    var name: String
+
+    @Option(help: "imagefolder or idx.")
+    var format: Format
+
+    @Option(help: "Width of the prepared images (default: 151 for image folders, the files' own for IDX).")
+    var width: Int?
+
+    @Option(help: "Height of the prepared images (default: 250 for image folders, the files' own for IDX).")
+    var height: Int?
+
+    @Option(help: "1 (gray, default) or 3 (RGB).")
+    var channels = 1
+
+    @Option(help: "How to reach the size: pad (keep aspect, default), crop (keep aspect) or stretch.")
+    var resize = "pad"
+
+    @Option(help: "For IDX: a file with one class name per line.")
+    var labels: String?
+
+    @OptionGroup var storage: StorageOptions
+
+    @Argument(help: "The image-folder root, or the directory holding the IDX files.")
+    var path: String
+
+    mutating func validate() throws {
+        guard name.range(of: #"^[A-Za-z0-9._-]{1,100}$"#, options: .regularExpression) != nil else {
+            throw ValidationError("--name must be 1–100 letters, digits, '.', '_' or '-', got '\(name)'")
+        }
+        guard channels == 1 || channels == 3 else { throw ValidationError("--channels must be 1 or 3") }
+        guard ResizeMode(rawValue: resize) != nil else { throw ValidationError("--resize must be pad, crop or stretch") }
+        if labels != nil && format != .idx { throw ValidationError("--labels applies to --format idx only") }
+    }
+
+    func run() throws {
+        LogSetup.bootstrap()
+        defer { LogSetup.flush() }
+        let store = try storage.openStore()
+        defer { try? store.close() }
+        if try store.pool.read({ db in try DatasetRecord.fetchOne(db, key: name) }) != nil {
+            throw CommandFailure("a dataset named '\(name)' already exists; pick another --name")
+        }
+        let color: ColorMode = channels == 1 ? .gray : .rgb
+        let mode = ResizeMode(rawValue: resize) ?? .pad
+        let shardPath = URL(fileURLWithPath: storage.resolvedDataDirectory)
+            .appendingPathComponent("datasets/\(name).shard").path
+        let bar = ProgressBar(title: "importing \(name)")
+        let summary: ImportSummary
+        switch format {
+        case .imagefolder:
+            let preprocessing = try Preprocessing(width: width ?? 151, height: height ?? 250, color: color, resize: mode)
+            summary = try ImageFolderImport.run(root: path, preprocessing: preprocessing, shardPath: shardPath,
+                                                progress: bar.update)
+        case .idx:
+            let names = try labels.map { file in
+                try String(contentsOfFile: file, encoding: .utf8).split(whereSeparator: \.isNewline)
+                    .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            }
+            var preprocessing: Preprocessing?
+            if width != nil || height != nil || channels != 1 {
+                preprocessing = try Preprocessing(width: width ?? 28, height: height ?? 28, color: color, resize: mode)
+            }
+            summary = try IDXImport.run(directory: path, preprocessing: preprocessing, labelNames: names,
+                                        shardPath: shardPath, progress: bar.update)
+        }
+        bar.finish()
+        try record(summary, source: path, in: store)
+        for skipped in summary.skipped.prefix(20) {
+            FileHandle.standardError.write(Data("skipped \(skipped.path): \(skipped.reason)\n".utf8))
+        }
+        print("""
+            imported \(summary.imported) (train \(summary.header.trainCount), test \(summary.header.testCount)), \
+            skipped \(summary.skipped.count), \(String(format: "%.1f", summary.seconds)) s, \
+            \(String(format: "%.0f", summary.imagesPerSecond)) images/s; \(summary.header.classes.count) classes \
+            into \(summary.shardPath)
+            """)
+    }
+
+    private func record(_ summary: ImportSummary, source: String, in store: Store) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let preprocessing = summary.header.preprocessing
+        var dataset = DatasetRecord(
+            name: name, format: format.rawValue,
+            path: URL(fileURLWithPath: source).standardizedFileURL.path,
+            width: preprocessing.width, height: preprocessing.height, channels: preprocessing.channels,
+            classesJson: String(decoding: try encoder.encode(summary.header.classes), as: UTF8.self),
+            trainCount: summary.header.trainCount, testCount: summary.header.testCount,
+            skippedJson: String(decoding: try encoder.encode(summary.skipped), as: UTF8.self),
+            shardPath: summary.shardPath)
+        try store.pool.write { db in try dataset.insert(db) }
+    }
+}
+
+/// A failure a command reports as one line (no usage text, unlike `ValidationError`).
+struct CommandFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// A one-line progress bar on a terminal; occasional plain lines otherwise (logs, CI).
+final class ProgressBar: Sendable {
+    private let title: String
+    private let interactive = isatty(STDERR_FILENO) != 0
+    private let lastPercent = Mutex(-1)
+
+    init(title: String) { self.title = title }
+
+    /// Reports `done` of `total`.
+    @Sendable func update(_ done: Int, _ total: Int) {
+        let percent = total > 0 ? done * 100 / total : 100
+        let changed = lastPercent.withLock { last -> Bool in
+            let step = interactive ? 1 : 10
+            guard percent / step != last / step || last < 0 else { return false }
+            last = percent
+            return true
+        }
+        guard changed else { return }
+        let line: String
+        if interactive {
+            let filled = percent * 30 / 100
+            line = "\r\(title) [\(String(repeating: "#", count: filled))\(String(repeating: " ", count: 30 - filled))] "
+                + "\(done)/\(total) \(percent)%"
+        } else {
+            line = "\(title): \(done)/\(total) (\(percent)%)\n"
+        }
+        FileHandle.standardError.write(Data(line.utf8))
+    }
+
+    func finish() {
+        if interactive { FileHandle.standardError.write(Data("\n".utf8)) }
+    }
+}
