@@ -18,10 +18,13 @@ test: deps
 	swift test $(SWIFT_TEST_FLAGS)
 
 ## Benchmarks, one JSON line each: HTTP /healthz against a raw libmicrohttpd floor; the engine's presets against
-## the Keras anchor when KERAS_PYTHON (or /opt/keras-anchor-venv) has tensorflow-cpu.
+## the Keras anchor when KERAS_PYTHON (or /opt/keras-anchor-venv) has tensorflow-cpu; the batch loader's wait while
+## training; import against a Pillow loop when PILLOW_PYTHON has Pillow.
 bench: deps bench-deps release
 	bench/http/run.sh 10
 	bench/engine/run.sh 5
+	.build/release/kennel bench loader --preset dogs-seed --batch-size 32 --json
+	bench/import/run.sh 3000
 
 build: deps
 	swift build

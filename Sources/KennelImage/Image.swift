@@ -18,8 +18,14 @@ public struct Image: Sendable, Equatable {
     }
 
     /// An image over 8-bit samples.
-    public init(width: Int, height: Int, channels: Int, bytes: some Collection<UInt8>) {
-        self.init(width: width, height: height, channels: channels, pixels: bytes.map(Float.init))
+    public init(width: Int, height: Int, channels: Int, bytes: [UInt8]) {
+        let pixels = [Float](unsafeUninitializedCapacity: bytes.count) { target, initialized in
+            bytes.withUnsafeBufferPointer { source in
+                for i in 0..<source.count { target[i] = Float(source[i]) }
+            }
+            initialized = bytes.count
+        }
+        self.init(width: width, height: height, channels: channels, pixels: pixels)
     }
 
     /// A black image.
@@ -28,9 +34,14 @@ public struct Image: Sendable, Equatable {
                   pixels: [Float](repeating: 0, count: width * height * channels))
     }
 
-    /// The samples rounded and clamped to 0…255.
+    /// The samples rounded (half up) and clamped to 0…255.
     public var bytes: [UInt8] {
-        pixels.map { UInt8(max(0, min(255, $0.rounded()))) }
+        [UInt8](unsafeUninitializedCapacity: pixels.count) { target, initialized in
+            pixels.withUnsafeBufferPointer { source in
+                for i in 0..<source.count { target[i] = UInt8(max(0, min(255, source[i])) + 0.5) }
+            }
+            initialized = pixels.count
+        }
     }
 
     /// The value at row `y`, column `x`, channel `c`.

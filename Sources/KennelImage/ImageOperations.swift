@@ -34,22 +34,22 @@ extension Image {
     public func resized(width newWidth: Int, height newHeight: Int) -> Image {
         precondition(newWidth > 0 && newHeight > 0, "resize target must be positive")
         if newWidth == width && newHeight == height { return self }
-        let xs = Self.interpolation(from: width, to: newWidth)
-        let ys = Self.interpolation(from: height, to: newHeight)
-        var output = [Float](repeating: 0, count: newWidth * newHeight * channels)
-        let c = channels
+        let xs = Interpolation(from: width, to: newWidth), ys = Interpolation(from: height, to: newHeight)
+        let c = channels, rowLength = width * channels
+        var output = [Float](repeating: 0, count: newWidth * newHeight * c)
         pixels.withUnsafeBufferPointer { source in
             output.withUnsafeMutableBufferPointer { target in
-                for (y, row) in ys.enumerated() {
-                    for (x, column) in xs.enumerated() {
+                for y in 0..<newHeight {
+                    let top = source.baseAddress! + ys.lower[y] * rowLength
+                    let bottom = source.baseAddress! + ys.upper[y] * rowLength
+                    let fy = ys.weight[y]
+                    let row = target.baseAddress! + y * newWidth * c
+                    for x in 0..<newWidth {
+                        let left = xs.lower[x] * c, right = xs.upper[x] * c, fx = xs.weight[x]
                         for k in 0..<c {
-                            let topLeft = source[(row.lower * width + column.lower) * c + k]
-                            let topRight = source[(row.lower * width + column.upper) * c + k]
-                            let bottomLeft = source[(row.upper * width + column.lower) * c + k]
-                            let bottomRight = source[(row.upper * width + column.upper) * c + k]
-                            let top = topLeft + (topRight - topLeft) * column.weight
-                            let bottom = bottomLeft + (bottomRight - bottomLeft) * column.weight
-                            target[(y * newWidth + x) * c + k] = top + (bottom - top) * row.weight
+                            let upper = top[left + k] + (top[right + k] - top[left + k]) * fx
+                            let lower = bottom[left + k] + (bottom[right + k] - bottom[left + k]) * fx
+                            row[x * c + k] = upper + (lower - upper) * fy
                         }
                     }
                 }
@@ -58,14 +58,20 @@ extension Image {
         return Image(width: newWidth, height: newHeight, channels: c, pixels: output)
     }
 
-    /// TensorFlow's interpolation weights: source position (i + 0.5)·scale − 0.5, its floor and ceiling clamped
-    /// into the image, and the fraction between them.
-    private static func interpolation(from size: Int, to newSize: Int) -> [(lower: Int, upper: Int, weight: Float)] {
-        let scale = Float(size) / Float(newSize)
-        return (0..<newSize).map { index in
-            let position = (Float(index) + 0.5) * scale - 0.5
-            let floorPosition = position.rounded(.down)
-            return (max(Int(floorPosition), 0), min(Int(position.rounded(.up)), size - 1), position - floorPosition)
+    /// TensorFlow's interpolation weights along one axis: source position (i + 0.5)·scale − 0.5, its floor and
+    /// ceiling clamped into the image, and the fraction between them.
+    private struct Interpolation {
+        var lower: [Int] = [], upper: [Int] = [], weight: [Float] = []
+
+        init(from size: Int, to newSize: Int) {
+            let scale = Float(size) / Float(newSize)
+            for index in 0..<newSize {
+                let position = (Float(index) + 0.5) * scale - 0.5
+                let floorPosition = position.rounded(.down)
+                lower.append(max(Int(floorPosition), 0))
+                upper.append(min(Int(position.rounded(.up)), size - 1))
+                weight.append(position - floorPosition)
+            }
         }
     }
 

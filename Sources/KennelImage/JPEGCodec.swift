@@ -100,6 +100,8 @@ enum JPEGCodec {
     }
 
     /// The smallest DCT scale whose output still covers `target` (full size when none does or none is asked).
+    /// Only the 1/n scales are considered: libjpeg-turbo has SIMD code for those, while its 7/8, 3/4… scales run
+    /// plain C and decode slower than full size.
     private static func scaledSize(_ width: Int, _ height: Int, atLeast target: (width: Int, height: Int)?)
         -> (Int, Int) {
         guard let target else { return (width, height) }
@@ -108,7 +110,7 @@ enum JPEGCodec {
         var best = (width, height)
         for index in 0..<Int(count) {
             let factor = factors[index]
-            guard factor.num <= factor.denom else { continue }
+            guard factor.num == 1 else { continue }
             let scaledWidth = (width * Int(factor.num) + Int(factor.denom) - 1) / Int(factor.denom)
             let scaledHeight = (height * Int(factor.num) + Int(factor.denom) - 1) / Int(factor.denom)
             if scaledWidth >= target.width, scaledHeight >= target.height, scaledWidth * scaledHeight < best.0 * best.1 {

@@ -1,11 +1,13 @@
 import ArgumentParser
 import Foundation
+import KennelData
 import KennelEngine
+import KennelImage
 
 /// `kennel bench …`: measurements, one JSON line each with `--json`.
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Measure Kennel on this machine.", subcommands: [EngineBench.self])
+        abstract: "Measure Kennel on this machine.", subcommands: [EngineBench.self, LoaderBench.self])
 }
 
 /// `kennel bench engine --preset P [--batch-size B] [--json]`.
@@ -52,5 +54,80 @@ struct EngineBench: ParsableCommand {
                 peak memory         \(String(format: "%.0f", result.peakRSSMegabytes)) MB
                 """)
         }
+    }
+}
+
+/// `kennel bench loader --preset P [--batch-size B] [--json]`: trains on a real shard (generated images imported
+/// as usual) and measures how long each step waits for its batch.
+struct LoaderBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "loader", abstract: "Measure the time training waits for the batch loader.")
+
+    @Option(help: "One of: \(Preset.names.joined(separator: ", ")).")
+    var preset = "dogs-seed"
+
+    @Option(name: .customLong("batch-size"), help: "Training batch size (default 32).")
+    var batchSize = 32
+
+    @Option(help: "Epochs to time over the generated dataset (default 3).")
+    var epochs = 3
+
+    @Flag(help: "Print one JSON line.")
+    var json = false
+
+    func run() throws {
+        let preset = try Preset.named(self.preset)
+        let (height, width, channels) = (preset.inputShape[0], preset.inputShape[1], preset.inputShape[2])
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("kennel-loader-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        var random = SeededRandom(seed: 3)
+        for index in 0..<(batchSize * 4) {
+            let folder = scratch.appendingPathComponent("images/n\(index % 2)-class\(index % 2)")
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            let image = Image(width: width, height: height, channels: channels,
+                              pixels: (0..<(width * height * channels)).map { _ in Float(random.next() % 256) })
+            try Data(try ImageEncoder.png(image)).write(to: folder.appendingPathComponent("\(index).png"))
+        }
+        let preprocessing = try Preprocessing(width: width, height: height, color: channels == 1 ? .gray : .rgb)
+        let summary = try ImageFolderImport.run(root: scratch.appendingPathComponent("images").path,
+                                                preprocessing: preprocessing,
+                                                shardPath: scratch.appendingPathComponent("bench.shard").path)
+        let shard = try Shard(path: summary.shardPath)
+        let loader = try BatchLoader(shard: shard, indices: shard.trainIndices, batchSize: batchSize, seed: 1,
+                                     augmentation: Augmentation(flip: true, shift: 4))
+        let model = try Model(preset: preset, classCount: shard.header.classes.count, seed: 1)
+        func train(_ batch: Batch) throws {
+            _ = try model.trainStep(Tensor(shape: [batch.count] + preset.inputShape, data: batch.images),
+                                    labels: batch.labels)
+        }
+        // One untimed step first (allocations, OpenBLAS start-up).
+        var warmUp = loader.batches(epoch: 0)
+        if let first = warmUp.next() { try train(first) }
+        var waited = 0.0, steps = 0
+        let started = Date()
+        for epoch in 1...epochs {
+            var batches = loader.batches(epoch: epoch)
+            while let batch = timed({ batches.next() }, into: &waited) {
+                try train(batch)
+                steps += 1
+            }
+        }
+        let wall = Date().timeIntervalSince(started)
+        let fraction = waited / wall
+        if json {
+            print(#"{"bench":"loader","preset":"\#(preset.name)","batch_size":\#(batchSize),"steps":\#(steps),"#
+                  + #""step_ms":\#(String(format: "%.1f", wall / Double(steps) * 1000)),"#
+                  + #""wait_ms_per_step":\#(String(format: "%.2f", waited / Double(steps) * 1000)),"#
+                  + #""wait_fraction":\#(String(format: "%.4f", fraction))}"#)
+        } else {
+            print("\(steps) steps of \(preset.name) at batch \(batchSize): waited \(String(format: "%.2f", waited * 1000)) ms "
+                  + "of \(String(format: "%.0f", wall * 1000)) ms (\(String(format: "%.2f", fraction * 100))%)")
+        }
+    }
+
+    private func timed<Value>(_ body: () -> Value, into total: inout Double) -> Value {
+        let started = Date()
+        defer { total += Date().timeIntervalSince(started) }
+        return body()
     }
 }
