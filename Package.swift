@@ -53,7 +53,9 @@ let package = Package(
         // Raw-socket HTTP client and temporary directories shared by the test targets.
         .target(name: "KennelTestSupport", path: "Tests/KennelTestSupport"),
         .testTarget(name: "KennelEngineTests", dependencies: ["KennelTestSupport", "KennelEngine"]),
-        .testTarget(name: "KennelImageTests", dependencies: ["KennelTestSupport", "KennelImage", "CPNG"]),
+        .testTarget(name: "KennelImageTests", dependencies: [
+            "KennelTestSupport", "KennelImage", "CPNG", "CTurboJPEG", "CZlib",
+        ]),
         .testTarget(name: "KennelDataTests", dependencies: ["KennelTestSupport", "KennelData", "KennelImage"]),
         .testTarget(name: "KennelStoreTests", dependencies: [
             "KennelTestSupport", "KennelStore", .product(name: "GRDB", package: "GRDB.swift"),
