@@ -12,10 +12,10 @@ SWIFT_TEST_FLAGS ?=
 run: deps release
 	.build/release/kennel serve
 
-## Install missing Debian packages, build, run every test.
+## Install missing Debian packages, build, run every test (Swift Testing; there are no XCTest cases).
 test: deps
 	swift build $(SWIFT_TEST_FLAGS)
-	swift test $(SWIFT_TEST_FLAGS)
+	swift test --disable-xctest $(SWIFT_TEST_FLAGS)
 
 ## Benchmarks, one JSON line each: HTTP /healthz against a raw libmicrohttpd floor; the engine's presets against
 ## the Keras anchor when KERAS_PYTHON (or /opt/keras-anchor-venv) has tensorflow-cpu; the batch loader's wait while
