@@ -10,22 +10,15 @@ struct Bench: ParsableCommand {
         abstract: "Measure Kennel on this machine.", subcommands: [EngineBench.self, LoaderBench.self])
 }
 
-/// `kennel bench engine --preset P [--batch-size B] [--json]`.
-struct EngineBench: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "engine",
-        abstract: "Time training steps, batch-1 latency and batch-64 throughput of a preset on synthetic data.")
-
+/// What every benchmark is run on.
+struct BenchOptions: ParsableArguments {
     @Option(help: "One of: \(Preset.names.joined(separator: ", ")).")
     var preset: String
 
     @Option(name: .customLong("batch-size"), help: "Training batch size (default 64).")
     var batchSize = 64
 
-    @Option(help: "Least seconds of timed training steps (default 5).")
-    var seconds = 5.0
-
-    @Flag(help: "Print one JSON line instead of a table.")
+    @Flag(help: "Print one JSON line instead of text.")
     var json = false
 
     mutating func validate() throws {
@@ -33,10 +26,26 @@ struct EngineBench: ParsableCommand {
             throw ValidationError("unknown preset '\(preset)'; known presets: \(Preset.names.joined(separator: ", "))")
         }
         guard (1...4096).contains(batchSize) else { throw ValidationError("--batch-size must be 1…4096") }
+    }
+}
+
+/// `kennel bench engine --preset P [--batch-size B] [--json]`.
+struct EngineBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "engine",
+        abstract: "Time training steps, batch-1 latency and batch-64 throughput of a preset on synthetic data.")
+
+    @OptionGroup var options: BenchOptions
+
+    @Option(help: "Least seconds of timed training steps (default 5).")
+    var seconds = 5.0
+
+    mutating func validate() throws {
         guard seconds > 0 else { throw ValidationError("--seconds must be > 0") }
     }
 
     func run() throws {
+        let (preset, batchSize, json) = (options.preset, options.batchSize, options.json)
         let benchmark = try EngineBenchmark(preset: try Preset.named(preset), batchSize: batchSize, trainSeconds: seconds)
         let result = try benchmark.run { message in
             if !json { FileHandle.standardError.write(Data((message + "\n").utf8)) }
@@ -63,20 +72,18 @@ struct LoaderBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "loader", abstract: "Measure the time training waits for the batch loader.")
 
-    @Option(help: "One of: \(Preset.names.joined(separator: ", ")).")
-    var preset = "dogs-seed"
-
-    @Option(name: .customLong("batch-size"), help: "Training batch size (default 32).")
-    var batchSize = 32
+    @OptionGroup var options: BenchOptions
 
     @Option(help: "Epochs to time over the generated dataset (default 3).")
     var epochs = 3
 
-    @Flag(help: "Print one JSON line.")
-    var json = false
+    mutating func validate() throws {
+        guard (1...100).contains(epochs) else { throw ValidationError("--epochs must be 1…100") }
+    }
 
     func run() throws {
-        let preset = try Preset.named(self.preset)
+        let (batchSize, json) = (options.batchSize, options.json)
+        let preset = try Preset.named(options.preset)
         let (height, width, channels) = (preset.inputShape[0], preset.inputShape[1], preset.inputShape[2])
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("kennel-loader-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: scratch) }
