@@ -14,6 +14,7 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-crypto", exact: "3.12.3"),
     ],
     targets: [
         // C libraries, reached through module maps and prefixed shim headers.
@@ -32,7 +33,9 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "KennelJobs", dependencies: [
-            "KennelStore", "KennelData", "KennelEngine",
+            "KennelStore", "KennelData", "KennelEngine", "KennelImage",
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "KennelHTTP", dependencies: [
@@ -44,7 +47,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "kennel", dependencies: [
-            "KennelAPI", "KennelHTTP", "KennelStore", "KennelEngine", "KennelData", "KennelImage",
+            "KennelAPI", "KennelHTTP", "KennelStore", "KennelEngine", "KennelData", "KennelImage", "KennelJobs",
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
@@ -60,7 +63,9 @@ let package = Package(
         .testTarget(name: "KennelStoreTests", dependencies: [
             "KennelTestSupport", "KennelStore", .product(name: "GRDB", package: "GRDB.swift"),
         ]),
-        .testTarget(name: "KennelJobsTests", dependencies: ["KennelTestSupport", "KennelJobs", "KennelStore"]),
+        .testTarget(name: "KennelJobsTests", dependencies: [
+            "KennelTestSupport", "KennelJobs", "KennelStore", "KennelData", "KennelEngine", "KennelImage",
+        ]),
         .testTarget(name: "KennelHTTPTests", dependencies: ["KennelTestSupport", "KennelHTTP"]),
         .testTarget(name: "KennelAPITests", dependencies: ["KennelTestSupport", "KennelAPI", "KennelHTTP"]),
         .testTarget(name: "KennelCLITests", dependencies: [

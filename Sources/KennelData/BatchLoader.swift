@@ -23,6 +23,18 @@ public struct Augmentation: Codable, Equatable, Sendable {
     }
 
     public var isIdentity: Bool { !flip && shift == 0 && rotation == 0 && brightness == 0 && contrast == 0 }
+
+    enum CodingKeys: String, CodingKey { case flip, shift, rotation, brightness, contrast }
+
+    /// Every field is optional in JSON (`{"flip": true}`); missing ones mean no such change.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(flip: try c.decodeIfPresent(Bool.self, forKey: .flip) ?? false,
+                  shift: try c.decodeIfPresent(Int.self, forKey: .shift) ?? 0,
+                  rotation: try c.decodeIfPresent(Float.self, forKey: .rotation) ?? 0,
+                  brightness: try c.decodeIfPresent(Float.self, forKey: .brightness) ?? 0,
+                  contrast: try c.decodeIfPresent(Float.self, forKey: .contrast) ?? 0)
+    }
 }
 
 /// One batch: N×H×W×C values in [0, 1] and their labels.

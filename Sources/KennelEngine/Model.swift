@@ -106,6 +106,11 @@ public final class Model {
         return activation
     }
 
+    /// Tells the learning-rate schedule how the epoch ended (reduce-on-plateau watches test accuracy).
+    public func endEpoch(testAccuracy: Float) {
+        schedule.observe(epochMetric: testAccuracy)
+    }
+
     /// Class probabilities for a batch.
     public func predict(_ batch: Tensor) throws -> Tensor {
         SoftmaxCrossEntropy.probabilities(try forward(batch, training: false))

@@ -64,4 +64,12 @@ public struct JobLedger: Sendable {
         guard let job = try JobRecord.fetchOne(db, key: id) else { throw JobLedgerError.unknownJob(id) }
         return job
     }
+
+    /// Records how far a running job has come (0…1).
+    public func setProgress(_ id: Int64, _ progress: Double) throws {
+        try store.pool.write { db in
+            try db.execute(sql: "UPDATE jobs SET progress = ? WHERE id = ?",
+                           arguments: [min(1, max(0, progress)), id])
+        }
+    }
 }

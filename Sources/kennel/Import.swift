@@ -122,8 +122,10 @@ final class ProgressBar: Sendable {
 
     init(title: String) { self.title = title }
 
-    /// Reports `done` of `total`.
-    @Sendable func update(_ done: Int, _ total: Int) {
+    /// Reports `done` of `total`, with optional extra text.
+    @Sendable func update(_ done: Int, _ total: Int) { update(done, total, detail: "") }
+
+    func update(_ done: Int, _ total: Int, detail: String) {
         let percent = total > 0 ? done * 100 / total : 100
         let changed = lastPercent.withLock { last -> Bool in
             let step = interactive ? 1 : 10
@@ -136,9 +138,9 @@ final class ProgressBar: Sendable {
         if interactive {
             let filled = percent * 30 / 100
             line = "\r\(title) [\(String(repeating: "#", count: filled))\(String(repeating: " ", count: 30 - filled))] "
-                + "\(done)/\(total) \(percent)%"
+                + "\(done)/\(total) \(percent)% \(detail)"
         } else {
-            line = "\(title): \(done)/\(total) (\(percent)%)\n"
+            line = "\(title): \(done)/\(total) (\(percent)%) \(detail)\n"
         }
         FileHandle.standardError.write(Data(line.utf8))
     }

@@ -1,0 +1,76 @@
+import Crypto
+import Foundation
+import GRDB
+import KennelEngine
+import KennelStore
+
+/// Checkpoint files of training jobs under `<data-dir>/checkpoints/<job>/`, with their database rows: written
+/// atomically, hashed, and thinned to the newest few plus the best.
+public struct CheckpointStore: Sendable {
+    public let store: Store
+    public let directory: URL
+
+    public init(store: Store, dataDirectory: URL) {
+        self.store = store
+        directory = dataDirectory.appendingPathComponent("checkpoints")
+    }
+
+    /// Writes `bytes` for `job` at `step` and records it with its sha256 and `metricsJson`.
+    public func save(_ bytes: [UInt8], job: Int64, step: Int, epoch: Int, metricsJson: String) throws -> CheckpointRecord {
+        let folder = directory.appendingPathComponent(String(job))
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let file = folder.appendingPathComponent(String(format: "step-%09d.kennel", step))
+        try Checkpoint.write(bytes, to: file)
+        let digest = SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
+        return try store.pool.write { db in
+            var record = CheckpointRecord(jobId: job, step: step, epoch: epoch, path: file.path, bytes: bytes.count,
+                                          sha256: digest, metricsJson: metricsJson)
+            try record.insert(db, onConflict: .replace)
+            return record
+        }
+    }
+
+    /// The checkpoint's bytes after checking them against the recorded sha256; a file that does not match is
+    /// never returned.
+    public func load(_ record: CheckpointRecord) throws -> [UInt8] {
+        let bytes: [UInt8]
+        do {
+            bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: record.path)))
+        } catch {
+            throw CheckpointStoreError.missing(path: record.path)
+        }
+        let digest = SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
+        guard digest == record.sha256 else { throw CheckpointStoreError.damaged(path: record.path) }
+        return bytes
+    }
+
+    /// Deletes all but the newest `keep` checkpoints of `job` and the one with id `best` (files and rows).
+    public func prune(job: Int64, keep: Int, best: Int64?) throws {
+        let doomed = try store.pool.write { db -> [CheckpointRecord] in
+            let all = try CheckpointRecord.filter(CheckpointRecord.Columns.jobId == job)
+                .order(CheckpointRecord.Columns.step.desc).fetchAll(db)
+            let doomed = all.dropFirst(keep).filter { $0.id != best }
+            // Checkpoints a model version points at are kept (the row's foreign key refuses otherwise).
+            var removed: [CheckpointRecord] = []
+            for record in doomed {
+                let referenced = try ModelRecord.filter(Column("checkpoint_id") == record.id).fetchCount(db) > 0
+                if !referenced, try record.delete(db) { removed.append(record) }
+            }
+            return removed
+        }
+        for record in doomed { try? FileManager.default.removeItem(atPath: record.path) }
+    }
+}
+
+/// Why a checkpoint could not be loaded.
+public enum CheckpointStoreError: Error, Equatable, CustomStringConvertible {
+    case missing(path: String)
+    case damaged(path: String)
+
+    public var description: String {
+        switch self {
+        case .missing(let path): return "checkpoint \(path) is missing"
+        case .damaged(let path): return "checkpoint \(path) does not match its recorded sha256; it is not loaded"
+        }
+    }
+}

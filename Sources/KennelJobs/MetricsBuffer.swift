@@ -1,0 +1,57 @@
+import Foundation
+import GRDB
+import KennelStore
+import Logging
+import Synchronization
+
+/// Scalars waiting to be written: appended on the training hot path without touching SQLite, written in
+/// one transaction per flush. A failed flush is logged and retried at the next one; past `capacity` the
+/// oldest points are dropped (and counted) rather than stalling training.
+public final class MetricsBuffer: Sendable {
+    private let store: Store
+    private let capacity: Int
+    private let logger: Logger
+    private let state = Mutex((pending: [MetricRecord](), dropped: 0))
+
+    public init(store: Store, capacity: Int = 100_000, logger: Logger = Logger(label: "kennel.jobs")) {
+        self.store = store
+        self.capacity = capacity
+        self.logger = logger
+    }
+
+    /// Queues one point.
+    public func record(job: Int64, tag: String, step: Int, value: Double, at time: Date = Date()) {
+        state.withLock { state in
+            state.pending.append(MetricRecord(jobId: job, tag: tag, step: step, wallTime: time.timeIntervalSince1970,
+                                              value: value))
+            if state.pending.count > capacity {
+                state.pending.removeFirst(state.pending.count - capacity)
+                state.dropped += 1
+            }
+        }
+    }
+
+    /// Writes everything queued. A point written again for the same (job, tag, step) — a resumed job
+    /// repeating a step — replaces the old row.
+    @discardableResult
+    public func flush() -> Bool {
+        let batch = state.withLock { state -> [MetricRecord] in
+            defer { state.pending.removeAll(keepingCapacity: true) }
+            return state.pending
+        }
+        guard !batch.isEmpty else { return true }
+        do {
+            try store.pool.write { db in
+                for var point in batch { try point.insert(db, onConflict: .replace) }
+            }
+            return true
+        } catch {
+            logger.error("writing \(batch.count) metric points failed, will retry: \(error)")
+            state.withLock { state in state.pending.insert(contentsOf: batch, at: 0) }
+            return false
+        }
+    }
+
+    /// Points dropped because the buffer was full.
+    public var dropped: Int { state.withLock { $0.dropped } }
+}

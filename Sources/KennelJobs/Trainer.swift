@@ -1,0 +1,198 @@
+import Foundation
+import KennelData
+import KennelEngine
+import KennelStore
+import Logging
+
+/// Where a training run stands, reported to `kennel train`'s progress line (and later the event stream).
+public struct TrainingProgress: Sendable {
+    public let epoch: Int
+    public let epochs: Int
+    public let step: Int
+    public let totalSteps: Int
+    /// Mean training loss and accuracy since the last report.
+    public let loss: Float
+    public let accuracy: Float
+}
+
+/// How a training run ended.
+public struct TrainingOutcome: Sendable {
+    public let steps: Int
+    public let epochsRun: Int
+    public let bestTestAccuracy: Float
+    public let bestCheckpoint: CheckpointRecord?
+    public let stoppedEarly: Bool
+    public let cancelled: Bool
+}
+
+/// Why training stopped with an error.
+public enum TrainingError: Error, Equatable, CustomStringConvertible {
+    case nonFiniteLoss(step: Int)
+    case datasetMissing(String)
+
+    public var description: String {
+        switch self {
+        case .nonFiniteLoss(let step):
+            return "the training loss became NaN or infinite at step \(step); lower the learning rate or check the data"
+        case .datasetMissing(let name): return "dataset '\(name)' does not exist; import it first"
+        }
+    }
+}
+
+/// Trains one job: epochs over the dataset's shard, metrics every few steps, a test evaluation and a
+/// checkpoint after every epoch, early stopping when asked.
+public struct Trainer {
+    public let store: Store
+    public let checkpoints: CheckpointStore
+    public let metrics: MetricsBuffer
+    private let logger = Logger(label: "kennel.jobs")
+
+    public init(store: Store, dataDirectory: URL) {
+        self.store = store
+        checkpoints = CheckpointStore(store: store, dataDirectory: dataDirectory)
+        metrics = MetricsBuffer(store: store)
+    }
+
+    /// Checks `spec` against its dataset (which must exist) without training: what to call before queuing.
+    public func validate(_ spec: TrainingSpec) throws {
+        _ = try spec.validatedModel(for: try shard(for: spec).header)
+    }
+
+    private func shard(for spec: TrainingSpec) throws -> Shard {
+        guard let dataset = try store.pool.read({ try DatasetRecord.fetchOne($0, key: spec.dataset) }),
+              let shardPath = dataset.shardPath else {
+            throw TrainingError.datasetMissing(spec.dataset)
+        }
+        return try Shard(path: shardPath)
+    }
+
+    /// Runs `spec` as job `job`. `isCancelled` is polled every step; `progress` is called at every metric point.
+    public func run(job: Int64, spec: TrainingSpec, isCancelled: () -> Bool = { false },
+                    progress: (TrainingProgress) -> Void = { _ in }) throws -> TrainingOutcome {
+        let shard = try shard(for: spec)
+        let model = try spec.validatedModel(for: shard.header)
+        let seed = spec.seed ?? 0
+        let train = try BatchLoader(shard: shard, indices: shard.trainIndices, batchSize: spec.batchSize, seed: seed,
+                                    augmentation: spec.augment ?? Augmentation())
+        let stepsPerEpoch = train.batchesPerEpoch
+        let logEvery = max(1, stepsPerEpoch / 20)
+        let totalSteps = stepsPerEpoch * spec.epochs
+        let inputShape = model.inputShape
+        var step = 0
+        var best: (accuracy: Float, checkpoint: CheckpointRecord?) = (-1, nil)
+        var epochsWithoutImprovement = 0
+
+        for epoch in 1...spec.epochs {
+            var window = (loss: Float(0), correct: Float(0), images: 0, steps: 0, started: Date())
+            for batch in train.batches(epoch: epoch - 1) {
+                if isCancelled() {
+                    metrics.flush()
+                    return TrainingOutcome(steps: step, epochsRun: epoch - 1, bestTestAccuracy: best.accuracy,
+                                           bestCheckpoint: best.checkpoint, stoppedEarly: false, cancelled: true)
+                }
+                let result = try model.trainStep(Tensor(shape: [batch.count] + inputShape, data: batch.images),
+                                                 labels: batch.labels)
+                step += 1
+                guard result.loss.isFinite else {
+                    metrics.flush()
+                    throw TrainingError.nonFiniteLoss(step: step)
+                }
+                window.loss += result.loss
+                window.correct += result.accuracy * Float(batch.count)
+                window.images += batch.count
+                window.steps += 1
+                if step % logEvery == 0 || step == epoch * stepsPerEpoch {
+                    let meanLoss = window.loss / Float(window.steps), accuracy = window.correct / Float(window.images)
+                    let rate = Double(window.images) / max(Date().timeIntervalSince(window.started), 1e-9)
+                    metrics.record(job: job, tag: "train/loss", step: step, value: Double(meanLoss))
+                    metrics.record(job: job, tag: "train/accuracy", step: step, value: Double(accuracy))
+                    metrics.record(job: job, tag: "train/learning_rate", step: step, value: Double(result.learningRate))
+                    metrics.record(job: job, tag: "train/images_per_s", step: step, value: rate)
+                    progress(TrainingProgress(epoch: epoch, epochs: spec.epochs, step: step, totalSteps: totalSteps,
+                                              loss: meanLoss, accuracy: accuracy))
+                    window = (0, 0, 0, 0, Date())
+                }
+            }
+
+            let evaluation = try Evaluation(model: model, shard: shard, batchSize: max(spec.batchSize, 256))
+            metrics.record(job: job, tag: "test/loss", step: step, value: Double(evaluation.loss))
+            metrics.record(job: job, tag: "test/accuracy", step: step, value: Double(evaluation.accuracy))
+            metrics.record(job: job, tag: "test/top5_accuracy", step: step, value: Double(evaluation.top5Accuracy))
+            metrics.flush()
+            model.endEpoch(testAccuracy: evaluation.accuracy)
+
+            let improved = evaluation.accuracy > best.accuracy + (spec.earlyStopping?.minDelta ?? 0)
+            let preprocessing = shard.header.preprocessing
+            let bytes = try Checkpoint.encode(
+                model, labels: shard.header.classes.map(\.label),
+                preprocessing: ["width": String(preprocessing.width), "height": String(preprocessing.height),
+                                "color": preprocessing.color.rawValue, "resize": preprocessing.resize.rawValue],
+                metadata: ["job": String(job), "epoch": String(epoch), "step": String(step)])
+            let record = try checkpoints.save(bytes, job: job, step: step, epoch: epoch,
+                                              metricsJson: evaluation.metricsJson)
+            if evaluation.accuracy > best.accuracy { best = (evaluation.accuracy, record) }
+            try checkpoints.prune(job: job, keep: spec.keepCheckpoints ?? 3, best: best.checkpoint?.id)
+            try JobLedger(store: store).setProgress(job, Double(step) / Double(totalSteps))
+            logger.info("job \(job) epoch \(epoch)/\(spec.epochs): test accuracy \(evaluation.accuracy), loss \(evaluation.loss)")
+
+            epochsWithoutImprovement = improved ? 0 : epochsWithoutImprovement + 1
+            if let stopping = spec.earlyStopping, epochsWithoutImprovement > stopping.patience {
+                return TrainingOutcome(steps: step, epochsRun: epoch, bestTestAccuracy: best.accuracy,
+                                       bestCheckpoint: best.checkpoint, stoppedEarly: true, cancelled: false)
+            }
+        }
+        return TrainingOutcome(steps: step, epochsRun: spec.epochs, bestTestAccuracy: best.accuracy,
+                               bestCheckpoint: best.checkpoint, stoppedEarly: false, cancelled: false)
+    }
+}
+
+/// A model's loss, accuracy, top-5 accuracy and confusion matrix on a shard's test split.
+struct Evaluation {
+    let loss: Float
+    let accuracy: Float
+    let top5Accuracy: Float
+    /// confusion[true class][predicted class].
+    let confusion: [[Int]]
+
+    init(model: Model, shard: Shard, batchSize: Int) throws {
+        let classes = model.classCount
+        let loader = try BatchLoader(shard: shard, indices: shard.testIndices, batchSize: batchSize, seed: 0,
+                                     shuffle: false)
+        var totalLoss: Double = 0, correct = 0, top5 = 0, count = 0
+        var confusion = [[Int]](repeating: [Int](repeating: 0, count: classes), count: classes)
+        for batch in loader.batches(epoch: 0) {
+            let logits = try model.forward(Tensor(shape: [batch.count] + model.inputShape, data: batch.images),
+                                           training: false)
+            let result = SoftmaxCrossEntropy.evaluate(logits: logits, labels: batch.labels)
+            totalLoss += Double(result.loss) * Double(batch.count)
+            correct += result.correct
+            for row in 0..<batch.count {
+                let scores = logits.data[(row * classes)..<((row + 1) * classes)]
+                let label = Int(batch.labels[row])
+                let predicted = scores.indices.max { scores[$0] < scores[$1] }! - row * classes
+                confusion[label][predicted] += 1
+                if scores.filter({ $0 > scores[row * classes + label] }).count < 5 { top5 += 1 }
+            }
+            count += batch.count
+        }
+        loss = count > 0 ? Float(totalLoss / Double(count)) : 0
+        accuracy = count > 0 ? Float(correct) / Float(count) : 0
+        top5Accuracy = count > 0 ? Float(top5) / Float(count) : 0
+        self.confusion = confusion
+    }
+
+    /// The checkpoint's `metrics_json`: the test scalars and the confusion matrix.
+    var metricsJson: String {
+        struct Body: Encodable {
+            let loss: Float, accuracy: Float, top5Accuracy: Float, confusion: [[Int]]
+            enum CodingKeys: String, CodingKey {
+                case loss = "test/loss", accuracy = "test/accuracy", top5Accuracy = "test/top5_accuracy", confusion
+            }
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let data = (try? encoder.encode(Body(loss: loss, accuracy: accuracy, top5Accuracy: top5Accuracy,
+                                             confusion: confusion))) ?? Data("{}".utf8)
+        return String(decoding: data, as: UTF8.self)
+    }
+}

@@ -1,0 +1,92 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import KennelEngine
+import KennelJobs
+import KennelStore
+import Synchronization
+
+/// `kennel train`: one training job in the foreground, recorded in the same database as the server's.
+struct Train: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Train a model on an imported dataset (Ctrl-C cancels at the next step, keeping checkpoints).")
+
+    @Option(help: "An imported dataset's name.")
+    var dataset: String
+
+    @Option(help: "One of: \(Preset.names.joined(separator: ", ")).")
+    var preset: String
+
+    @Option(help: "Passes over the training split (default 10).")
+    var epochs = 10
+
+    @Option(name: .customLong("batch-size"), help: "Examples per step (default 64).")
+    var batchSize = 64
+
+    @Option(name: .customLong("learning-rate"), help: "Initial learning rate (default 0.001).")
+    var learningRate: Float = 0.001
+
+    @Option(help: "sgd, adam, adamw or rmsprop (default adam).")
+    var optimizer = "adam"
+
+    @Option(help: "Seed for initialization, shuffling and dropout (default 0).")
+    var seed: UInt64 = 0
+
+    @OptionGroup var storage: StorageOptions
+
+    func run() throws {
+        LogSetup.bootstrap()
+        defer { LogSetup.flush() }
+        guard let kind = OptimizerConfig.Kind(rawValue: optimizer) else {
+            throw ValidationError("--optimizer must be sgd, adam, adamw or rmsprop")
+        }
+        var spec = TrainingSpec(dataset: dataset, preset: preset, epochs: epochs, batchSize: batchSize,
+                                optimizer: OptimizerConfig(name: kind, learningRate: learningRate))
+        spec.seed = seed
+        let store = try storage.openStore()
+        defer { try? store.close() }
+        let trainer = Trainer(store: store, dataDirectory: URL(fileURLWithPath: storage.resolvedDataDirectory))
+        do {
+            try trainer.validate(spec)
+        } catch {
+            throw CommandFailure("\(error)")
+        }
+        let ledger = JobLedger(store: store)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let job = try ledger.submit(kind: .train, dataset: dataset,
+                                    specJson: String(decoding: try encoder.encode(spec), as: UTF8.self))
+        let id = job.id!
+        try ledger.move(id, to: .running)
+
+        let cancelled = Atomic(false)
+        signal(SIGINT, SIG_IGN)
+        let interrupt = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
+        interrupt.setEventHandler { cancelled.store(true, ordering: .relaxed) }
+        interrupt.resume()
+        defer { interrupt.cancel() }
+
+        let bar = ProgressBar(title: "job \(id)")
+        let started = Date()
+        do {
+            let outcome = try trainer.run(job: id, spec: spec, isCancelled: { cancelled.load(ordering: .relaxed) }) {
+                bar.update($0.step, $0.totalSteps,
+                           detail: "epoch \($0.epoch)/\($0.epochs) loss \(String(format: "%.4f", $0.loss)) "
+                               + "accuracy \(String(format: "%.4f", $0.accuracy))")
+            }
+            bar.finish()
+            try ledger.move(id, to: outcome.cancelled ? .cancelled : .succeeded)
+            print("""
+                job \(id) \(outcome.cancelled ? "cancelled" : "succeeded"): best test accuracy \
+                \(String(format: "%.4f", outcome.bestTestAccuracy)) after \(outcome.epochsRun) epoch(s), \
+                \(outcome.steps) steps, \(String(format: "%.1f", Date().timeIntervalSince(started))) s\
+                \(outcome.stoppedEarly ? " (stopped early)" : "")\
+                \(outcome.bestCheckpoint.map { "; best checkpoint \($0.path)" } ?? "")
+                """)
+        } catch {
+            bar.finish()
+            _ = try? ledger.move(id, to: .failed, error: "\(error)")
+            throw CommandFailure("job \(id) failed: \(error)")
+        }
+    }
+}

@@ -1,0 +1,64 @@
+import Foundation
+import GRDB
+import KennelImage
+import KennelStore
+import KennelTestSupport
+import Testing
+
+/// `kennel train` in the foreground, after `kennel import`, as a user runs them.
+@Suite(.serialized) struct TrainCommandTests {
+    private func run(_ arguments: [String]) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = try kennelBinary()
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let output = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: output, as: UTF8.self))
+    }
+
+    @Test func trainsAnImportedDatasetAndRecordsTheJob() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        // 32×32 RGB images of two classes the cifar-cnn preset can tell apart: red-ish and blue-ish.
+        for (classIndex, name) in ["n1-red", "n2-blue"].enumerated() {
+            let folder = directory.path + "/images/" + name
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            for index in 0..<10 {
+                var image = Image(width: 32, height: 32, channels: 3)
+                for pixel in 0..<(32 * 32) {
+                    image.pixels[pixel * 3 + (classIndex == 0 ? 0 : 2)] = Float(150 + (pixel * 7 + index) % 100)
+                }
+                try Data(try ImageEncoder.png(image)).write(to: URL(fileURLWithPath: "\(folder)/\(index).png"))
+            }
+        }
+        let storage = ["--data-dir", directory.path + "/var", "--migrations", repositoryRoot.path + "/migrations"]
+        let imported = try run(["import", "--name", "colors", "--format", "imagefolder", "--width", "32",
+                                "--height", "32", "--channels", "3"] + storage + [directory.path + "/images"])
+        #expect(imported.status == 0, "\(imported.output)")
+        let trained = try run(["train", "--dataset", "colors", "--preset", "cifar-cnn", "--epochs", "3",
+                               "--batch-size", "4", "--learning-rate", "0.001"] + storage)
+        #expect(trained.status == 0, "\(trained.output)")
+        #expect(trained.output.contains("job 1 succeeded: best test accuracy 1.0000"))
+
+        let store = try Store(dataDirectory: URL(fileURLWithPath: directory.path + "/var"),
+                              migrations: try Migration.load(from: repositoryRoot.appendingPathComponent("migrations")))
+        defer { try? store.close() }
+        let job = try #require(try store.pool.read { try JobRecord.fetchOne($0, key: 1) })
+        #expect(job.state == .succeeded && job.progress == 1 && job.startedAt != nil && job.finishedAt != nil)
+        #expect(job.specJson.contains(#""preset":"cifar-cnn""#))
+        let checkpoints = try store.pool.read { try CheckpointRecord.fetchCount($0) }
+        #expect(checkpoints >= 1)
+
+        let wrongShape = try run(["train", "--dataset", "colors", "--preset", "fashion-convnet", "--epochs", "1"] + storage)
+        #expect(wrongShape.status != 0)
+        #expect(wrongShape.output.contains("preset: fashion-convnet takes [28, 28, 1] images"))
+        // An invalid request is refused before any job is recorded.
+        #expect(try store.pool.read { try JobRecord.fetchCount($0) } == 1)
+        let missing = try run(["train", "--dataset", "nothing", "--preset", "cifar-cnn"] + storage)
+        #expect(missing.status != 0 && missing.output.contains("dataset 'nothing' does not exist"))
+    }
+}

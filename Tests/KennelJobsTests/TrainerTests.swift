@@ -1,0 +1,184 @@
+import Foundation
+import GRDB
+import KennelData
+import KennelEngine
+import KennelImage
+import KennelStore
+import KennelTestSupport
+import Testing
+@testable import KennelJobs
+
+/// A store with a tiny imported dataset: 8×8 gray images, class 0 dark with a bright top row, class 1 bright
+/// with a dark bottom row, twelve of each.
+private struct Workbench {
+    let directory: TemporaryDirectory
+    let store: Store
+    let dataset = "tiny"
+
+    init() throws {
+        directory = try TemporaryDirectory()
+        store = try Store(dataDirectory: directory.url.appendingPathComponent("var"),
+                          migrations: try Migration.load(from: repositoryRoot.appendingPathComponent("migrations")))
+        for (classIndex, name) in ["n0-dark", "n1-bright"].enumerated() {
+            let folder = directory.path + "/images/" + name
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            for index in 0..<12 {
+                var image = Image(width: 8, height: 8, channels: 1)
+                for y in 0..<8 {
+                    for x in 0..<8 {
+                        let base: Float = classIndex == 0 ? 30 : 220
+                        let stripe = classIndex == 0 ? (y == 0 ? 200 : 0) : (y == 7 ? -200 : 0)
+                        image[y, x, 0] = base + Float(stripe) + Float((x * 7 + index * 13) % 20)
+                    }
+                }
+                try Data(try ImageEncoder.png(image)).write(to: URL(fileURLWithPath: "\(folder)/\(index).png"))
+            }
+        }
+        let summary = try ImageFolderImport.run(root: directory.path + "/images",
+                                                preprocessing: try Preprocessing(width: 8, height: 8, color: .gray),
+                                                shardPath: directory.path + "/var/datasets/tiny.shard")
+        var record = DatasetRecord(name: dataset, format: "imagefolder", path: directory.path + "/images", width: 8,
+                                   height: 8, channels: 1, trainCount: summary.header.trainCount,
+                                   testCount: summary.header.testCount, shardPath: summary.shardPath)
+        try store.pool.write { try record.insert($0) }
+    }
+
+    var trainer: Trainer { Trainer(store: store, dataDirectory: directory.url.appendingPathComponent("var")) }
+
+    func spec(epochs: Int = 4, learningRate: Float = 0.01) -> TrainingSpec {
+        var conv = LayerSpec(type: "conv2d")
+        conv.filters = 4
+        conv.kernel = 3
+        conv.padding = .same
+        conv.activation = "relu"
+        var dense = LayerSpec(type: "dense")
+        dense.units = 2
+        var spec = TrainingSpec(dataset: dataset, layers: [conv, LayerSpec(type: "flatten"), dense], epochs: epochs,
+                                batchSize: 4, optimizer: OptimizerConfig(name: .adam, learningRate: learningRate))
+        spec.seed = 1
+        spec.keepCheckpoints = 2
+        return spec
+    }
+
+    func newJob() throws -> Int64 {
+        try #require(try JobLedger(store: store).submit(kind: .train, dataset: dataset, specJson: "{}").id)
+    }
+
+    func remove() {
+        try? store.close()
+        directory.remove()
+    }
+}
+
+struct TrainerTests {
+    @Test func trainsRecordsEveryMetricAndKeepsTheNewestAndBestCheckpoints() throws {
+        let bench = try Workbench()
+        defer { bench.remove() }
+        let job = try bench.newJob()
+        var reports = 0
+        let outcome = try bench.trainer.run(job: job, spec: bench.spec(epochs: 5), progress: { _ in reports += 1 })
+        #expect(outcome.epochsRun == 5 && !outcome.cancelled)
+        #expect(outcome.bestTestAccuracy >= 0.9, "best test accuracy \(outcome.bestTestAccuracy)")
+        #expect(reports > 0)
+        let tags = try bench.store.pool.read { db in
+            try String.fetchAll(db, sql: "SELECT DISTINCT tag FROM metrics WHERE job_id = ? ORDER BY tag", arguments: [job])
+        }
+        #expect(tags == ["test/accuracy", "test/loss", "test/top5_accuracy", "train/accuracy", "train/images_per_s",
+                         "train/learning_rate", "train/loss"])
+        let testPoints = try bench.store.pool.read { db in
+            try MetricRecord.filter(MetricRecord.Columns.jobId == job && MetricRecord.Columns.tag == "test/accuracy")
+                .fetchCount(db)
+        }
+        #expect(testPoints == 5)
+        // Two newest plus the best (if it is older) remain, files and rows alike.
+        let kept = try bench.store.pool.read { db in
+            try CheckpointRecord.filter(CheckpointRecord.Columns.jobId == job).fetchAll(db)
+        }
+        #expect(kept.count >= 2 && kept.count <= 3)
+        #expect(kept.allSatisfy { FileManager.default.fileExists(atPath: $0.path) })
+        let best = try #require(outcome.bestCheckpoint)
+        #expect(kept.contains { $0.id == best.id })
+        #expect(best.metricsJson.contains("\"confusion\""))
+        // The best checkpoint loads, checked against its sha256, and classifies like the run's best epoch.
+        let loaded = try Checkpoint.decode(try bench.trainer.checkpoints.load(best))
+        #expect(loaded.header.labels == ["dark", "bright"])
+        #expect(loaded.header.preprocessing["color"] == "gray")
+    }
+
+    @Test func damagedCheckpointsAreNeverLoaded() throws {
+        let bench = try Workbench()
+        defer { bench.remove() }
+        let job = try bench.newJob()
+        let outcome = try bench.trainer.run(job: job, spec: bench.spec(epochs: 1))
+        let record = try #require(outcome.bestCheckpoint)
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: record.path))
+        bytes[bytes.count - 1] ^= 0x01
+        try bytes.write(to: URL(fileURLWithPath: record.path))
+        #expect(throws: CheckpointStoreError.damaged(path: record.path)) { try bench.trainer.checkpoints.load(record) }
+    }
+
+    @Test func cancellationStopsAtTheNextStep() throws {
+        let bench = try Workbench()
+        defer { bench.remove() }
+        var polls = 0
+        let outcome = try bench.trainer.run(job: try bench.newJob(), spec: bench.spec(epochs: 50),
+                                            isCancelled: { polls += 1; return polls > 3 })
+        #expect(outcome.cancelled)
+        #expect(outcome.steps == 3)
+    }
+
+    @Test func aNonFiniteLossFailsNamingTheStep() throws {
+        let bench = try Workbench()
+        defer { bench.remove() }
+        var spec = bench.spec(epochs: 3)
+        spec.optimizer = OptimizerConfig(name: .sgd, learningRate: 1e30)
+        #expect(throws: TrainingError.self) { try bench.trainer.run(job: try bench.newJob(), spec: spec) }
+        do {
+            _ = try bench.trainer.run(job: try bench.newJob(), spec: spec)
+        } catch let error as TrainingError {
+            #expect(error.description.contains("at step"))
+        }
+    }
+
+    @Test func specsAreValidatedFieldByField() throws {
+        let bench = try Workbench()
+        defer { bench.remove() }
+        let header = try Shard(path: bench.directory.path + "/var/datasets/tiny.shard").header
+        func field(_ change: (inout TrainingSpec) -> Void) -> String? {
+            var spec = bench.spec()
+            change(&spec)
+            do {
+                _ = try spec.validatedModel(for: header)
+                return nil
+            } catch let error as SpecError {
+                return error.field
+            } catch {
+                return "unexpected \(error)"
+            }
+        }
+        #expect(field { _ in } == nil)
+        #expect(field { $0.epochs = 0 } == "epochs")
+        #expect(field { $0.batchSize = 5000 } == "batch_size")
+        #expect(field { $0.optimizer.learningRate = -1 } == "optimizer.learning_rate")
+        #expect(field { $0.layers = nil; $0.preset = "dogs-xl" } == "preset")
+        #expect(field { $0.layers = nil; $0.preset = "fashion-convnet" } == "preset")
+        #expect(field { $0.preset = "cifar-cnn" } == "preset")
+        #expect(field { $0.layers![2].units = 3 } == "layers")
+        #expect(field { $0.schedule = ScheduleSpec(name: "warp") } == "schedule.name")
+        #expect(field { $0.schedule = ScheduleSpec(name: "exponential_decay") } == "schedule.decay_steps")
+        #expect(field { $0.keepCheckpoints = 0 } == "keep_checkpoints")
+        #expect(field { $0.augment = Augmentation(rotation: 90) } == "augment")
+    }
+
+    @Test func specsDecodeFromTheAPIShape() throws {
+        let json = #"""
+        {"dataset":"tiny","preset":"fashion-convnet","epochs":2,"batch_size":64,
+         "optimizer":{"name":"adam","learning_rate":0.001},"schedule":{"name":"exponential_decay","decay_steps":100,
+         "decay_rate":0.96,"staircase":true},"augment":{"flip":true,"shift":2},"seed":7,
+         "early_stopping":{"patience":2,"min_delta":0.001}}
+        """#
+        let spec = try JSONDecoder().decode(TrainingSpec.self, from: Data(json.utf8))
+        #expect(spec.batchSize == 64 && spec.optimizer.learningRate == 0.001 && spec.seed == 7)
+        #expect(spec.schedule?.decaySteps == 100 && spec.augment?.shift == 2 && spec.earlyStopping?.patience == 2)
+    }
+}
