@@ -44,16 +44,18 @@ public struct CheckpointStore: Sendable {
         return bytes
     }
 
-    /// Deletes all but the newest `keep` checkpoints of `job` and the one with id `best` (files and rows).
+    /// Deletes all but the newest `keep` checkpoints of `job`, the one with id `best`, and any a model version
+    /// serves or a job resumed from (files and rows).
     public func prune(job: Int64, keep: Int, best: Int64?) throws {
         let doomed = try store.pool.write { db -> [CheckpointRecord] in
             let all = try CheckpointRecord.filter(CheckpointRecord.Columns.jobId == job)
                 .order(CheckpointRecord.Columns.step.desc).fetchAll(db)
             let doomed = all.dropFirst(keep).filter { $0.id != best }
-            // Checkpoints a model version points at are kept (the row's foreign key refuses otherwise).
+            // Checkpoints a model version serves or a job resumed from are kept.
             var removed: [CheckpointRecord] = []
             for record in doomed {
                 let referenced = try ModelRecord.filter(Column("checkpoint_id") == record.id).fetchCount(db) > 0
+                    || JobRecord.filter(Column("resumed_from") == record.id).fetchCount(db) > 0
                 if !referenced, try record.delete(db) { removed.append(record) }
             }
             return removed

@@ -72,4 +72,11 @@ public struct JobLedger: Sendable {
                            arguments: [min(1, max(0, progress)), id])
         }
     }
+
+    /// Notes that running job `id` continues after an interruption, from `checkpoint` (nil: from step 0).
+    public func markResumed(_ id: Int64, from checkpoint: Int64?) throws {
+        try store.pool.write { db in
+            try db.execute(sql: "UPDATE jobs SET resumed_from = ? WHERE id = ?", arguments: [checkpoint, id])
+        }
+    }
 }

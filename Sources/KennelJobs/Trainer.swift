@@ -66,11 +66,30 @@ public struct Trainer {
         return try Shard(path: shardPath)
     }
 
-    /// Runs `spec` as job `job`. `isCancelled` is polled every step; `progress` is called at every metric point.
-    public func run(job: Int64, spec: TrainingSpec, isCancelled: () -> Bool = { false },
+    /// Runs `spec` as job `job`, from the start or, given `resume`, from that checkpoint's full state (weights,
+    /// optimizer moments, schedule, random state, epoch, step and best score; the data order of every epoch is a
+    /// function of the seed, so the run continues as if never interrupted). `isCancelled` is polled every step;
+    /// `progress` is called at every metric point.
+    public func run(job: Int64, spec: TrainingSpec, resume: CheckpointRecord? = nil, isCancelled: () -> Bool = { false },
                     progress: (TrainingProgress) -> Void = { _ in }) throws -> TrainingOutcome {
         let shard = try shard(for: spec)
-        let model = try spec.validatedModel(for: shard.header)
+        var model = try spec.validatedModel(for: shard.header)
+        var firstEpoch = 1
+        var step = 0
+        var epochsWithoutImprovement = 0
+        var best: (accuracy: Float, checkpoint: CheckpointRecord?) = (-1, nil)
+        if let resume {
+            let loaded = try Checkpoint.decode(try checkpoints.load(resume))
+            model = loaded.model
+            firstEpoch = resume.epoch + 1
+            epochsWithoutImprovement = Int(loaded.header.metadata["stale_epochs"] ?? "") ?? 0
+            step = resume.step
+            let bestId = loaded.header.metadata["best_checkpoint"] == "self" ? resume.id
+                : loaded.header.metadata["best_checkpoint"].flatMap(Int64.init)
+            best = (Float(loaded.header.metadata["best_accuracy"] ?? "") ?? -1,
+                    try store.pool.read { db in try bestId.flatMap { try CheckpointRecord.fetchOne(db, key: $0) } })
+            logger.info("job \(job) resumes at epoch \(firstEpoch), step \(step), from \(resume.path)")
+        }
         let seed = spec.seed ?? 0
         let train = try BatchLoader(shard: shard, indices: shard.trainIndices, batchSize: spec.batchSize, seed: seed,
                                     augmentation: spec.augment ?? Augmentation())
@@ -78,11 +97,12 @@ public struct Trainer {
         let logEvery = max(1, stepsPerEpoch / 20)
         let totalSteps = stepsPerEpoch * spec.epochs
         let inputShape = model.inputShape
-        var step = 0
-        var best: (accuracy: Float, checkpoint: CheckpointRecord?) = (-1, nil)
-        var epochsWithoutImprovement = 0
+        guard firstEpoch <= spec.epochs else {
+            return TrainingOutcome(steps: step, epochsRun: spec.epochs, bestTestAccuracy: best.accuracy,
+                                   bestCheckpoint: best.checkpoint, stoppedEarly: false, cancelled: false)
+        }
 
-        for epoch in 1...spec.epochs {
+        for epoch in firstEpoch...spec.epochs {
             var window = (loss: Float(0), correct: Float(0), images: 0, steps: 0, started: Date())
             for batch in train.batches(epoch: epoch - 1) {
                 if isCancelled() {
@@ -122,20 +142,28 @@ public struct Trainer {
             model.endEpoch(testAccuracy: evaluation.accuracy)
 
             let improved = evaluation.accuracy > best.accuracy + (spec.earlyStopping?.minDelta ?? 0)
+            epochsWithoutImprovement = improved ? 0 : epochsWithoutImprovement + 1
             let preprocessing = shard.header.preprocessing
-            let bytes = try Checkpoint.encode(
-                model, labels: shard.header.classes.map(\.label),
-                preprocessing: ["width": String(preprocessing.width), "height": String(preprocessing.height),
-                                "color": preprocessing.color.rawValue, "resize": preprocessing.resize.rawValue],
-                metadata: ["job": String(job), "epoch": String(epoch), "step": String(step)])
-            let record = try checkpoints.save(bytes, job: job, step: step, epoch: epoch,
-                                              metricsJson: evaluation.metricsJson)
-            if evaluation.accuracy > best.accuracy { best = (evaluation.accuracy, record) }
+            let isBest = evaluation.accuracy > best.accuracy
+            let bestAccuracy = max(best.accuracy, evaluation.accuracy)
+            func encode(bestCheckpoint: Int64?) throws -> [UInt8] {
+                try Checkpoint.encode(
+                    model, labels: shard.header.classes.map(\.label),
+                    preprocessing: ["width": String(preprocessing.width), "height": String(preprocessing.height),
+                                    "color": preprocessing.color.rawValue, "resize": preprocessing.resize.rawValue],
+                    metadata: ["job": String(job), "epoch": String(epoch), "step": String(step),
+                               "best_accuracy": String(bestAccuracy),
+                               "best_checkpoint": bestCheckpoint.map(String.init) ?? "self",
+                               "stale_epochs": String(epochsWithoutImprovement)])
+            }
+            // A checkpoint that is itself the best says "self"; a resumed run maps that to its own row.
+            let record = try checkpoints.save(try encode(bestCheckpoint: isBest ? nil : best.checkpoint?.id), job: job,
+                                              step: step, epoch: epoch, metricsJson: evaluation.metricsJson)
+            if isBest { best = (evaluation.accuracy, record) }
             try checkpoints.prune(job: job, keep: spec.keepCheckpoints ?? 3, best: best.checkpoint?.id)
             try JobLedger(store: store).setProgress(job, Double(step) / Double(totalSteps))
             logger.info("job \(job) epoch \(epoch)/\(spec.epochs): test accuracy \(evaluation.accuracy), loss \(evaluation.loss)")
 
-            epochsWithoutImprovement = improved ? 0 : epochsWithoutImprovement + 1
             if let stopping = spec.earlyStopping, epochsWithoutImprovement > stopping.patience {
                 return TrainingOutcome(steps: step, epochsRun: epoch, bestTestAccuracy: best.accuracy,
                                        bestCheckpoint: best.checkpoint, stoppedEarly: true, cancelled: false)

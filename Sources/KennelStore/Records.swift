@@ -116,6 +116,7 @@ public struct JobRecord: KennelRecord, Equatable {
     /// Column names as the migrations spell them.
     public enum Columns {
         public static let id = Column("id")
+        public static let kind = Column("kind")
         public static let state = Column("state")
         public static let dataset = Column("dataset")
     }

@@ -3,6 +3,7 @@ import Dispatch
 import Foundation
 import KennelAPI
 import KennelHTTP
+import KennelJobs
 import KennelStore
 import Logging
 
@@ -42,6 +43,8 @@ struct Serve: ParsableCommand {
         let settings = try ServeSettings(flags: self, environment: ProcessInfo.processInfo.environment)
 
         let store = try storage.openStore()
+        let jobs = JobQueue(store: store, dataDirectory: URL(fileURLWithPath: storage.resolvedDataDirectory))
+        jobs.start()
         let staticFiles = try StaticFiles(directory: settings.publicDirectory)
         let server = HTTPServer(configuration: settings.http, router: APIRouter.make(staticFiles: staticFiles))
         try server.start()
@@ -53,6 +56,7 @@ struct Serve: ParsableCommand {
         let signal = SignalWaiter.wait(for: [SIGINT, SIGTERM])
         logger.info("received \(signal == SIGINT ? "SIGINT" : "SIGTERM"), finishing in-flight requests")
         server.stop()
+        jobs.stop()
         try store.close()
         logger.info("stopped")
     }

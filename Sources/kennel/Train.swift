@@ -15,7 +15,10 @@ struct Train: ParsableCommand {
     var dataset: String
 
     @Option(help: "One of: \(Preset.names.joined(separator: ", ")).")
-    var preset: String
+    var preset: String?
+
+    @Option(help: "A layer list as JSON (DESIGN.md), instead of --preset.")
+    var layers: String?
 
     @Option(help: "Passes over the training split (default 10).")
     var epochs = 10
@@ -40,8 +43,15 @@ struct Train: ParsableCommand {
         guard let kind = OptimizerConfig.Kind(rawValue: optimizer) else {
             throw ValidationError("--optimizer must be sgd, adam, adamw or rmsprop")
         }
-        var spec = TrainingSpec(dataset: dataset, preset: preset, epochs: epochs, batchSize: batchSize,
-                                optimizer: OptimizerConfig(name: kind, learningRate: learningRate))
+        let layerList = try layers.map { json in
+            do {
+                return try JSONDecoder().decode([LayerSpec].self, from: Data(json.utf8))
+            } catch {
+                throw ValidationError("--layers is not a valid layer list: \(error)")
+            }
+        }
+        var spec = TrainingSpec(dataset: dataset, preset: preset, layers: layerList, epochs: epochs,
+                                batchSize: batchSize, optimizer: OptimizerConfig(name: kind, learningRate: learningRate))
         spec.seed = seed
         let store = try storage.openStore()
         defer { try? store.close() }

@@ -15,7 +15,7 @@ func kennelBinary() throws -> URL {
 }
 
 /// A `kennel serve` child process, as a user starts it.
-private final class ServerProcess {
+final class ServerProcess {
     let process = Process()
     let dataDirectory: TemporaryDirectory
     private let log = OutputLog()
@@ -77,7 +77,7 @@ private final class ServerProcess {
 }
 
 /// Everything the child process printed, collected from the pipe's reader thread.
-private final class OutputLog: Sendable {
+final class OutputLog: Sendable {
     private let contents = Mutex("")
     func append(_ data: Data) { contents.withLock { $0 += String(decoding: data, as: UTF8.self) } }
     var text: String { contents.withLock { $0 } }

@@ -1,0 +1,191 @@
+import Dispatch
+import Foundation
+import GRDB
+import KennelStore
+import Logging
+import Synchronization
+
+/// Why the queue refused a request.
+public enum JobQueueError: Error, Equatable, CustomStringConvertible {
+    case unknownJob(Int64)
+    case alreadyFinished(id: Int64, state: JobState)
+
+    public var description: String {
+        switch self {
+        case .unknownJob(let id): return "no job with id \(id)"
+        case .alreadyFinished(let id, let state): return "job \(id) is already \(state.rawValue)"
+        }
+    }
+}
+
+/// Runs training jobs in submission order on background Dispatch queues, at most `concurrency` at once
+/// (default 1: training uses every core). The database is the truth: every state change is written as it
+/// happens, and at start-up a job found `running` (the process died under it) resumes from its newest valid
+/// checkpoint, or from step 0 when it has none.
+public final class JobQueue: Sendable {
+    private let store: Store
+    private let dataDirectory: URL
+    private let concurrency: Int
+    private let logger: Logger
+    private let scheduling = DispatchQueue(label: "kennel.jobs.scheduling")
+    private let workers = DispatchQueue(label: "kennel.jobs.workers", qos: .userInitiated, attributes: .concurrent)
+    private let idle = DispatchGroup()
+
+    private struct State {
+        var running: [Int64: Atomic<Bool>.Handle] = [:]
+        /// Set by `stop`: running jobs end where they are and stay `running`, to resume at the next start.
+        var stopping = false
+    }
+
+    private let state = Mutex(State())
+
+    public init(store: Store, dataDirectory: URL, concurrency: Int = 1, logger: Logger = Logger(label: "kennel.jobs")) {
+        self.store = store
+        self.dataDirectory = dataDirectory
+        self.concurrency = max(1, concurrency)
+        self.logger = logger
+    }
+
+    /// Resumes interrupted jobs, then starts queued ones.
+    public func start() {
+        scheduling.async { self.schedule(recovering: true) }
+    }
+
+    /// Validates `spec` against its dataset, records the job as queued and schedules it.
+    public func submit(_ spec: TrainingSpec) throws -> JobRecord {
+        try Trainer(store: store, dataDirectory: dataDirectory).validate(spec)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let job = try JobLedger(store: store).submit(kind: .train, dataset: spec.dataset,
+                                                     specJson: String(decoding: try encoder.encode(spec), as: UTF8.self))
+        scheduling.async { self.schedule(recovering: false) }
+        return job
+    }
+
+    /// Cancels a queued job at once, or a running one at its next step.
+    @discardableResult
+    public func cancel(_ id: Int64) throws -> JobRecord {
+        let ledger = JobLedger(store: store)
+        guard let job = try ledger.job(id) else { throw JobQueueError.unknownJob(id) }
+        switch job.state {
+        case .queued:
+            return try ledger.move(id, to: .cancelled)
+        case .running:
+            state.withLock { $0.running[id]?.store(true) }
+            return job
+        case .succeeded, .failed, .cancelled:
+            throw JobQueueError.alreadyFinished(id: id, state: job.state)
+        }
+    }
+
+    /// Blocks until no job is running or waiting to start in this process.
+    public func waitUntilIdle() {
+        scheduling.sync {}
+        idle.wait()
+    }
+
+    /// Stops running jobs where they are (they stay `running` and resume at the next start) and waits for them.
+    public func stop() {
+        let flags = state.withLock { state -> [Atomic<Bool>.Handle] in
+            state.stopping = true
+            return Array(state.running.values)
+        }
+        flags.forEach { $0.store(true) }
+        idle.wait()
+    }
+
+    /// Starts jobs while there is room: interrupted ones first (when recovering), then queued in id order.
+    private func schedule(recovering: Bool) {
+        let (room, stopping) = state.withLock { ($0.running.count < concurrency ? concurrency - $0.running.count : 0,
+                                                 $0.stopping) }
+        guard room > 0, !stopping else { return }
+        let candidates: [JobRecord]
+        do {
+            candidates = try store.pool.read { db in
+                let interrupted = recovering
+                    ? try JobRecord.filter(JobRecord.Columns.state == JobState.running.rawValue)
+                        .filter(JobRecord.Columns.kind == JobKind.train.rawValue).order(JobRecord.Columns.id).fetchAll(db)
+                    : []
+                let queued = try JobRecord.filter(JobRecord.Columns.state == JobState.queued.rawValue)
+                    .filter(JobRecord.Columns.kind == JobKind.train.rawValue).order(JobRecord.Columns.id).fetchAll(db)
+                return interrupted + queued
+            }
+        } catch {
+            logger.error("cannot read the job queue: \(error)")
+            return
+        }
+        for job in candidates.prefix(room) {
+            guard let id = job.id else { continue }
+            let flag = Atomic<Bool>.Handle(false)
+            let claimed = state.withLock { state -> Bool in
+                guard state.running[id] == nil else { return false }
+                state.running[id] = flag
+                return true
+            }
+            guard claimed else { continue }
+            idle.enter()
+            workers.async {
+                self.execute(job, cancelled: flag)
+                self.state.withLock { _ = $0.running.removeValue(forKey: id) }
+                // Start the next job before leaving the group, so `waitUntilIdle` never sees a gap between jobs.
+                self.scheduling.sync { self.schedule(recovering: false) }
+                self.idle.leave()
+            }
+        }
+    }
+
+    private func execute(_ job: JobRecord, cancelled: Atomic<Bool>.Handle) {
+        guard let id = job.id else { return }
+        let ledger = JobLedger(store: store)
+        do {
+            let spec = try JSONDecoder().decode(TrainingSpec.self, from: Data(job.specJson.utf8))
+            var resume: CheckpointRecord?
+            if job.state == .running {
+                resume = try newestValidCheckpoint(of: id)
+                try ledger.markResumed(id, from: resume?.id)
+            } else {
+                try ledger.move(id, to: .running)
+            }
+            let trainer = Trainer(store: store, dataDirectory: dataDirectory)
+            let outcome = try trainer.run(job: id, spec: spec, resume: resume,
+                                          isCancelled: { cancelled.load() })
+            if outcome.cancelled {
+                if state.withLock({ $0.stopping }) { return }
+                try ledger.move(id, to: .cancelled)
+            } else {
+                try ledger.move(id, to: .succeeded)
+            }
+        } catch {
+            logger.error("job \(id) failed: \(error)")
+            _ = try? ledger.move(id, to: .failed, error: "\(error)")
+        }
+    }
+
+    /// The newest checkpoint of `job` whose file matches its sha256; damaged ones are skipped.
+    private func newestValidCheckpoint(of job: Int64) throws -> CheckpointRecord? {
+        let checkpoints = CheckpointStore(store: store, dataDirectory: dataDirectory)
+        let records = try store.pool.read { db in
+            try CheckpointRecord.filter(CheckpointRecord.Columns.jobId == job)
+                .order(CheckpointRecord.Columns.step.desc).fetchAll(db)
+        }
+        for record in records {
+            do {
+                _ = try checkpoints.load(record)
+                return record
+            } catch {
+                logger.warning("job \(job): skipping checkpoint \(record.path): \(error)")
+            }
+        }
+        return nil
+    }
+}
+
+extension Atomic where Value == Bool {
+    /// A shareable flag (Atomic itself cannot be copied into dictionaries or closures).
+    final class Handle: Sendable {
+        private let value: Atomic<Bool>
+        init(_ initial: Bool) { value = Atomic(initial) }
+        func load() -> Bool { value.load(ordering: .acquiring) }
+        func store(_ newValue: Bool) { value.store(newValue, ordering: .releasing) }
+    }
+}

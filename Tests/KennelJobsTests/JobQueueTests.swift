@@ -1,0 +1,120 @@
+import Foundation
+import GRDB
+import KennelData
+import KennelEngine
+import KennelImage
+import KennelStore
+import KennelTestSupport
+import Testing
+@testable import KennelJobs
+
+struct JobQueueTests {
+    private func waitFor(_ condition: () throws -> Bool, seconds: Double = 20) rethrows -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if try condition() { return true }
+            Thread.sleep(forTimeInterval: 0.01)
+        }
+        return false
+    }
+
+    @Test func jobsRunInOrderOneAtATime() throws {
+        let bench = try Workbench()
+        defer { bench.remove() }
+        let queue = JobQueue(store: bench.store, dataDirectory: bench.dataDirectory)
+        queue.start()
+        let first = try queue.submit(bench.spec(epochs: 2))
+        let second = try queue.submit(bench.spec(epochs: 1))
+        queue.waitUntilIdle()
+        let ledger = JobLedger(store: bench.store)
+        let (a, b) = (try #require(try ledger.job(first.id!)), try #require(try ledger.job(second.id!)))
+        #expect(a.state == .succeeded && b.state == .succeeded)
+        #expect(a.finishedAt! <= b.startedAt!)
+        #expect(a.progress == 1)
+    }
+
+    @Test func cancellingQueuedRunningAndFinishedJobs() throws {
+        let bench = try Workbench()
+        defer { bench.remove() }
+        let queue = JobQueue(store: bench.store, dataDirectory: bench.dataDirectory)
+        queue.start()
+        let long = try queue.submit(bench.spec(epochs: 500))
+        let waiting = try queue.submit(bench.spec(epochs: 1))
+        #expect(try queue.cancel(waiting.id!).state == .cancelled)
+        let ledger = JobLedger(store: bench.store)
+        #expect(try waitFor { try ledger.job(long.id!)?.state == .running })
+        try queue.cancel(long.id!)
+        queue.waitUntilIdle()
+        #expect(try ledger.job(long.id!)?.state == .cancelled)
+        #expect(throws: JobQueueError.alreadyFinished(id: waiting.id!, state: .cancelled)) { try queue.cancel(waiting.id!) }
+        #expect(throws: JobQueueError.unknownJob(999)) { try queue.cancel(999) }
+        #expect(throws: SpecError.self) {
+            var bad = bench.spec()
+            bad.epochs = 0
+            _ = try queue.submit(bad)
+        }
+    }
+
+    @Test func anInterruptedJobResumesFromItsNewestCheckpointWithStepsContinuing() throws {
+        let bench = try Workbench()
+        defer { bench.remove() }
+        let spec = bench.spec(epochs: 4)
+        let encoder = JSONEncoder()
+        let ledger = JobLedger(store: bench.store)
+        let job = try ledger.submit(kind: .train, dataset: bench.dataset,
+                                    specJson: String(decoding: try encoder.encode(spec), as: UTF8.self))
+        let id = try #require(job.id)
+        try ledger.move(id, to: .running)
+        // The "crash": training stops after two epochs' checkpoints and the row stays `running`.
+        let stepsPerEpoch = 5  // 20 training images at batch 4
+        var polls = 0
+        _ = try bench.trainer.run(job: id, spec: spec, isCancelled: { polls += 1; return polls > 2 * stepsPerEpoch + 2 })
+        let before = try bench.store.pool.read { db in
+            try CheckpointRecord.filter(CheckpointRecord.Columns.jobId == id).order(CheckpointRecord.Columns.step.desc)
+                .fetchAll(db)
+        }
+        #expect(before.first?.step == 2 * stepsPerEpoch)
+
+        let queue = JobQueue(store: bench.store, dataDirectory: bench.dataDirectory)
+        queue.start()
+        #expect(try waitFor { try ledger.job(id)?.state == .succeeded })
+        queue.waitUntilIdle()
+        let resumed = try #require(try ledger.job(id))
+        #expect(resumed.resumedFrom == before.first?.id)
+        let steps = try bench.store.pool.read { db in
+            try Int.fetchAll(db, sql: "SELECT step FROM metrics WHERE job_id = ? AND tag = 'test/accuracy' ORDER BY step",
+                             arguments: [id])
+        }
+        #expect(steps == [5, 10, 15, 20])
+        let trainSteps = try bench.store.pool.read { db in
+            try Int.fetchAll(db, sql: "SELECT step FROM metrics WHERE job_id = ? AND tag = 'train/loss' ORDER BY step",
+                             arguments: [id])
+        }
+        #expect(trainSteps == Array(1...20))
+    }
+
+    @Test func aDamagedNewestCheckpointIsSkippedOnResume() throws {
+        let bench = try Workbench()
+        defer { bench.remove() }
+        let spec = bench.spec(epochs: 3)
+        let ledger = JobLedger(store: bench.store)
+        let id = try #require(try ledger.submit(kind: .train, dataset: bench.dataset,
+                                                specJson: String(decoding: try JSONEncoder().encode(spec), as: UTF8.self)).id)
+        try ledger.move(id, to: .running)
+        var polls = 0
+        _ = try bench.trainer.run(job: id, spec: spec, isCancelled: { polls += 1; return polls > 12 })
+        let records = try bench.store.pool.read { db in
+            try CheckpointRecord.filter(CheckpointRecord.Columns.jobId == id).order(CheckpointRecord.Columns.step.desc)
+                .fetchAll(db)
+        }
+        try #require(records.count == 2)
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: records[0].path))
+        bytes[20] ^= 0xFF
+        try bytes.write(to: URL(fileURLWithPath: records[0].path))
+        let queue = JobQueue(store: bench.store, dataDirectory: bench.dataDirectory)
+        queue.start()
+        #expect(try waitFor { try ledger.job(id)?.state == .succeeded })
+        queue.waitUntilIdle()
+        #expect(try ledger.job(id)?.resumedFrom == records[1].id)
+    }
+}
