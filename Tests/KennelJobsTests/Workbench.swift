@@ -38,7 +38,10 @@ struct Workbench {
                                                 preprocessing: try Preprocessing(width: 8, height: 8, color: .gray),
                                                 shardPath: directory.path + "/var/datasets/tiny.shard")
         var record = DatasetRecord(name: dataset, format: "imagefolder", path: directory.path + "/images", width: 8,
-                                   height: 8, channels: 1, trainCount: summary.header.trainCount,
+                                   height: 8, channels: 1,
+                                   classesJson: String(decoding: try JSONEncoder().encode(summary.header.classes),
+                                                       as: UTF8.self),
+                                   trainCount: summary.header.trainCount,
                                    testCount: summary.header.testCount, shardPath: summary.shardPath)
         try store.pool.write { try record.insert($0) }
     }

@@ -30,7 +30,7 @@ struct StoreTests {
             try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
                                 + "AND name != 'grdb_migrations' ORDER BY name")
         }
-        #expect(tables == ["checkpoints", "datasets", "jobs", "metrics", "models"])
+        #expect(tables == ["checkpoints", "datasets", "jobs", "metrics", "models", "served_models"])
         let indexes = try store.pool.read { db in
             try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL")
         }
@@ -42,7 +42,7 @@ struct StoreTests {
         #expect(metricKey == ["job_id", "tag", "step"])
         let journal = try store.pool.read { db in try String.fetchOne(db, sql: "PRAGMA journal_mode") }
         #expect(journal == "wal")
-        #expect(try store.appliedMigrations() == ["0001_init"])
+        #expect(try store.appliedMigrations() == ["0001_init", "0002_served_models"])
     }
 
     @Test func openingTwiceChangesNothing() throws {
@@ -54,7 +54,7 @@ struct StoreTests {
         let second = try makeStore(directory)
         defer { try? second.close() }
         #expect(try schema(second) == before)
-        #expect(try second.appliedMigrations() == ["0001_init"])
+        #expect(try second.appliedMigrations() == ["0001_init", "0002_served_models"])
     }
 
     @Test func aSecondNumberedFileAppliesOnceInOrder() throws {

@@ -1,0 +1,190 @@
+import Foundation
+import GRDB
+import KennelData
+import KennelEngine
+import KennelImage
+import KennelStore
+import Synchronization
+
+/// Why the registry refused a request.
+public enum RegistryError: Error, Equatable, CustomStringConvertible {
+    case invalidName(String)
+    case jobHasNoCheckpoint(Int64)
+    case unknownCheckpoint(Int64)
+    case checkpointOfAnotherJob(checkpoint: Int64, job: Int64)
+    case unknownModel(String)
+    case nothingToRollBackTo(String)
+
+    public var description: String {
+        switch self {
+        case .invalidName(let name): return "model name '\(name)' must be 1–100 letters, digits, '.', '_' or '-'"
+        case .jobHasNoCheckpoint(let job): return "job \(job) has no checkpoint yet"
+        case .unknownCheckpoint(let id): return "no checkpoint with id \(id)"
+        case .checkpointOfAnotherJob(let checkpoint, let job): return "checkpoint \(checkpoint) does not belong to job \(job)"
+        case .unknownModel(let name): return "no model named '\(name)'"
+        case .nothingToRollBackTo(let name): return "model '\(name)' has no earlier version to serve"
+        }
+    }
+}
+
+/// A model version loaded and ready to classify.
+public final class ServedModel: Sendable {
+    public let name: String
+    public let version: Int
+    public let labels: [String]
+    public let classIds: [String]
+    public let preprocessing: Preprocessing
+    /// The engine model; predictions are serialized through `lock` (layers keep per-call state).
+    private let model: Mutex<Model>
+
+    init(name: String, version: Int, loaded: sending LoadedCheckpoint, classIds: [String]) throws {
+        self.name = name
+        self.version = version
+        labels = loaded.header.labels
+        self.classIds = classIds.count == labels.count ? classIds : labels
+        let settings = loaded.header.preprocessing
+        preprocessing = try Preprocessing(width: Int(settings["width"] ?? "") ?? loaded.header.inputShape[1],
+                                          height: Int(settings["height"] ?? "") ?? loaded.header.inputShape[0],
+                                          color: ColorMode(rawValue: settings["color"] ?? "") ?? .gray,
+                                          resize: ResizeMode(rawValue: settings["resize"] ?? "") ?? .pad)
+        model = Mutex(loaded.model)
+    }
+
+    /// One prediction: class index, label, class id and probability.
+    public struct Prediction: Sendable, Equatable, Codable {
+        public let index: Int
+        public let label: String
+        public let classId: String
+        public let probability: Float
+    }
+
+    /// The `topK` most probable classes for encoded image bytes, prepared exactly as at training time.
+    public func classify(_ bytes: [UInt8], topK: Int = 5, decoder: ImageDecoder = ImageDecoder()) throws -> [Prediction] {
+        let pixels = try preprocessing.prepare(bytes, decoder: decoder)
+        let input = Tensor(shape: [1, preprocessing.height, preprocessing.width, preprocessing.channels],
+                           data: pixels.map { Float($0) / 255 })
+        let probabilities = try model.withLock { try $0.predict(input) }.data
+        return probabilities.indices.sorted { probabilities[$0] > probabilities[$1] }
+            .prefix(max(1, min(topK, labels.count)))
+            .map { Prediction(index: $0, label: labels[$0], classId: classIds[$0], probability: probabilities[$0]) }
+    }
+}
+
+/// Named models with numbered versions, each pointing at a checkpoint; one version per name is served. Loaded
+/// models are cached per name and swapped in one step when another version is promoted.
+public final class ModelRegistry: Sendable {
+    private let store: Store
+    private let checkpoints: CheckpointStore
+    private let cache = Mutex([String: ServedModel]())
+
+    public init(store: Store, dataDirectory: URL) {
+        self.store = store
+        checkpoints = CheckpointStore(store: store, dataDirectory: dataDirectory)
+    }
+
+    /// Adds a version of `name` from `job` (its best checkpoint by test accuracy unless `checkpoint` is given),
+    /// loads it, and serves it.
+    @discardableResult
+    public func promote(name: String, job: Int64, checkpoint: Int64? = nil) throws -> ServedModel {
+        guard name.range(of: #"^[A-Za-z0-9._-]{1,100}$"#, options: .regularExpression) != nil else {
+            throw RegistryError.invalidName(name)
+        }
+        let record = try chosenCheckpoint(job: job, checkpoint: checkpoint)
+        let loaded = try Checkpoint.decode(try checkpoints.load(record))
+        let classIds = try datasetClassIds(job: job)
+        let labels = String(decoding: try JSONEncoder().encode(loaded.header.labels), as: UTF8.self)
+        let version = try store.pool.write { db -> Int in
+            let next = (try Int.fetchOne(db, sql: "SELECT MAX(version) FROM models WHERE name = ?", arguments: [name])
+                ?? 0) + 1
+            var model = ModelRecord(name: name, version: next, checkpointId: record.id!, labelsJson: labels)
+            try model.insert(db)
+            try Self.serve(name: name, version: next, in: db)
+            return next
+        }
+        let served = try ServedModel(name: name, version: version, loaded: loaded, classIds: classIds)
+        cache.withLock { $0[name] = served }
+        return served
+    }
+
+    /// Serves the version before the one served now.
+    @discardableResult
+    public func rollback(name: String) throws -> ServedModel {
+        let version = try store.pool.write { db -> Int in
+            guard let current = try Int.fetchOne(db, sql: "SELECT version FROM served_models WHERE name = ?",
+                                                 arguments: [name]) else { throw RegistryError.unknownModel(name) }
+            guard let previous = try Int.fetchOne(db, sql: "SELECT MAX(version) FROM models WHERE name = ? AND version < ?",
+                                                  arguments: [name, current]) else {
+                throw RegistryError.nothingToRollBackTo(name)
+            }
+            try Self.serve(name: name, version: previous, in: db)
+            return previous
+        }
+        let served = try load(name: name, version: version)
+        cache.withLock { $0[name] = served }
+        return served
+    }
+
+    /// The served version of `name`, loaded once and then kept.
+    public func served(_ name: String) throws -> ServedModel {
+        if let cached = cache.withLock({ $0[name] }) { return cached }
+        guard let version = try store.pool.read({ db in
+            try Int.fetchOne(db, sql: "SELECT version FROM served_models WHERE name = ?", arguments: [name])
+        }) else { throw RegistryError.unknownModel(name) }
+        let served = try load(name: name, version: version)
+        cache.withLock { $0[name] = $0[name] ?? served }
+        return served
+    }
+
+    private func load(name: String, version: Int) throws -> ServedModel {
+        let (model, record, job) = try store.pool.read { db -> (ModelRecord, CheckpointRecord, Int64) in
+            guard let model = try ModelRecord.fetchOne(db, key: ["name": name, "version": version]),
+                  let record = try CheckpointRecord.fetchOne(db, key: model.checkpointId) else {
+                throw RegistryError.unknownModel(name)
+            }
+            return (model, record, record.jobId)
+        }
+        let loaded = try Checkpoint.decode(try checkpoints.load(record))
+        return try ServedModel(name: model.name, version: model.version, loaded: loaded,
+                               classIds: try datasetClassIds(job: job))
+    }
+
+    private static func serve(name: String, version: Int, in db: Database) throws {
+        try db.execute(sql: """
+            INSERT INTO served_models (name, version, promoted_at) VALUES (?, ?, ?)
+            ON CONFLICT(name) DO UPDATE SET version = excluded.version, promoted_at = excluded.promoted_at
+            """, arguments: [name, version, Date().timeIntervalSince1970])
+    }
+
+    /// The job's chosen checkpoint: the one asked for, or the best by test accuracy (earliest on a tie).
+    private func chosenCheckpoint(job: Int64, checkpoint: Int64?) throws -> CheckpointRecord {
+        try store.pool.read { db in
+            if let checkpoint {
+                guard let record = try CheckpointRecord.fetchOne(db, key: checkpoint) else {
+                    throw RegistryError.unknownCheckpoint(checkpoint)
+                }
+                guard record.jobId == job else { throw RegistryError.checkpointOfAnotherJob(checkpoint: checkpoint, job: job) }
+                return record
+            }
+            let all = try CheckpointRecord.filter(CheckpointRecord.Columns.jobId == job)
+                .order(CheckpointRecord.Columns.step).fetchAll(db)
+            func accuracy(_ record: CheckpointRecord) -> Double {
+                let json = try? JSONSerialization.jsonObject(with: Data(record.metricsJson.utf8)) as? [String: Any]
+                return json?["test/accuracy"] as? Double ?? -1
+            }
+            // The earliest checkpoint with the highest accuracy, as the trainer counts "best".
+            guard let best = all.max(by: { accuracy($0) < accuracy($1) }) else { throw RegistryError.jobHasNoCheckpoint(job) }
+            return best
+        }
+    }
+
+    /// Class ids (folder names) of the job's dataset, for answers that name both label and class.
+    private func datasetClassIds(job: Int64) throws -> [String] {
+        try store.pool.read { db in
+            guard let json = try String.fetchOne(db, sql: """
+                SELECT d.classes_json FROM jobs j JOIN datasets d ON d.name = j.dataset WHERE j.id = ?
+                """, arguments: [job]) else { return [] }
+            let classes = (try? JSONDecoder().decode([ShardClass].self, from: Data(json.utf8))) ?? []
+            return classes.map(\.id)
+        }
+    }
+}
