@@ -30,6 +30,8 @@ public final class JobQueue: Sendable {
     private let scheduling = DispatchQueue(label: "kennel.jobs.scheduling")
     private let workers = DispatchQueue(label: "kennel.jobs.workers", qos: .userInitiated, attributes: .concurrent)
     private let idle = DispatchGroup()
+    /// Metric, state and checkpoint events of every job this queue runs.
+    public let bus: EventBus
 
     private struct State {
         var running: [Int64: Atomic<Bool>.Handle] = [:]
@@ -39,8 +41,10 @@ public final class JobQueue: Sendable {
 
     private let state = Mutex(State())
 
-    public init(store: Store, dataDirectory: URL, concurrency: Int = 1, logger: Logger = Logger(label: "kennel.jobs")) {
+    public init(store: Store, dataDirectory: URL, concurrency: Int = 1, bus: EventBus = EventBus(),
+                logger: Logger = Logger(label: "kennel.jobs")) {
         self.store = store
+        self.bus = bus
         self.dataDirectory = dataDirectory
         self.concurrency = max(1, concurrency)
         self.logger = logger
@@ -58,6 +62,7 @@ public final class JobQueue: Sendable {
         encoder.outputFormatting = [.sortedKeys]
         let job = try JobLedger(store: store).submit(kind: .train, dataset: spec.dataset,
                                                      specJson: String(decoding: try encoder.encode(spec), as: UTF8.self))
+        bus.publish(.state(job: job.id!, state: .queued))
         scheduling.async { self.schedule(recovering: false) }
         return job
     }
@@ -69,7 +74,7 @@ public final class JobQueue: Sendable {
         guard let job = try ledger.job(id) else { throw JobQueueError.unknownJob(id) }
         switch job.state {
         case .queued:
-            return try ledger.move(id, to: .cancelled)
+            return try move(id, to: .cancelled)
         case .running:
             state.withLock { $0.running[id]?.store(true) }
             return job
@@ -144,21 +149,29 @@ public final class JobQueue: Sendable {
                 resume = try newestValidCheckpoint(of: id)
                 try ledger.markResumed(id, from: resume?.id)
             } else {
-                try ledger.move(id, to: .running)
+                try move(id, to: .running)
             }
-            let trainer = Trainer(store: store, dataDirectory: dataDirectory)
+            let trainer = Trainer(store: store, dataDirectory: dataDirectory, bus: bus)
             let outcome = try trainer.run(job: id, spec: spec, resume: resume,
                                           isCancelled: { cancelled.load() })
             if outcome.cancelled {
                 if state.withLock({ $0.stopping }) { return }
-                try ledger.move(id, to: .cancelled)
+                try move(id, to: .cancelled)
             } else {
-                try ledger.move(id, to: .succeeded)
+                try move(id, to: .succeeded)
             }
         } catch {
             logger.error("job \(id) failed: \(error)")
-            _ = try? ledger.move(id, to: .failed, error: "\(error)")
+            _ = try? move(id, to: .failed, error: "\(error)")
         }
+    }
+
+    /// A state change written to the database, then announced.
+    @discardableResult
+    private func move(_ id: Int64, to next: JobState, error: String? = nil) throws -> JobRecord {
+        let job = try JobLedger(store: store).move(id, to: next, error: error)
+        bus.publish(.state(job: id, state: next))
+        return job
     }
 
     /// The newest checkpoint of `job` whose file matches its sha256; damaged ones are skipped.

@@ -9,21 +9,25 @@ import Synchronization
 /// oldest points are dropped (and counted) rather than stalling training.
 public final class MetricsBuffer: Sendable {
     private let store: Store
+    private let bus: EventBus
     private let capacity: Int
     private let logger: Logger
     private let state = Mutex((pending: [MetricRecord](), dropped: 0))
 
-    public init(store: Store, capacity: Int = 100_000, logger: Logger = Logger(label: "kennel.jobs")) {
+    public init(store: Store, bus: EventBus = EventBus(), capacity: Int = 100_000,
+                logger: Logger = Logger(label: "kennel.jobs")) {
         self.store = store
+        self.bus = bus
         self.capacity = capacity
         self.logger = logger
     }
 
-    /// Queues one point.
+    /// Queues one point and publishes it at once (live charts need not wait for the database).
     public func record(job: Int64, tag: String, step: Int, value: Double, at time: Date = Date()) {
+        let point = MetricRecord(jobId: job, tag: tag, step: step, wallTime: time.timeIntervalSince1970, value: value)
+        bus.publish(.metric(point))
         state.withLock { state in
-            state.pending.append(MetricRecord(jobId: job, tag: tag, step: step, wallTime: time.timeIntervalSince1970,
-                                              value: value))
+            state.pending.append(point)
             if state.pending.count > capacity {
                 state.pending.removeFirst(state.pending.count - capacity)
                 state.dropped += 1

@@ -45,12 +45,14 @@ public struct Trainer {
     public let store: Store
     public let checkpoints: CheckpointStore
     public let metrics: MetricsBuffer
+    public let bus: EventBus
     private let logger = Logger(label: "kennel.jobs")
 
-    public init(store: Store, dataDirectory: URL) {
+    public init(store: Store, dataDirectory: URL, bus: EventBus = EventBus()) {
         self.store = store
+        self.bus = bus
         checkpoints = CheckpointStore(store: store, dataDirectory: dataDirectory)
-        metrics = MetricsBuffer(store: store)
+        metrics = MetricsBuffer(store: store, bus: bus)
     }
 
     /// Checks `spec` against its dataset (which must exist) without training: what to call before queuing.
@@ -159,6 +161,7 @@ public struct Trainer {
             // A checkpoint that is itself the best says "self"; a resumed run maps that to its own row.
             let record = try checkpoints.save(try encode(bestCheckpoint: isBest ? nil : best.checkpoint?.id), job: job,
                                               step: step, epoch: epoch, metricsJson: evaluation.metricsJson)
+            bus.publish(.checkpoint(record))
             if isBest { best = (evaluation.accuracy, record) }
             try checkpoints.prune(job: job, keep: spec.keepCheckpoints ?? 3, best: best.checkpoint?.id)
             try JobLedger(store: store).setProgress(job, Double(step) / Double(totalSteps))

@@ -33,6 +33,28 @@ struct JobQueueTests {
         #expect(a.progress == 1)
     }
 
+    @Test func eventsAnnounceStatesMetricsAndCheckpoints() throws {
+        let bench = try Workbench()
+        defer { bench.remove() }
+        let queue = JobQueue(store: bench.store, dataDirectory: bench.dataDirectory)
+        let events = EventLog()
+        let token = queue.bus.subscribe { events.append($0) }
+        let other = queue.bus.subscribe(job: 999) { _ in Issue.record("an event for another job") }
+        queue.start()
+        let job = try queue.submit(bench.spec(epochs: 2))
+        queue.waitUntilIdle()
+        queue.bus.unsubscribe(token)
+        queue.bus.unsubscribe(other)
+        let seen = events.all
+        let states = seen.compactMap { event -> JobState? in
+            if case .state(let id, let state) = event, id == job.id { return state } else { return nil }
+        }
+        #expect(states == [.queued, .running, .succeeded])
+        let tags = Set(seen.compactMap { event -> String? in if case .metric(let point) = event { return point.tag } else { return nil } })
+        #expect(tags.isSuperset(of: ["train/loss", "train/accuracy", "test/accuracy", "test/top5_accuracy"]))
+        #expect(seen.filter { if case .checkpoint = $0 { return true } else { return false } }.count == 2)
+    }
+
     @Test func cancellingQueuedRunningAndFinishedJobs() throws {
         let bench = try Workbench()
         defer { bench.remove() }
@@ -117,4 +139,12 @@ struct JobQueueTests {
         queue.waitUntilIdle()
         #expect(try ledger.job(id)?.resumedFrom == records[1].id)
     }
+}
+
+/// Events collected from the publishing thread.
+final class EventLog: @unchecked Sendable {
+    private let lock = NSLock()
+    private var events: [JobEvent] = []
+    func append(_ event: JobEvent) { lock.withLock { events.append(event) } }
+    var all: [JobEvent] { lock.withLock { events } }
 }
