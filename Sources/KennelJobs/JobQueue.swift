@@ -18,7 +18,7 @@ public enum JobQueueError: Error, Equatable, CustomStringConvertible {
     }
 }
 
-/// Runs training jobs in submission order on background Dispatch queues, at most `concurrency` at once
+/// Runs training and import jobs in submission order on background Dispatch queues, at most `concurrency` at once
 /// (default 1: training uses every core). The database is the truth: every state change is written as it
 /// happens, and at start-up a job found `running` (the process died under it) resumes from its newest valid
 /// checkpoint, or from step 0 when it has none.
@@ -67,6 +67,16 @@ public final class JobQueue: Sendable {
         return job
     }
 
+    /// Validates an import, records it as a queued job of kind `import` and schedules it.
+    public func submit(_ spec: DatasetImportSpec) throws -> JobRecord {
+        try DatasetCatalog(store: store, dataDirectory: dataDirectory).validate(spec)
+        let job = try JobLedger(store: store).submit(kind: .import, dataset: spec.name,
+                                                     specJson: String(decoding: try JSONEncoder().encode(spec), as: UTF8.self))
+        bus.publish(.state(job: job.id!, state: .queued))
+        scheduling.async { self.schedule(recovering: false) }
+        return job
+    }
+
     /// Cancels a queued job at once, or a running one at its next step.
     @discardableResult
     public func cancel(_ id: Int64) throws -> JobRecord {
@@ -109,10 +119,10 @@ public final class JobQueue: Sendable {
             candidates = try store.pool.read { db in
                 let interrupted = recovering
                     ? try JobRecord.filter(JobRecord.Columns.state == JobState.running.rawValue)
-                        .filter(JobRecord.Columns.kind == JobKind.train.rawValue).order(JobRecord.Columns.id).fetchAll(db)
+                        .order(JobRecord.Columns.id).fetchAll(db)
                     : []
                 let queued = try JobRecord.filter(JobRecord.Columns.state == JobState.queued.rawValue)
-                    .filter(JobRecord.Columns.kind == JobKind.train.rawValue).order(JobRecord.Columns.id).fetchAll(db)
+                    .order(JobRecord.Columns.id).fetchAll(db)
                 return interrupted + queued
             }
         } catch {
@@ -141,29 +151,45 @@ public final class JobQueue: Sendable {
 
     private func execute(_ job: JobRecord, cancelled: Atomic<Bool>.Handle) {
         guard let id = job.id else { return }
-        let ledger = JobLedger(store: store)
         do {
-            let spec = try JSONDecoder().decode(TrainingSpec.self, from: Data(job.specJson.utf8))
-            var resume: CheckpointRecord?
-            if job.state == .running {
-                resume = try newestValidCheckpoint(of: id)
-                try ledger.markResumed(id, from: resume?.id)
-            } else {
-                try move(id, to: .running)
-            }
-            let trainer = Trainer(store: store, dataDirectory: dataDirectory, bus: bus)
-            let outcome = try trainer.run(job: id, spec: spec, resume: resume,
-                                          isCancelled: { cancelled.load() })
-            if outcome.cancelled {
-                if state.withLock({ $0.stopping }) { return }
-                try move(id, to: .cancelled)
-            } else {
-                try move(id, to: .succeeded)
+            switch job.kind {
+            case .train: try train(job, id: id, cancelled: cancelled)
+            case .import: try importDataset(job, id: id)
             }
         } catch {
             logger.error("job \(id) failed: \(error)")
             _ = try? move(id, to: .failed, error: "\(error)")
         }
+    }
+
+    private func train(_ job: JobRecord, id: Int64, cancelled: Atomic<Bool>.Handle) throws {
+        let spec = try JSONDecoder().decode(TrainingSpec.self, from: Data(job.specJson.utf8))
+        var resume: CheckpointRecord?
+        if job.state == .running {
+            resume = try newestValidCheckpoint(of: id)
+            try JobLedger(store: store).markResumed(id, from: resume?.id)
+        } else {
+            try move(id, to: .running)
+        }
+        let trainer = Trainer(store: store, dataDirectory: dataDirectory, bus: bus)
+        let outcome = try trainer.run(job: id, spec: spec, resume: resume, isCancelled: { cancelled.load() })
+        if outcome.cancelled {
+            if state.withLock({ $0.stopping }) { return }
+            try move(id, to: .cancelled)
+        } else {
+            try move(id, to: .succeeded)
+        }
+    }
+
+    /// An import runs to the end (a shard is written in one pass); an interrupted one simply starts again.
+    private func importDataset(_ job: JobRecord, id: Int64) throws {
+        let spec = try JSONDecoder().decode(DatasetImportSpec.self, from: Data(job.specJson.utf8))
+        if job.state == .queued { try move(id, to: .running) }
+        let ledger = JobLedger(store: store)
+        _ = try DatasetCatalog(store: store, dataDirectory: dataDirectory).importDataset(spec) { done, total in
+            try? ledger.setProgress(id, total > 0 ? Double(done) / Double(total) : 1)
+        }
+        try move(id, to: .succeeded)
     }
 
     /// A state change written to the database, then announced.

@@ -1,8 +1,8 @@
 import ArgumentParser
 import Foundation
 import Synchronization
-import GRDB
 import KennelData
+import KennelJobs
 import KennelImage
 import KennelStore
 
@@ -53,34 +53,25 @@ struct Import: ParsableCommand {
         defer { LogSetup.flush() }
         let store = try storage.openStore()
         defer { try? store.close() }
-        if try store.pool.read({ db in try DatasetRecord.fetchOne(db, key: name) }) != nil {
-            throw CommandFailure("a dataset named '\(name)' already exists; pick another --name")
+        var spec = DatasetImportSpec(name: name, format: format == .idx ? .idx : .imagefolder, path: path)
+        spec.width = width
+        spec.height = height
+        spec.channels = channels
+        spec.resize = ResizeMode(rawValue: resize)
+        spec.labels = try labels.map { file in
+            try String(contentsOfFile: file, encoding: .utf8).split(whereSeparator: \.isNewline)
+                .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         }
-        let color: ColorMode = channels == 1 ? .gray : .rgb
-        let mode = ResizeMode(rawValue: resize) ?? .pad
-        let shardPath = URL(fileURLWithPath: storage.resolvedDataDirectory)
-            .appendingPathComponent("datasets/\(name).shard").path
+        let catalog = DatasetCatalog(store: store, dataDirectory: URL(fileURLWithPath: storage.resolvedDataDirectory))
         let bar = ProgressBar(title: "importing \(name)")
         let summary: ImportSummary
-        switch format {
-        case .imagefolder:
-            let preprocessing = try Preprocessing(width: width ?? 151, height: height ?? 250, color: color, resize: mode)
-            summary = try ImageFolderImport.run(root: path, preprocessing: preprocessing, shardPath: shardPath,
-                                                progress: bar.update)
-        case .idx:
-            let names = try labels.map { file in
-                try String(contentsOfFile: file, encoding: .utf8).split(whereSeparator: \.isNewline)
-                    .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-            }
-            var preprocessing: Preprocessing?
-            if width != nil || height != nil || channels != 1 {
-                preprocessing = try Preprocessing(width: width ?? 28, height: height ?? 28, color: color, resize: mode)
-            }
-            summary = try IDXImport.run(directory: path, preprocessing: preprocessing, labelNames: names,
-                                        shardPath: shardPath, progress: bar.update)
+        do {
+            summary = try catalog.importDataset(spec, progress: bar.update).1
+        } catch {
+            bar.finish()
+            throw CommandFailure("\(error)")
         }
         bar.finish()
-        try record(summary, source: path, in: store)
         for skipped in summary.skipped.prefix(20) {
             FileHandle.standardError.write(Data("skipped \(skipped.path): \(skipped.reason)\n".utf8))
         }
@@ -90,21 +81,6 @@ struct Import: ParsableCommand {
             \(String(format: "%.0f", summary.imagesPerSecond)) images/s; \(summary.header.classes.count) classes \
             into \(summary.shardPath)
             """)
-    }
-
-    private func record(_ summary: ImportSummary, source: String, in store: Store) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        let preprocessing = summary.header.preprocessing
-        var dataset = DatasetRecord(
-            name: name, format: format.rawValue,
-            path: URL(fileURLWithPath: source).standardizedFileURL.path,
-            width: preprocessing.width, height: preprocessing.height, channels: preprocessing.channels,
-            classesJson: String(decoding: try encoder.encode(summary.header.classes), as: UTF8.self),
-            trainCount: summary.header.trainCount, testCount: summary.header.testCount,
-            skippedJson: String(decoding: try encoder.encode(summary.skipped), as: UTF8.self),
-            shardPath: summary.shardPath)
-        try store.pool.write { db in try dataset.insert(db) }
     }
 }
 

@@ -71,7 +71,7 @@ import Testing
         #expect(job.resumedFrom != nil)
         #expect(server.output.contains("job 1 resumes at epoch"))
 
-        // 20 training images at batch 4: 5 steps an epoch. Every step once, none twice, ending where an
+        // 18 training images at batch 4: 5 steps an epoch. Every step once, none twice, ending where an
         // uninterrupted run would.
         let trainSteps = try store.pool.read { db in
             try Int.fetchAll(db, sql: "SELECT step FROM metrics WHERE job_id = 1 AND tag = 'train/loss' ORDER BY step")

@@ -55,6 +55,28 @@ struct JobQueueTests {
         #expect(seen.filter { if case .checkpoint = $0 { return true } else { return false } }.count == 2)
     }
 
+    @Test func importJobsRunThroughTheSameQueue() throws {
+        let bench = try Workbench()
+        defer { bench.remove() }
+        let queue = JobQueue(store: bench.store, dataDirectory: bench.dataDirectory)
+        queue.start()
+        var spec = DatasetImportSpec(name: "again", format: .imagefolder, path: bench.directory.path + "/images")
+        spec.width = 8
+        spec.height = 8
+        let job = try queue.submit(spec)
+        #expect(job.kind == .import && job.dataset == "again")
+        queue.waitUntilIdle()
+        #expect(try JobLedger(store: bench.store).job(job.id!)?.state == .succeeded)
+        let dataset = try #require(try bench.store.pool.read { try DatasetRecord.fetchOne($0, key: "again") })
+        #expect(dataset.trainCount == 18 && dataset.testCount == 6)
+        #expect(throws: SpecError(field: "name", message: "a dataset named 'again' already exists")) {
+            _ = try queue.submit(spec)
+        }
+        spec.name = "elsewhere"
+        spec.path = "/nonexistent"
+        #expect(throws: SpecError.self) { _ = try queue.submit(spec) }
+    }
+
     @Test func cancellingQueuedRunningAndFinishedJobs() throws {
         let bench = try Workbench()
         defer { bench.remove() }
@@ -88,7 +110,7 @@ struct JobQueueTests {
         let id = try #require(job.id)
         try ledger.move(id, to: .running)
         // The "crash": training stops after two epochs' checkpoints and the row stays `running`.
-        let stepsPerEpoch = 5  // 20 training images at batch 4
+        let stepsPerEpoch = 5  // 18 training images at batch 4
         var polls = 0
         _ = try bench.trainer.run(job: id, spec: spec, isCancelled: { polls += 1; return polls > 2 * stepsPerEpoch + 2 })
         let before = try bench.store.pool.read { db in

@@ -1,0 +1,96 @@
+import Foundation
+import GRDB
+import KennelData
+import KennelImage
+import KennelStore
+
+/// What an import is asked to do, as the API (`POST /v1/datasets`) and `kennel import` accept it.
+public struct DatasetImportSpec: Codable, Equatable, Sendable {
+    public enum Format: String, Codable, Sendable { case imagefolder, idx }
+
+    public var name: String
+    public var format: Format
+    public var path: String
+    public var width: Int?
+    public var height: Int?
+    /// 1 (gray, default) or 3 (RGB).
+    public var channels: Int?
+    public var resize: ResizeMode?
+    /// For IDX: class names, index = label.
+    public var labels: [String]?
+
+    public init(name: String, format: Format, path: String) {
+        self.name = name
+        self.format = format
+        self.path = path
+    }
+}
+
+/// Imports datasets into shards under `<data-dir>/datasets/` and records them in the `datasets` table.
+public struct DatasetCatalog: Sendable {
+    public let store: Store
+    public let dataDirectory: URL
+
+    public init(store: Store, dataDirectory: URL) {
+        self.store = store
+        self.dataDirectory = dataDirectory
+    }
+
+    /// Refuses a spec that cannot run: bad or taken name, missing path, impossible size or channels.
+    public func validate(_ spec: DatasetImportSpec) throws {
+        guard spec.name.range(of: #"^[A-Za-z0-9._-]{1,100}$"#, options: .regularExpression) != nil else {
+            throw SpecError(field: "name", message: "must be 1–100 letters, digits, '.', '_' or '-', got '\(spec.name)'")
+        }
+        if try store.pool.read({ try DatasetRecord.fetchOne($0, key: spec.name) }) != nil {
+            throw SpecError(field: "name", message: "a dataset named '\(spec.name)' already exists")
+        }
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: spec.path, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw SpecError(field: "path", message: "\(spec.path) does not exist or is not a directory")
+        }
+        if let channels = spec.channels, channels != 1 && channels != 3 {
+            throw SpecError(field: "channels", message: "must be 1 or 3, got \(channels)")
+        }
+        for (field, value) in [("width", spec.width), ("height", spec.height)] {
+            if let value, !(1...4096).contains(value) {
+                throw SpecError(field: field, message: "must be 1…4096, got \(value)")
+            }
+        }
+    }
+
+    /// Runs the import and records the dataset; returns the row and the import's summary.
+    public func importDataset(_ spec: DatasetImportSpec, progress: ImportProgress = { _, _ in }) throws
+        -> (DatasetRecord, ImportSummary) {
+        try validate(spec)
+        let shardPath = dataDirectory.appendingPathComponent("datasets/\(spec.name).shard").path
+        let color: ColorMode = (spec.channels ?? 1) == 1 ? .gray : .rgb
+        let summary: ImportSummary
+        switch spec.format {
+        case .imagefolder:
+            let preprocessing = try Preprocessing(width: spec.width ?? 151, height: spec.height ?? 250, color: color,
+                                                  resize: spec.resize ?? .pad)
+            summary = try ImageFolderImport.run(root: spec.path, preprocessing: preprocessing, shardPath: shardPath,
+                                                progress: progress)
+        case .idx:
+            var preprocessing: Preprocessing?
+            if spec.width != nil || spec.height != nil || color != .gray {
+                preprocessing = try Preprocessing(width: spec.width ?? 28, height: spec.height ?? 28, color: color,
+                                                  resize: spec.resize ?? .pad)
+            }
+            summary = try IDXImport.run(directory: spec.path, preprocessing: preprocessing, labelNames: spec.labels,
+                                        shardPath: shardPath, progress: progress)
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let preprocessing = summary.header.preprocessing
+        var dataset = DatasetRecord(
+            name: spec.name, format: spec.format.rawValue, path: URL(fileURLWithPath: spec.path).standardizedFileURL.path,
+            width: preprocessing.width, height: preprocessing.height, channels: preprocessing.channels,
+            classesJson: String(decoding: try encoder.encode(summary.header.classes), as: UTF8.self),
+            trainCount: summary.header.trainCount, testCount: summary.header.testCount,
+            skippedJson: String(decoding: try encoder.encode(summary.skipped), as: UTF8.self),
+            shardPath: summary.shardPath)
+        try store.pool.write { db in try dataset.insert(db) }
+        return (dataset, summary)
+    }
+}
