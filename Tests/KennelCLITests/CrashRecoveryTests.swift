@@ -23,15 +23,9 @@ import Testing
         }
         let data = directory.path + "/var"
         let storage = ["--data-dir", data, "--migrations", repositoryRoot.path + "/migrations"]
-        let importer = Process()
-        importer.executableURL = try kennelBinary()
-        importer.arguments = ["import", "--name", "tiny", "--format", "imagefolder", "--width", "8", "--height", "8"]
-            + storage + [directory.path + "/images"]
-        importer.standardOutput = FileHandle.nullDevice
-        importer.standardError = FileHandle.nullDevice
-        try importer.run()
-        importer.waitUntilExit()
-        try #require(importer.terminationStatus == 0)
+        let imported = try runKennel(["import", "--name", "tiny", "--format", "imagefolder", "--width", "8",
+                                      "--height", "8"] + storage + [directory.path + "/images"])
+        try #require(imported.status == 0, "\(imported.output)")
 
         let epochs = 200
         let layers = #"[{"type":"conv2d","filters":4,"kernel":3,"padding":"same","activation":"relu"},"#

@@ -7,19 +7,6 @@ import Testing
 
 /// `kennel import` as a user runs it.
 @Suite(.serialized) struct ImportCommandTests {
-    private func run(_ arguments: [String]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = try kennelBinary()
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: output, as: UTF8.self))
-    }
-
     @Test func importsAnImageFolderAndRecordsTheDataset() throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
@@ -36,7 +23,7 @@ import Testing
         let data = directory.path + "/var"
         let arguments = ["import", "--name", "dogs-mini", "--format", "imagefolder", "--width", "32", "--height", "24",
                          "--data-dir", data, "--migrations", repositoryRoot.path + "/migrations", directory.path + "/tree"]
-        let (status, output) = try run(arguments)
+        let (status, output) = try runKennel(arguments)
         #expect(status == 0, "\(output)")
         #expect(output.contains("imported 12 (train 8, test 4), skipped 1"))
         #expect(output.contains("skipped \(directory.path)/tree/n02-Beagle/zz.jpg"))
@@ -51,7 +38,7 @@ import Testing
         #expect(dataset.classesJson.contains(#""label":"Akita""#) && dataset.classesJson.contains(#""label":"Beagle""#))
         #expect(dataset.skippedJson.contains("zz.jpg"))
 
-        let again = try run(arguments)
+        let again = try runKennel(arguments)
         #expect(again.status != 0)
         #expect(again.output.contains("already exists"))
     }
@@ -60,11 +47,11 @@ import Testing
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
         let common = ["--data-dir", directory.path, "--migrations", repositoryRoot.path + "/migrations"]
-        let badName = try run(["import", "--name", "no spaces", "--format", "idx"] + common + ["/tmp"])
+        let badName = try runKennel(["import", "--name", "no spaces", "--format", "idx"] + common + ["/tmp"])
         #expect(badName.status != 0 && badName.output.contains("--name"))
-        let missing = try run(["import", "--name", "x", "--format", "imagefolder"] + common + [directory.path + "/absent"])
+        let missing = try runKennel(["import", "--name", "x", "--format", "imagefolder"] + common + [directory.path + "/absent"])
         #expect(missing.status != 0 && missing.output.contains("does not exist"))
-        let badFormat = try run(["import", "--name", "x", "--format", "zip"] + common + ["/tmp"])
+        let badFormat = try runKennel(["import", "--name", "x", "--format", "zip"] + common + ["/tmp"])
         #expect(badFormat.status != 0)
     }
 }

@@ -14,6 +14,20 @@ func kennelBinary() throws -> URL {
     return found
 }
 
+/// Runs `kennel ARGUMENTS` to the end; its exit status and everything it printed.
+func runKennel(_ arguments: [String]) throws -> (status: Int32, output: String) {
+    let process = Process()
+    process.executableURL = try kennelBinary()
+    process.arguments = arguments
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    process.standardError = pipe
+    try process.run()
+    let output = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: output, as: UTF8.self))
+}
+
 /// A `kennel serve` child process, as a user starts it.
 final class ServerProcess {
     let process = Process()

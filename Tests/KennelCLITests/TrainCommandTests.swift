@@ -7,19 +7,6 @@ import Testing
 
 /// `kennel train` in the foreground, after `kennel import`, as a user runs them.
 @Suite(.serialized) struct TrainCommandTests {
-    private func run(_ arguments: [String]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = try kennelBinary()
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: output, as: UTF8.self))
-    }
-
     @Test func trainsAnImportedDatasetAndRecordsTheJob() throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
@@ -36,10 +23,10 @@ import Testing
             }
         }
         let storage = ["--data-dir", directory.path + "/var", "--migrations", repositoryRoot.path + "/migrations"]
-        let imported = try run(["import", "--name", "colors", "--format", "imagefolder", "--width", "32",
+        let imported = try runKennel(["import", "--name", "colors", "--format", "imagefolder", "--width", "32",
                                 "--height", "32", "--channels", "3"] + storage + [directory.path + "/images"])
         #expect(imported.status == 0, "\(imported.output)")
-        let trained = try run(["train", "--dataset", "colors", "--preset", "cifar-cnn", "--epochs", "3",
+        let trained = try runKennel(["train", "--dataset", "colors", "--preset", "cifar-cnn", "--epochs", "3",
                                "--batch-size", "4", "--learning-rate", "0.001"] + storage)
         #expect(trained.status == 0, "\(trained.output)")
         #expect(trained.output.contains("job 1 succeeded: best test accuracy 1.0000"))
@@ -53,12 +40,12 @@ import Testing
         let checkpoints = try store.pool.read { try CheckpointRecord.fetchCount($0) }
         #expect(checkpoints >= 1)
 
-        let wrongShape = try run(["train", "--dataset", "colors", "--preset", "fashion-convnet", "--epochs", "1"] + storage)
+        let wrongShape = try runKennel(["train", "--dataset", "colors", "--preset", "fashion-convnet", "--epochs", "1"] + storage)
         #expect(wrongShape.status != 0)
         #expect(wrongShape.output.contains("preset: fashion-convnet takes [28, 28, 1] images"))
         // An invalid request is refused before any job is recorded.
         #expect(try store.pool.read { try JobRecord.fetchCount($0) } == 1)
-        let missing = try run(["train", "--dataset", "nothing", "--preset", "cifar-cnn"] + storage)
+        let missing = try runKennel(["train", "--dataset", "nothing", "--preset", "cifar-cnn"] + storage)
         #expect(missing.status != 0 && missing.output.contains("dataset 'nothing' does not exist"))
     }
 }
