@@ -24,6 +24,28 @@ public struct JobLedger: Sendable {
 
     public init(store: Store) { self.store = store }
 
+    /// Records a new job already running in this process (a foreground `kennel train`), in one transaction so
+    /// no queue can claim it in between.
+    public func submitRunning(kind: JobKind, dataset: String, specJson: String, at time: Date = Date()) throws
+        -> JobRecord {
+        try store.pool.write { db in
+            var job = JobRecord(kind: kind, specJson: specJson, dataset: dataset, state: .running, createdAt: time)
+            job.startedAt = time
+            job.owner = ProcessIdentity.current
+            try job.insert(db)
+            return try Self.stored(job.id!, in: db)
+        }
+    }
+
+    /// Takes a queued job for this process; false when another process (or a cancellation) got there first.
+    public func claim(_ id: Int64) throws -> Bool {
+        try store.pool.write { db in
+            try db.execute(sql: "UPDATE jobs SET state = 'running', started_at = ?, owner = ? WHERE id = ? AND state = 'queued'",
+                           arguments: [Date().timeIntervalSince1970, ProcessIdentity.current, id])
+            return db.changesCount == 1
+        }
+    }
+
     /// Records a new job as queued and returns it, with its id, as stored.
     public func submit(kind: JobKind, dataset: String, specJson: String) throws -> JobRecord {
         try store.pool.write { db in
@@ -49,8 +71,14 @@ public struct JobLedger: Sendable {
                 throw JobLedgerError.transitionNotAllowed(id: id, from: job.state, to: next)
             }
             job.state = next
-            if next == .running { job.startedAt = time }
-            if next.isFinal { job.finishedAt = time }
+            if next == .running {
+                job.startedAt = time
+                job.owner = ProcessIdentity.current
+            }
+            if next.isFinal {
+                job.finishedAt = time
+                job.owner = nil
+            }
             if next == .succeeded { job.progress = 1 }
             job.error = error
             try job.update(db)
@@ -73,10 +101,12 @@ public struct JobLedger: Sendable {
         }
     }
 
-    /// Notes that running job `id` continues after an interruption, from `checkpoint` (nil: from step 0).
+    /// Notes that running job `id` continues in this process after an interruption, from `checkpoint` (nil: from
+    /// step 0).
     public func markResumed(_ id: Int64, from checkpoint: Int64?) throws {
         try store.pool.write { db in
-            try db.execute(sql: "UPDATE jobs SET resumed_from = ? WHERE id = ?", arguments: [checkpoint, id])
+            try db.execute(sql: "UPDATE jobs SET resumed_from = ?, owner = ? WHERE id = ?",
+                           arguments: [checkpoint, ProcessIdentity.current, id])
         }
     }
 }

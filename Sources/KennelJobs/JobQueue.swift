@@ -117,9 +117,11 @@ public final class JobQueue: Sendable {
         let candidates: [JobRecord]
         do {
             candidates = try store.pool.read { db in
+                // A running job whose process still runs (a foreground `kennel train`) is not interrupted.
                 let interrupted = recovering
                     ? try JobRecord.filter(JobRecord.Columns.state == JobState.running.rawValue)
                         .order(JobRecord.Columns.id).fetchAll(db)
+                        .filter { job in job.owner.map { !ProcessIdentity.isAlive($0) } ?? true }
                     : []
                 let queued = try JobRecord.filter(JobRecord.Columns.state == JobState.queued.rawValue)
                     .order(JobRecord.Columns.id).fetchAll(db)
@@ -169,22 +171,56 @@ public final class JobQueue: Sendable {
             resume = try newestValidCheckpoint(of: id)
             try JobLedger(store: store).markResumed(id, from: resume?.id)
         } else {
-            try move(id, to: .running)
+            guard try JobLedger(store: store).claim(id) else { return }
+            bus.publish(.state(job: id, state: .running))
         }
+        try run(id, spec: spec, resume: resume, isCancelled: { cancelled.load() })
+    }
+
+    /// Trains `spec` as job `id` (already running in this process) and records how it ended.
+    @discardableResult
+    private func run(_ id: Int64, spec: TrainingSpec, resume: CheckpointRecord?, isCancelled: () -> Bool,
+                     progress: (TrainingProgress) -> Void = { _ in }) throws -> TrainingOutcome {
         let trainer = Trainer(store: store, dataDirectory: dataDirectory, bus: bus)
-        let outcome = try trainer.run(job: id, spec: spec, resume: resume, isCancelled: { cancelled.load() })
+        let outcome = try trainer.run(job: id, spec: spec, resume: resume, isCancelled: isCancelled,
+                                      progress: progress)
         if outcome.cancelled {
-            if state.withLock({ $0.stopping }) { return }
+            if state.withLock({ $0.stopping }) { return outcome }
             try move(id, to: .cancelled)
         } else {
             try move(id, to: .succeeded)
+        }
+        return outcome
+    }
+
+    /// Runs `spec` on the calling thread (`kennel train`): validated, then recorded as running under this
+    /// process in one step, so a queue starting meanwhile (a server) leaves it alone. A failure marks the job
+    /// failed and is rethrown.
+    public func runInForeground(_ spec: TrainingSpec, isCancelled: () -> Bool = { false },
+                                progress: (TrainingProgress) -> Void = { _ in }) throws -> (JobRecord, TrainingOutcome) {
+        try Trainer(store: store, dataDirectory: dataDirectory).validate(spec)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let job = try JobLedger(store: store).submitRunning(
+            kind: .train, dataset: spec.dataset, specJson: String(decoding: try encoder.encode(spec), as: UTF8.self))
+        let id = job.id!
+        bus.publish(.state(job: id, state: .running))
+        do {
+            let outcome = try run(id, spec: spec, resume: nil, isCancelled: isCancelled, progress: progress)
+            return (try JobLedger(store: store).job(id) ?? job, outcome)
+        } catch {
+            _ = try? move(id, to: .failed, error: "\(error)")
+            throw error
         }
     }
 
     /// An import runs to the end (a shard is written in one pass); an interrupted one simply starts again.
     private func importDataset(_ job: JobRecord, id: Int64) throws {
         let spec = try JSONDecoder().decode(DatasetImportSpec.self, from: Data(job.specJson.utf8))
-        if job.state == .queued { try move(id, to: .running) }
+        if job.state == .queued {
+            guard try JobLedger(store: store).claim(id) else { return }
+            bus.publish(.state(job: id, state: .running))
+        }
         let ledger = JobLedger(store: store)
         _ = try DatasetCatalog(store: store, dataDirectory: dataDirectory).importDataset(spec) { done, total in
             try? ledger.setProgress(id, total > 0 ? Double(done) / Double(total) : 1)

@@ -112,6 +112,8 @@ public struct JobRecord: KennelRecord, Equatable {
     public var error: String?
     /// The checkpoint a resumed job continued from.
     public var resumedFrom: Int64?
+    /// The process running the job (`host:pid:start-time`), while it runs.
+    public var owner: String?
 
     /// Column names as the migrations spell them.
     public enum Columns {

@@ -55,19 +55,7 @@ struct Train: ParsableCommand {
         spec.seed = seed
         let store = try storage.openStore()
         defer { try? store.close() }
-        let trainer = Trainer(store: store, dataDirectory: URL(fileURLWithPath: storage.resolvedDataDirectory))
-        do {
-            try trainer.validate(spec)
-        } catch {
-            throw CommandFailure("\(error)")
-        }
-        let ledger = JobLedger(store: store)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        let job = try ledger.submit(kind: .train, dataset: dataset,
-                                    specJson: String(decoding: try encoder.encode(spec), as: UTF8.self))
-        let id = job.id!
-        try ledger.move(id, to: .running)
+        let queue = JobQueue(store: store, dataDirectory: URL(fileURLWithPath: storage.resolvedDataDirectory))
 
         let cancelled = Atomic(false)
         signal(SIGINT, SIG_IGN)
@@ -76,27 +64,26 @@ struct Train: ParsableCommand {
         interrupt.resume()
         defer { interrupt.cancel() }
 
-        let bar = ProgressBar(title: "job \(id)")
+        let bar = ProgressBar(title: "training")
         let started = Date()
+        let (job, outcome): (JobRecord, TrainingOutcome)
         do {
-            let outcome = try trainer.run(job: id, spec: spec, isCancelled: { cancelled.load(ordering: .relaxed) }) {
+            (job, outcome) = try queue.runInForeground(spec, isCancelled: { cancelled.load(ordering: .relaxed) }) {
                 bar.update($0.step, $0.totalSteps,
                            detail: "epoch \($0.epoch)/\($0.epochs) loss \(String(format: "%.4f", $0.loss)) "
                                + "accuracy \(String(format: "%.4f", $0.accuracy))")
             }
-            bar.finish()
-            try ledger.move(id, to: outcome.cancelled ? .cancelled : .succeeded)
-            print("""
-                job \(id) \(outcome.cancelled ? "cancelled" : "succeeded"): best test accuracy \
-                \(String(format: "%.4f", outcome.bestTestAccuracy)) after \(outcome.epochsRun) epoch(s), \
-                \(outcome.steps) steps, \(String(format: "%.1f", Date().timeIntervalSince(started))) s\
-                \(outcome.stoppedEarly ? " (stopped early)" : "")\
-                \(outcome.bestCheckpoint.map { "; best checkpoint \($0.path)" } ?? "")
-                """)
         } catch {
             bar.finish()
-            _ = try? ledger.move(id, to: .failed, error: "\(error)")
-            throw CommandFailure("job \(id) failed: \(error)")
+            throw CommandFailure("\(error)")
         }
+        bar.finish()
+        print("""
+            job \(job.id!) \(outcome.cancelled ? "cancelled" : "succeeded"): best test accuracy \
+            \(String(format: "%.4f", outcome.bestTestAccuracy)) after \(outcome.epochsRun) epoch(s), \
+            \(outcome.steps) steps, \(String(format: "%.1f", Date().timeIntervalSince(started))) s\
+            \(outcome.stoppedEarly ? " (stopped early)" : "")\
+            \(outcome.bestCheckpoint.map { "; best checkpoint \($0.path)" } ?? "")
+            """)
     }
 }

@@ -77,6 +77,34 @@ struct JobQueueTests {
         #expect(throws: SpecError.self) { _ = try queue.submit(spec) }
     }
 
+    @Test func foregroundRunsAreLeftAloneByAStartingQueue() throws {
+        let bench = try Workbench()
+        defer { bench.remove() }
+        let queue = JobQueue(store: bench.store, dataDirectory: bench.dataDirectory)
+        var sawOwner = false
+        let (job, outcome) = try queue.runInForeground(bench.spec(epochs: 2), progress: { _ in
+            sawOwner = sawOwner || (try? JobLedger(store: bench.store).job(1))??.owner != nil
+        })
+        #expect(job.state == .succeeded && job.owner == nil && outcome.epochsRun == 2)
+        #expect(sawOwner)
+
+        // A job running in a live process (this one) is not "interrupted"; once its owner is gone, it is.
+        let ledger = JobLedger(store: bench.store)
+        let live = try ledger.submitRunning(kind: .train, dataset: bench.dataset,
+                                            specJson: String(decoding: try JSONEncoder().encode(bench.spec(epochs: 1)),
+                                                             as: UTF8.self))
+        let starting = JobQueue(store: bench.store, dataDirectory: bench.dataDirectory)
+        starting.start()
+        starting.waitUntilIdle()
+        Thread.sleep(forTimeInterval: 0.2)
+        #expect(try ledger.job(live.id!)?.state == .running)
+        try bench.orphan(live.id!)
+        let restarted = JobQueue(store: bench.store, dataDirectory: bench.dataDirectory)
+        restarted.start()
+        #expect(try waitFor { try ledger.job(live.id!)?.state == .succeeded })
+        restarted.waitUntilIdle()
+    }
+
     @Test func cancellingQueuedRunningAndFinishedJobs() throws {
         let bench = try Workbench()
         defer { bench.remove() }
@@ -118,6 +146,7 @@ struct JobQueueTests {
                 .fetchAll(db)
         }
         #expect(before.first?.step == 2 * stepsPerEpoch)
+        try bench.orphan(id)
 
         let queue = JobQueue(store: bench.store, dataDirectory: bench.dataDirectory)
         queue.start()
@@ -155,6 +184,7 @@ struct JobQueueTests {
         var bytes = try Data(contentsOf: URL(fileURLWithPath: records[0].path))
         bytes[20] ^= 0xFF
         try bytes.write(to: URL(fileURLWithPath: records[0].path))
+        try bench.orphan(id)
         let queue = JobQueue(store: bench.store, dataDirectory: bench.dataDirectory)
         queue.start()
         #expect(try waitFor { try ledger.job(id)?.state == .succeeded })

@@ -72,5 +72,12 @@ struct Workbench {
         try? store.close()
         directory.remove()
     }
-}
 
+    /// Marks running job `id` as owned by a process that no longer exists, as after a crash.
+    func orphan(_ id: Int64) throws {
+        try store.pool.write { db in
+            try db.execute(sql: "UPDATE jobs SET owner = ? WHERE id = ?",
+                           arguments: ["\(ProcessInfo.processInfo.hostName):2147483646:0", id])
+        }
+    }
+}
