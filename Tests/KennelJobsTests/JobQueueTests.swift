@@ -105,6 +105,23 @@ struct JobQueueTests {
         restarted.waitUntilIdle()
     }
 
+    @Test func theConcurrencyLimitHoldsTheThirdJobBack() throws {
+        let bench = try Workbench()
+        defer { bench.remove() }
+        let queue = JobQueue(store: bench.store, dataDirectory: bench.dataDirectory, concurrency: 2)
+        queue.start()
+        let first = try queue.submit(bench.spec(epochs: 1000))
+        let second = try queue.submit(bench.spec(epochs: 1000))
+        let third = try queue.submit(bench.spec(epochs: 1))
+        let ledger = JobLedger(store: bench.store)
+        #expect(try waitFor { try ledger.job(first.id!)?.state == .running && ledger.job(second.id!)?.state == .running })
+        #expect(try ledger.job(third.id!)?.state == .queued)
+        try queue.cancel(first.id!)
+        try queue.cancel(second.id!)
+        queue.waitUntilIdle()
+        #expect(try ledger.job(third.id!)?.state == .succeeded)
+    }
+
     @Test func cancellingQueuedRunningAndFinishedJobs() throws {
         let bench = try Workbench()
         defer { bench.remove() }
