@@ -43,7 +43,8 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "KennelAPI", dependencies: [
-            "KennelHTTP", "KennelJobs", "KennelStore",
+            "KennelHTTP", "KennelJobs", "KennelStore", "KennelImage",
+            .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "kennel", dependencies: [
@@ -67,7 +68,9 @@ let package = Package(
             "KennelTestSupport", "KennelJobs", "KennelStore", "KennelData", "KennelEngine", "KennelImage",
         ]),
         .testTarget(name: "KennelHTTPTests", dependencies: ["KennelTestSupport", "KennelHTTP"]),
-        .testTarget(name: "KennelAPITests", dependencies: ["KennelTestSupport", "KennelAPI", "KennelHTTP"]),
+        .testTarget(name: "KennelAPITests", dependencies: [
+            "KennelTestSupport", "KennelAPI", "KennelHTTP", "KennelJobs", "KennelStore", "KennelImage",
+        ]),
         .testTarget(name: "KennelCLITests", dependencies: [
             "KennelTestSupport", "KennelImage", "KennelStore", .product(name: "GRDB", package: "GRDB.swift"),
         ]),

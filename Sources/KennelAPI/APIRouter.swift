@@ -2,10 +2,15 @@ import KennelHTTP
 
 /// Builds Kennel's HTTP routes: the REST API under `/v1`, health and the dashboard's static files.
 public enum APIRouter {
-    /// The router for a server serving `staticFiles` as the dashboard.
-    public static func make(staticFiles: StaticFiles) -> Router {
+    /// The router for a server serving `staticFiles` as the dashboard and, given `context`, the REST API.
+    public static func make(staticFiles: StaticFiles, context: APIContext? = nil) -> Router {
         var routes = Router.Builder()
         routes.addHealthRoutes()
+        if let context {
+            routes.addDatasetRoutes(context)
+            routes.addJobRoutes(context)
+            routes.addModelRoutes(context)
+        }
         routes.fallback { request in try staticFiles.response(for: request) }
         return Router(routes)
     }

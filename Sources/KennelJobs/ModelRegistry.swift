@@ -58,15 +58,33 @@ public final class ServedModel: Sendable {
         public let probability: Float
     }
 
+    /// A classification with where its time went.
+    public struct Classification: Sendable {
+        public let predictions: [Prediction]
+        public let decodeMilliseconds: Double
+        public let inferMilliseconds: Double
+    }
+
     /// The `topK` most probable classes for encoded image bytes, prepared exactly as at training time.
-    public func classify(_ bytes: [UInt8], topK: Int = 5, decoder: ImageDecoder = ImageDecoder()) throws -> [Prediction] {
+    public func classify(_ bytes: [UInt8], topK: Int = 5, decoder: ImageDecoder = ImageDecoder()) throws -> Classification {
+        let started = Date()
         let pixels = try preprocessing.prepare(bytes, decoder: decoder)
         let input = Tensor(shape: [1, preprocessing.height, preprocessing.width, preprocessing.channels],
                            data: pixels.map { Float($0) / 255 })
+        let decoded = Date()
         let probabilities = try model.withLock { try $0.predict(input) }.data
-        return probabilities.indices.sorted { probabilities[$0] > probabilities[$1] }
+        let predictions = probabilities.indices.sorted { probabilities[$0] > probabilities[$1] }
             .prefix(max(1, min(topK, labels.count)))
             .map { Prediction(index: $0, label: labels[$0], classId: classIds[$0], probability: probabilities[$0]) }
+        return Classification(predictions: predictions,
+                              decodeMilliseconds: decoded.timeIntervalSince(started) * 1000,
+                              inferMilliseconds: Date().timeIntervalSince(decoded) * 1000)
+    }
+
+    /// Runs one prediction on a blank image so the first request does not pay for first-touch allocations.
+    func warmUp() throws {
+        let input = Tensor(zeros: [1, preprocessing.height, preprocessing.width, preprocessing.channels])
+        _ = try model.withLock { try $0.predict(input) }
     }
 }
 
@@ -102,6 +120,7 @@ public final class ModelRegistry: Sendable {
             return next
         }
         let served = try ServedModel(name: name, version: version, loaded: loaded, classIds: classIds)
+        try served.warmUp()
         cache.withLock { $0[name] = served }
         return served
     }
@@ -120,8 +139,28 @@ public final class ModelRegistry: Sendable {
             return previous
         }
         let served = try load(name: name, version: version)
+        try served.warmUp()
         cache.withLock { $0[name] = served }
         return served
+    }
+
+    /// Every served model name, and whether it is loaded and warmed in this process.
+    public func readiness() throws -> [(name: String, version: Int, ready: Bool)] {
+        let served = try store.pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT name, version FROM served_models ORDER BY name")
+        }
+        let loaded = cache.withLock { $0 }
+        return served.map { row in
+            let name: String = row["name"], version: Int = row["version"]
+            return (name, version, loaded[name]?.version == version)
+        }
+    }
+
+    /// Loads and warms every served model (at server start, off the request path).
+    public func warmAll() {
+        for entry in (try? readiness()) ?? [] where !entry.ready {
+            if let model = try? served(entry.name) { try? model.warmUp() }
+        }
     }
 
     /// The served version of `name`, loaded once and then kept.

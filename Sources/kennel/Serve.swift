@@ -46,7 +46,12 @@ struct Serve: ParsableCommand {
         let jobs = JobQueue(store: store, dataDirectory: URL(fileURLWithPath: storage.resolvedDataDirectory))
         jobs.start()
         let staticFiles = try StaticFiles(directory: settings.publicDirectory)
-        let server = HTTPServer(configuration: settings.http, router: APIRouter.make(staticFiles: staticFiles))
+        let models = ModelRegistry(store: store, dataDirectory: URL(fileURLWithPath: storage.resolvedDataDirectory))
+        DispatchQueue.global(qos: .utility).async { models.warmAll() }
+        let context = APIContext(store: store, jobs: jobs, models: models,
+                                 token: ProcessInfo.processInfo.environment["KENNEL_TOKEN"])
+        let server = HTTPServer(configuration: settings.http,
+                                router: APIRouter.make(staticFiles: staticFiles, context: context))
         try server.start()
         logger.info("""
             listening on http://\(settings.http.host.contains(":") ? "[\(settings.http.host)]" : settings.http.host):\

@@ -25,7 +25,7 @@ struct ModelRegistryTests {
         // The job's best checkpoint is what gets served.
         let record = try #require(try bench.store.pool.read { try ModelRecord.fetchOne($0, key: ["name": "tones", "version": 1]) })
         #expect(record.checkpointId == outcome.bestCheckpoint?.id)
-        let predictions = try served.classify(try heldOutDarkImage(), topK: 5)
+        let predictions = try served.classify(try heldOutDarkImage(), topK: 5).predictions
         #expect(predictions.count == 2)
         #expect(predictions.first?.label == "dark")
         #expect(predictions.first?.classId == "n0-dark")

@@ -1,0 +1,104 @@
+import Foundation
+import KennelStore
+
+// The JSON shapes of DESIGN.md: the data model's snake_case column names, `*_json` columns decoded under the
+// name without the suffix, times as seconds since 1970.
+
+struct DatasetBody: Encodable {
+    let name, format, path: String
+    let width, height, channels, trainCount, testCount: Int
+    let classes, skipped: JSONValue
+    let createdAt: Double
+
+    init(_ record: DatasetRecord) {
+        (name, format, path) = (record.name, record.format, record.path)
+        (width, height, channels) = (record.width, record.height, record.channels)
+        (trainCount, testCount) = (record.trainCount, record.testCount)
+        classes = JSONValue(text: record.classesJson)
+        skipped = JSONValue(text: record.skippedJson)
+        createdAt = record.createdAt.timeIntervalSince1970
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case name, format, path, width, height, channels, trainCount = "train_count", testCount = "test_count"
+        case classes, skipped, createdAt = "created_at"
+    }
+}
+
+struct JobBody: Encodable {
+    let id: Int64
+    let kind, state, dataset: String
+    let spec: JSONValue
+    let createdAt: Double
+    let startedAt, finishedAt: Double?
+    let progress: Double
+    let error: String?
+    let resumedFrom: Int64?
+
+    init(_ record: JobRecord) {
+        id = record.id ?? 0
+        (kind, state, dataset) = (record.kind.rawValue, record.state.rawValue, record.dataset)
+        spec = JSONValue(text: record.specJson)
+        createdAt = record.createdAt.timeIntervalSince1970
+        startedAt = record.startedAt?.timeIntervalSince1970
+        finishedAt = record.finishedAt?.timeIntervalSince1970
+        (progress, error, resumedFrom) = (record.progress, record.error, record.resumedFrom)
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case id, kind, state, dataset, spec, createdAt = "created_at", startedAt = "started_at"
+        case finishedAt = "finished_at", progress, error, resumedFrom = "resumed_from"
+    }
+}
+
+struct CheckpointBody: Encodable {
+    let id, jobId: Int64
+    let step, epoch, bytes: Int
+    let sha256: String
+    let metrics: JSONValue
+    let createdAt: Double
+
+    init(_ record: CheckpointRecord) {
+        (id, jobId) = (record.id ?? 0, record.jobId)
+        (step, epoch, bytes, sha256) = (record.step, record.epoch, record.bytes, record.sha256)
+        metrics = JSONValue(text: record.metricsJson)
+        createdAt = record.createdAt.timeIntervalSince1970
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case id, jobId = "job_id", step, epoch, bytes, sha256, metrics, createdAt = "created_at"
+    }
+}
+
+struct ModelBody: Encodable {
+    let name: String
+    let version: Int
+    let checkpointId: Int64
+    let labels: JSONValue
+    let createdAt: Double
+    let served: Bool
+
+    init(_ record: ModelRecord, served: Bool) {
+        (name, version, checkpointId) = (record.name, record.version, record.checkpointId)
+        labels = JSONValue(text: record.labelsJson)
+        createdAt = record.createdAt.timeIntervalSince1970
+        self.served = served
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case name, version, checkpointId = "checkpoint_id", labels, createdAt = "created_at", served
+    }
+}
+
+struct MetricBody: Encodable {
+    let tag: String
+    let step: Int
+    let wallTime: Double
+    let value: Double
+
+    init(_ record: MetricRecord) {
+        (tag, step, wallTime, value) = (record.tag, record.step, record.wallTime, record.value)
+    }
+
+    enum CodingKeys: String, CodingKey { case tag, step, wallTime = "wall_time", value }
+}

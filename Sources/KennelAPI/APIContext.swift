@@ -1,0 +1,79 @@
+import Dispatch
+import Foundation
+import KennelHTTP
+import KennelImage
+import KennelJobs
+import KennelStore
+
+/// What the REST handlers work with: the database, the job queue, the served models and the access token.
+public struct APIContext: Sendable {
+    public let store: Store
+    public let jobs: JobQueue
+    public let models: ModelRegistry
+    /// When set, every POST needs `Authorization: Bearer <token>`.
+    public let token: String?
+    let decoder = ImageDecoder()
+    /// Where requests that touch the disk or the queue run, off the HTTP polling threads.
+    let work = DispatchQueue(label: "kennel.api", qos: .userInitiated, attributes: .concurrent)
+    /// Classification runs on its own queue, never behind other requests.
+    let classify = DispatchQueue(label: "kennel.classify", qos: .userInitiated, attributes: .concurrent)
+
+    public init(store: Store, jobs: JobQueue, models: ModelRegistry, token: String? = nil) {
+        self.store = store
+        self.jobs = jobs
+        self.models = models
+        self.token = token.flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    /// Refuses a mutating request without the configured token (constant-time comparison).
+    func authorize(_ request: Request) throws {
+        guard let token else { return }
+        let presented = Array((request.headers["Authorization"] ?? "").utf8)
+        let expected = Array("Bearer \(token)".utf8)
+        var difference = presented.count ^ expected.count
+        for index in 0..<max(presented.count, expected.count) {
+            let a = index < presented.count ? presented[index] : 0
+            let b = index < expected.count ? expected[index] : 0
+            difference |= Int(a ^ b)
+        }
+        guard difference == 0 else {
+            throw HTTPError(.unauthorized, code: "unauthorized",
+                            message: "this server needs 'Authorization: Bearer <token>' (KENNEL_TOKEN) for changes")
+        }
+    }
+}
+
+/// Turns the job system's typed errors into HTTP answers with the status DESIGN.md names.
+enum APIErrors {
+    static func map<Value>(_ body: () throws -> Value) throws -> Value {
+        do {
+            return try body()
+        } catch let error as HTTPError {
+            throw error
+        } catch let error as SpecError {
+            throw HTTPError(.unprocessableContent, code: "invalid_field", message: error.description,
+                            headers: ["X-Invalid-Field": error.field])
+        } catch let error as TrainingError {
+            throw HTTPError(.unprocessableContent, code: "invalid_field", message: "dataset: \(error.description)")
+        } catch let error as JobQueueError {
+            switch error {
+            case .unknownJob: throw HTTPError.notFound(error.description)
+            case .alreadyFinished: throw HTTPError(.conflict, code: "conflict", message: error.description)
+            }
+        } catch let error as RegistryError {
+            switch error {
+            case .unknownModel, .unknownCheckpoint: throw HTTPError.notFound(error.description)
+            case .invalidName, .checkpointOfAnotherJob:
+                throw HTTPError(.unprocessableContent, code: "invalid_field", message: error.description)
+            case .jobHasNoCheckpoint, .nothingToRollBackTo:
+                throw HTTPError(.conflict, code: "conflict", message: error.description)
+            }
+        } catch let error as ImageError {
+            if case .tooLarge = error {
+                throw HTTPError(.contentTooLarge, code: "image_too_large", message: error.description)
+            }
+            throw HTTPError(.unsupportedMediaType, code: "not_an_image",
+                            message: "\(error.description); send a JPEG or PNG (image/jpeg, image/png)")
+        }
+    }
+}

@@ -1,0 +1,36 @@
+import Foundation
+import GRDB
+import KennelHTTP
+import KennelJobs
+import KennelStore
+
+extension Router.Builder {
+    /// `/v1/datasets…`: import (as a job) and list.
+    mutating func addDatasetRoutes(_ context: APIContext) {
+        post("/v1/datasets", execution: .queue(context.work)) { request in
+            try context.authorize(request)
+            let spec = try request.decode(DatasetImportSpec.self)
+            let job = try APIErrors.map { try context.jobs.submit(spec) }
+            var response = Response.json(JobBody(job), status: .accepted)
+            response.headers["Location"] = "/v1/jobs/\(job.id ?? 0)"
+            return response
+        }
+
+        get("/v1/datasets") { request in
+            let page = try PageRequest(request)
+            let datasets = try context.store.pool.read { db in
+                try DatasetRecord.filter(DatasetRecord.Columns.name > (page.after ?? ""))
+                    .order(DatasetRecord.Columns.name).limit(page.limit).fetchAll(db)
+            }
+            return page.response(datasets.map(DatasetBody.init), path: "/v1/datasets") { $0.name }
+        }
+
+        get("/v1/datasets/{name}") { request in
+            let name = try request.parameters.require("name")
+            guard let dataset = try context.store.pool.read({ try DatasetRecord.fetchOne($0, key: name) }) else {
+                throw HTTPError.notFound("no dataset named '\(name)'")
+            }
+            return .json(DatasetBody(dataset))
+        }
+    }
+}

@@ -1,0 +1,103 @@
+import Foundation
+import GRDB
+import KennelHTTP
+import KennelJobs
+import KennelStore
+
+/// `limit` and `after` of a list request.
+struct PageRequest {
+    let limit: Int
+    let after: String?
+
+    init(_ request: Request) throws {
+        let raw = request.query["limit"] ?? "100"
+        guard let limit = Int(raw), (1...1000).contains(limit) else {
+            throw HTTPError.badRequest("limit must be 1…1000, got '\(raw)'")
+        }
+        self.limit = limit
+        after = request.query["after"]
+    }
+
+    /// A JSON array of `items`, with a `Link: <…>; rel="next"` header when the page is full.
+    func response<Item: Encodable>(_ items: [Item], path: String, query: String = "", cursor: (Item) -> String)
+        -> Response {
+        var response = Response.json(items)
+        if items.count == limit, let last = items.last {
+            let cursorValue = cursor(last).addingPercentEncoding(withAllowedCharacters: .urlQueryAllowed) ?? ""
+            response.headers["Link"] = "<\(path)?limit=\(limit)&after=\(cursorValue)\(query)>; rel=\"next\""
+        }
+        return response
+    }
+}
+
+extension Router.Builder {
+    /// `/v1/jobs…`: submit, list, inspect, cancel, metrics, checkpoints.
+    mutating func addJobRoutes(_ context: APIContext) {
+        post("/v1/jobs", execution: .queue(context.work)) { request in
+            try context.authorize(request)
+            let spec = try request.decode(TrainingSpec.self)
+            let job = try APIErrors.map { try context.jobs.submit(spec) }
+            var response = Response.json(JobBody(job), status: .created)
+            response.headers["Location"] = "/v1/jobs/\(job.id ?? 0)"
+            return response
+        }
+
+        get("/v1/jobs") { request in
+            let page = try PageRequest(request)
+            let state = try request.query["state"].map { raw -> JobState in
+                guard let state = JobState(rawValue: raw) else {
+                    throw HTTPError.badRequest("state must be queued, running, succeeded, failed or cancelled")
+                }
+                return state
+            }
+            let after = Int64(page.after ?? "0") ?? 0
+            let jobs = try context.store.pool.read { db in
+                var query = JobRecord.filter(JobRecord.Columns.id > after)
+                if let state { query = query.filter(JobRecord.Columns.state == state.rawValue) }
+                return try query.order(JobRecord.Columns.id).limit(page.limit).fetchAll(db)
+            }
+            return page.response(jobs.map(JobBody.init), path: "/v1/jobs",
+                                 query: state.map { "&state=\($0.rawValue)" } ?? "") { String($0.id) }
+        }
+
+        get("/v1/jobs/{id}") { request in .json(JobBody(try Self.job(request, context))) }
+
+        post("/v1/jobs/{id}/cancel", execution: .queue(context.work)) { request in
+            try context.authorize(request)
+            let id = try request.parameters.require("id", as: Int64.self)
+            try APIErrors.map { _ = try context.jobs.cancel(id) }
+            return .json(JobBody(try Self.job(request, context)), status: .accepted)
+        }
+
+        get("/v1/jobs/{id}/metrics") { request in
+            let job = try Self.job(request, context)
+            let afterStep = try request.query["after_step"].map { raw -> Int in
+                guard let step = Int(raw) else { throw HTTPError.badRequest("after_step must be an integer") }
+                return step
+            } ?? -1
+            let points = try context.store.pool.read { db in
+                var query = MetricRecord.filter(MetricRecord.Columns.jobId == job.id!)
+                    .filter(MetricRecord.Columns.step > afterStep)
+                if let tag = request.query["tag"] { query = query.filter(MetricRecord.Columns.tag == tag) }
+                return try query.order(MetricRecord.Columns.step, MetricRecord.Columns.tag).fetchAll(db)
+            }
+            return .json(points.map(MetricBody.init))
+        }
+
+        get("/v1/jobs/{id}/checkpoints") { request in
+            let job = try Self.job(request, context)
+            let records = try context.store.pool.read { db in
+                try CheckpointRecord.filter(CheckpointRecord.Columns.jobId == job.id!)
+                    .order(CheckpointRecord.Columns.step).fetchAll(db)
+            }
+            return .json(records.map(CheckpointBody.init))
+        }
+    }
+
+    /// The job named by the `{id}` parameter, or 404.
+    static func job(_ request: Request, _ context: APIContext) throws -> JobRecord {
+        let id = try request.parameters.require("id", as: Int64.self)
+        guard let job = try JobLedger(store: context.store).job(id) else { throw HTTPError.notFound("no job with id \(id)") }
+        return job
+    }
+}

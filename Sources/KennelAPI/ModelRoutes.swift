@@ -1,0 +1,83 @@
+import Foundation
+import GRDB
+import KennelHTTP
+import KennelJobs
+import KennelStore
+
+extension Router.Builder {
+    /// `/v1/models…`: promote, list, roll back, classify; and `/readyz`.
+    mutating func addModelRoutes(_ context: APIContext) {
+        struct Promotion: Decodable {
+            let name: String
+            let jobId: Int64
+            let checkpoint: Int64?
+            enum CodingKeys: String, CodingKey { case name, jobId = "job_id", checkpoint }
+        }
+
+        post("/v1/models", execution: .queue(context.work)) { request in
+            try context.authorize(request)
+            let promotion = try request.decode(Promotion.self)
+            let served = try APIErrors.map {
+                try context.models.promote(name: promotion.name, job: promotion.jobId, checkpoint: promotion.checkpoint)
+            }
+            return .json(try Self.model(named: served.name, version: served.version, context), status: .created)
+        }
+
+        get("/v1/models") { _ in
+            let (models, served) = try context.store.pool.read { db in
+                (try ModelRecord.order(ModelRecord.Columns.name, ModelRecord.Columns.version).fetchAll(db),
+                 try Self.servedVersions(db))
+            }
+            return .json(models.map { ModelBody($0, served: served[$0.name] == $0.version) })
+        }
+
+        get("/v1/models/{name}") { request in
+            let name = try request.parameters.require("name")
+            let (models, served) = try context.store.pool.read { db in
+                (try ModelRecord.filter(ModelRecord.Columns.name == name).order(ModelRecord.Columns.version).fetchAll(db),
+                 try Self.servedVersions(db))
+            }
+            guard !models.isEmpty else { throw HTTPError.notFound("no model named '\(name)'") }
+            return .json(models.map { ModelBody($0, served: served[$0.name] == $0.version) })
+        }
+
+        post("/v1/models/{name}/rollback", execution: .queue(context.work)) { request in
+            try context.authorize(request)
+            let name = try request.parameters.require("name")
+            let served = try APIErrors.map { try context.models.rollback(name: name) }
+            return .json(try Self.model(named: served.name, version: served.version, context))
+        }
+
+        post("/v1/models/{name}:classify", execution: .queue(context.classify)) { request in
+            try context.authorize(request)
+            return try Self.classify(request, context)
+        }
+
+        get("/readyz") { _ in
+            let models = try context.models.readiness()
+            struct Status: Encodable {
+                let status: String
+                let models: [Entry]
+                struct Entry: Encodable { let name: String; let version: Int; let ready: Bool }
+            }
+            let ready = models.allSatisfy(\.ready)
+            return .json(Status(status: ready ? "ready" : "loading",
+                                models: models.map { Status.Entry(name: $0.name, version: $0.version, ready: $0.ready) }),
+                         status: ready ? .ok : .serviceUnavailable)
+        }
+    }
+
+    private static func servedVersions(_ db: Database) throws -> [String: Int] {
+        Dictionary(try Row.fetchAll(db, sql: "SELECT name, version FROM served_models").map { ($0["name"], $0["version"]) },
+                   uniquingKeysWith: { first, _ in first })
+    }
+
+    private static func model(named name: String, version: Int, _ context: APIContext) throws -> ModelBody {
+        try context.store.pool.read { db in
+            guard let record = try ModelRecord.fetchOne(db, key: ["name": name, "version": version]) else {
+                throw HTTPError.notFound("no model named '\(name)'")
+            }
+            return ModelBody(record, served: try servedVersions(db)[name] == version)
+        }
+    }
+}
