@@ -10,7 +10,7 @@ public struct APIContext: Sendable {
     public let store: Store
     public let jobs: JobQueue
     public let models: ModelRegistry
-    /// When set, every POST needs `Authorization: Bearer <token>`.
+    /// When set, every POST (and PUT upload) needs `Authorization: Bearer <token>`.
     public let token: String?
     let decoder = ImageDecoder()
     /// Where requests that touch the disk or the queue run, off the HTTP polling threads.

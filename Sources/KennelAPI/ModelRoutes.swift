@@ -48,9 +48,12 @@ extension Router.Builder {
             return .json(try Self.model(named: served.name, version: served.version, context))
         }
 
-        post("/v1/models/{name}:classify", execution: .queue(context.classify)) { request in
-            try context.authorize(request)
-            return try Self.classify(request, context)
+        // PUT too: `curl -T image.jpg URL` uploads with PUT.
+        for method in [HTTPMethod.post, .put] {
+            on(method, "/v1/models/{name}:classify", execution: .queue(context.classify)) { request in
+                try context.authorize(request)
+                return try Self.classify(request, context)
+            }
         }
 
         get("/readyz") { _ in

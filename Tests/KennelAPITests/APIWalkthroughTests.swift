@@ -138,6 +138,10 @@ struct APIWalkthroughTests {
         #expect(predictions.first?["label"] as? String == "dark" && predictions.first?["class"] as? String == "n0-dark")
         #expect((answer["timing_ms"] as? [String: Any])?["infer"] is Double)
 
+        // curl -T uploads with PUT.
+        let uploaded = try live.object(try live.request("PUT", "/v1/models/tones:classify", body: try darkPNG()))
+        #expect((uploaded["predictions"] as? [[String: Any]])?.first?["label"] as? String == "dark")
+
         let instances = try live.request("POST", "/v1/models/tones:classify",
                                          json: "{\"instances\":[{\"b64\":\"\(Data(try darkPNG()).base64EncodedString())\"},"
                                              + "{\"b64\":\"\(Data(try darkPNG()).base64EncodedString())\"}]}")
