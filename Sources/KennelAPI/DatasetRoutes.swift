@@ -10,10 +10,7 @@ extension Router.Builder {
         post("/v1/datasets", execution: .queue(context.work)) { request in
             try context.authorize(request)
             let spec = try request.decode(DatasetImportSpec.self)
-            let job = try APIErrors.map { try context.jobs.submit(spec) }
-            var response = Response.json(JobBody(job), status: .accepted)
-            response.headers["Location"] = "/v1/jobs/\(job.id ?? 0)"
-            return response
+            return .job(try APIErrors.map { try context.jobs.submit(spec) }, status: .accepted)
         }
 
         get("/v1/datasets") { request in

@@ -30,16 +30,22 @@ struct PageRequest {
     }
 }
 
+extension Response {
+    /// A newly recorded job, with a `Location` pointing at it.
+    static func job(_ job: JobRecord, status: HTTPStatus) -> Response {
+        var response = Response.json(JobBody(job), status: status)
+        response.headers["Location"] = "/v1/jobs/\(job.id ?? 0)"
+        return response
+    }
+}
+
 extension Router.Builder {
     /// `/v1/jobs…`: submit, list, inspect, cancel, metrics, checkpoints.
     mutating func addJobRoutes(_ context: APIContext) {
         post("/v1/jobs", execution: .queue(context.work)) { request in
             try context.authorize(request)
             let spec = try request.decode(TrainingSpec.self)
-            let job = try APIErrors.map { try context.jobs.submit(spec) }
-            var response = Response.json(JobBody(job), status: .created)
-            response.headers["Location"] = "/v1/jobs/\(job.id ?? 0)"
-            return response
+            return .job(try APIErrors.map { try context.jobs.submit(spec) }, status: .created)
         }
 
         get("/v1/jobs") { request in

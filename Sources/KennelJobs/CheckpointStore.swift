@@ -21,7 +21,7 @@ public struct CheckpointStore: Sendable {
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let file = folder.appendingPathComponent(String(format: "step-%09d.kennel", step))
         try Checkpoint.write(bytes, to: file)
-        let digest = SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
+        let digest = Self.sha256(bytes)
         return try store.pool.write { db in
             var record = CheckpointRecord(jobId: job, step: step, epoch: epoch, path: file.path, bytes: bytes.count,
                                           sha256: digest, metricsJson: metricsJson)
@@ -39,9 +39,13 @@ public struct CheckpointStore: Sendable {
         } catch {
             throw CheckpointStoreError.missing(path: record.path)
         }
-        let digest = SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
-        guard digest == record.sha256 else { throw CheckpointStoreError.damaged(path: record.path) }
+        guard Self.sha256(bytes) == record.sha256 else { throw CheckpointStoreError.damaged(path: record.path) }
         return bytes
+    }
+
+    /// Lower-case hex SHA-256, as the checkpoints table stores it.
+    static func sha256(_ bytes: [UInt8]) -> String {
+        SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
     }
 
     /// Deletes all but the newest `keep` checkpoints of `job`, the one with id `best`, and any a model version

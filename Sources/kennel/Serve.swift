@@ -81,7 +81,7 @@ struct ServeSettings {
         publicDirectory = flags.publicDirectory ?? environment["KENNEL_PUBLIC"] ?? "./public"
     }
 
-    static func parse<Value: LosslessStringConvertible>(_ environment: [String: String], _ name: String,
+    private static func parse<Value: LosslessStringConvertible>(_ environment: [String: String], _ name: String,
                                                                 as type: Value.Type) throws -> Value? {
         guard let raw = environment[name], !raw.isEmpty else { return nil }
         guard let value = Value(raw) else { throw ValidationError("\(name)='\(raw)' is not a valid \(Value.self)") }
