@@ -28,9 +28,10 @@ public final class MetricsBuffer: Sendable {
         bus.publish(.metric(point))
         state.withLock { state in
             state.pending.append(point)
-            if state.pending.count > capacity {
-                state.pending.removeFirst(state.pending.count - capacity)
-                state.dropped += 1
+            let overflow = state.pending.count - capacity
+            if overflow > 0 {
+                state.pending.removeFirst(overflow)
+                state.dropped += overflow
             }
         }
     }

@@ -217,3 +217,19 @@ final class EventLog: @unchecked Sendable {
     func append(_ event: JobEvent) { lock.withLock { events.append(event) } }
     var all: [JobEvent] { lock.withLock { events } }
 }
+
+struct MetricsBufferTests {
+    @Test func aFullBufferDropsTheOldestAndCountsEveryDroppedPoint() throws {
+        let bench = try Workbench()
+        defer { bench.remove() }
+        let job = try bench.newJob()
+        let buffer = MetricsBuffer(store: bench.store, capacity: 3)
+        for step in 1...5 { buffer.record(job: job, tag: "train/loss", step: step, value: Double(step)) }
+        #expect(buffer.dropped == 2)
+        #expect(buffer.flush())
+        let steps = try bench.store.pool.read { db in
+            try Int.fetchAll(db, sql: "SELECT step FROM metrics WHERE job_id = ? ORDER BY step", arguments: [job])
+        }
+        #expect(steps == [3, 4, 5])
+    }
+}
