@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import KennelStore
 
 // The JSON shapes of DESIGN.md: the data model's snake_case column names, `*_json` columns decoded under the
@@ -34,8 +35,11 @@ struct JobBody: Encodable {
     let progress: Double
     let error: String?
     let resumedFrom: Int64?
+    /// The highest `test/accuracy` the job has recorded.
+    let bestTestAccuracy: Double?
 
-    init(_ record: JobRecord) {
+    init(_ record: JobRecord, bestTestAccuracy: Double? = nil) {
+        self.bestTestAccuracy = bestTestAccuracy
         id = record.id ?? 0
         (kind, state, dataset) = (record.kind.rawValue, record.state.rawValue, record.dataset)
         spec = JSONValue(text: record.specJson)
@@ -48,6 +52,17 @@ struct JobBody: Encodable {
     enum CodingKeys: String, CodingKey {
         case id, kind, state, dataset, spec, createdAt = "created_at", startedAt = "started_at"
         case finishedAt = "finished_at", progress, error, resumedFrom = "resumed_from"
+        case bestTestAccuracy = "best_test_accuracy"
+    }
+
+    /// The answers for `jobs`, with their best test accuracies read in one query.
+    static func list(_ jobs: [JobRecord], _ db: Database) throws -> [JobBody] {
+        let ids = jobs.compactMap(\.id)
+        let best = try Dictionary(uniqueKeysWithValues: Row.fetchAll(db, sql: """
+            SELECT job_id, MAX(value) AS best FROM metrics
+            WHERE tag = 'test/accuracy' AND job_id IN (SELECT value FROM json_each(?)) GROUP BY job_id
+            """, arguments: [String(describing: ids)]).map { (row: Row) -> (Int64, Double) in (row["job_id"], row["best"]) })
+        return jobs.map { JobBody($0, bestTestAccuracy: $0.id.flatMap { best[$0] }) }
     }
 }
 
@@ -101,4 +116,13 @@ struct MetricBody: Encodable {
     }
 
     enum CodingKeys: String, CodingKey { case tag, step, wallTime = "wall_time", value }
+}
+
+/// A served model's confusion matrix on its test split: `matrix[true class][predicted class]`.
+struct ConfusionBody: Encodable {
+    let model: String
+    let version: Int
+    let labels: [String]
+    let matrix: [[Int]]
+    let accuracy: Double?
 }

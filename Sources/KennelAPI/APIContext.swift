@@ -12,17 +12,29 @@ public struct APIContext: Sendable {
     public let models: ModelRegistry
     /// When set, every POST (and PUT upload) needs `Authorization: Bearer <token>`.
     public let token: String?
+    /// When set, dataset imports may only read below this directory (after resolving symlinks and `..`).
+    public let datasetsRoot: URL?
+    /// Classification requests waiting or running at once; more are answered 429.
+    public let classifyLimit: AdmissionLimit
+    /// How often an idle event stream gets a comment line, so proxies and clients see it alive.
+    public let heartbeatSeconds: TimeInterval
+    /// Request counts and latencies for `GET /metrics`.
+    public let requestMetrics = RequestMetrics()
     let decoder = ImageDecoder()
     /// Where requests that touch the disk or the queue run, off the HTTP polling threads.
     let work = DispatchQueue(label: "kennel.api", qos: .userInitiated, attributes: .concurrent)
     /// Classification runs on its own queue, never behind other requests.
     let classify = DispatchQueue(label: "kennel.classify", qos: .userInitiated, attributes: .concurrent)
 
-    public init(store: Store, jobs: JobQueue, models: ModelRegistry, token: String? = nil) {
+    public init(store: Store, jobs: JobQueue, models: ModelRegistry, token: String? = nil, datasetsRoot: URL? = nil,
+                classifyCapacity: Int = 64, heartbeatSeconds: TimeInterval = 15) {
         self.store = store
         self.jobs = jobs
         self.models = models
         self.token = token.flatMap { $0.isEmpty ? nil : $0 }
+        self.datasetsRoot = datasetsRoot
+        classifyLimit = AdmissionLimit(capacity: classifyCapacity, work: "classification")
+        self.heartbeatSeconds = heartbeatSeconds
     }
 
     /// Refuses a mutating request without the configured token (constant-time comparison).

@@ -9,6 +9,8 @@ public enum APIRouter {
         if let context {
             routes.addDatasetRoutes(context)
             routes.addJobRoutes(context)
+            routes.addJobEventRoutes(context)
+            routes.addPrometheusRoute(context)
             routes.addModelRoutes(context)
         }
         routes.fallback { request in try staticFiles.response(for: request) }

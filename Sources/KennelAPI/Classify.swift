@@ -12,6 +12,7 @@ extension Router.Builder {
         }
         struct Timing: Encodable {
             let decode: Double
+            let queue: Double
             let infer: Double
         }
         let model: String
@@ -22,21 +23,23 @@ extension Router.Builder {
         enum CodingKeys: String, CodingKey { case model, version, predictions, timingMs = "timing_ms" }
     }
 
-    /// Classifies the request's image: a raw JPEG/PNG body (curl -T, --data-binary), or TF Serving's JSON
+    /// Classifies the request's images: a raw JPEG/PNG body (curl -T, --data-binary), multipart form files
+    /// (curl -F image=@dog.jpg; several files answer an array), or TF Serving's JSON
     /// `{"instances":[{"b64":"…"}]}` (an array of answers, one per instance).
     static func classify(_ request: Request, _ context: APIContext) throws -> Response {
         let name = try request.parameters.require("name")
         let model = try APIErrors.map { try context.models.served(name) }
         let topK = try request.query["top_k"].map { raw -> Int in
             guard let value = Int(raw), value >= 1 else { throw HTTPError.badRequest("top_k must be a positive integer") }
-            return value
-        } ?? 5
+            return min(value, model.labels.count)
+        } ?? min(5, model.labels.count)
         func answer(_ bytes: [UInt8]) throws -> ClassifyAnswer {
             let result = try APIErrors.map { try model.classify(bytes, topK: topK, decoder: context.decoder) }
             return ClassifyAnswer(
                 model: model.name, version: model.version,
                 predictions: result.predictions.map { .init(label: $0.label, class: $0.classId, probability: $0.probability) },
-                timingMs: .init(decode: result.decodeMilliseconds, infer: result.inferMilliseconds))
+                timingMs: .init(decode: result.decodeMilliseconds, queue: result.queueMilliseconds,
+                                infer: result.inferMilliseconds))
         }
         let contentType = (request.headers["Content-Type"] ?? "").lowercased()
         if contentType.hasPrefix("application/json") {
@@ -53,10 +56,14 @@ extension Router.Builder {
                 return try answer([UInt8](data))
             })
         }
-        if contentType.hasPrefix("multipart/") {
-            throw HTTPError(.unsupportedMediaType, code: "unsupported_media_type",
-                            message: "multipart uploads are not accepted yet; send the image as the body "
-                                + "(curl -T image.jpg, or --data-binary @image.jpg) or as JSON instances")
+        if contentType.hasPrefix("multipart/form-data") {
+            let files = try Multipart.parts(of: request.body, contentType: contentType)
+                .filter { $0.filename != nil || $0.name == "image" }
+            guard !files.isEmpty else {
+                throw HTTPError.badRequest("the form has no file; send it as field 'image' (curl -F image=@dog.jpg)")
+            }
+            if files.count == 1 { return .json(try answer([UInt8](files[0].body))) }
+            return .json(try files.map { try answer([UInt8]($0.body)) })
         }
         guard !request.body.isEmpty else {
             throw HTTPError(.unsupportedMediaType, code: "not_an_image",

@@ -9,8 +9,11 @@ extension Router.Builder {
     mutating func addDatasetRoutes(_ context: APIContext) {
         post("/v1/datasets", execution: .queue(context.work)) { request in
             try context.authorize(request)
-            let spec = try request.decode(DatasetImportSpec.self)
-            return .job(try APIErrors.map { try context.jobs.submit(spec) }, status: .accepted)
+            var spec = try request.decode(DatasetImportSpec.self)
+            return .job(try APIErrors.map {
+                if let root = context.datasetsRoot { spec.path = try DatasetCatalog.resolve(spec.path, under: root) }
+                return try context.jobs.submit(spec)
+            }, status: .accepted)
         }
 
         get("/v1/datasets") { request in

@@ -60,19 +60,19 @@ extension Router.Builder {
             let jobs = try context.store.pool.read { db in
                 var query = JobRecord.filter(JobRecord.Columns.id > after)
                 if let state { query = query.filter(JobRecord.Columns.state == state.rawValue) }
-                return try query.order(JobRecord.Columns.id).limit(page.limit).fetchAll(db)
+                return try JobBody.list(try query.order(JobRecord.Columns.id).limit(page.limit).fetchAll(db), db)
             }
-            return page.response(jobs.map(JobBody.init), path: "/v1/jobs",
+            return page.response(jobs, path: "/v1/jobs",
                                  query: state.map { "&state=\($0.rawValue)" } ?? "") { String($0.id) }
         }
 
-        get("/v1/jobs/{id}") { request in .json(JobBody(try Self.job(request, context))) }
+        get("/v1/jobs/{id}") { request in .json(try Self.jobBody(request, context)) }
 
         post("/v1/jobs/{id}/cancel", execution: .queue(context.work)) { request in
             try context.authorize(request)
             let id = try request.parameters.require("id", as: Int64.self)
             try APIErrors.map { _ = try context.jobs.cancel(id) }
-            return .json(JobBody(try Self.job(request, context)), status: .accepted)
+            return .json(try Self.jobBody(request, context), status: .accepted)
         }
 
         get("/v1/jobs/{id}/metrics") { request in
@@ -98,6 +98,12 @@ extension Router.Builder {
             }
             return .json(records.map(CheckpointBody.init))
         }
+    }
+
+    /// The answer for the job named by the `{id}` parameter, or 404.
+    static func jobBody(_ request: Request, _ context: APIContext) throws -> JobBody {
+        let job = try Self.job(request, context)
+        return try context.store.pool.read { db in try JobBody.list([job], db)[0] }
     }
 
     /// The job named by the `{id}` parameter, or 404.

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import KennelHTTP
+import KennelImage
 import KennelJobs
 import KennelStore
 
@@ -50,10 +51,27 @@ extension Router.Builder {
 
         // PUT too: `curl -T image.jpg URL` uploads with PUT.
         for method in [HTTPMethod.post, .put] {
-            on(method, "/v1/models/{name}:classify", execution: .queue(context.classify)) { request in
+            on(method, "/v1/models/{name}:classify", execution: .queue(context.classify, limit: context.classifyLimit)) {
+                request in
                 try context.authorize(request)
                 return try Self.classify(request, context)
             }
+        }
+
+        get("/v1/models/{name}/filters.png", execution: .queue(context.work)) { request in
+            let model = try APIErrors.map { try context.models.served(try request.parameters.require("name")) }
+            guard let kernel = model.firstKernel else {
+                throw HTTPError.notFound("model '\(model.name)' has no convolution layer to draw")
+            }
+            var response = Response(body: .bytes(try ImageEncoder.png(FilterGrid.image(kernel: kernel))))
+            response.headers["Content-Type"] = "image/png"
+            response.headers["Cache-Control"] = "no-cache"
+            return response
+        }
+
+        get("/v1/models/{name}/confusion") { request in
+            let name = try request.parameters.require("name")
+            return .json(try Self.confusion(of: name, context))
         }
 
         get("/readyz") { _ in
@@ -68,6 +86,31 @@ extension Router.Builder {
                                 models: models.map { Status.Entry(name: $0.name, version: $0.version, ready: $0.ready) }),
                          status: ready ? .ok : .serviceUnavailable)
         }
+    }
+
+    /// The served checkpoint's confusion matrix on its test split, as the trainer recorded it.
+    private static func confusion(of name: String, _ context: APIContext) throws -> ConfusionBody {
+        struct Matrix: Decodable {
+            let confusion: [[Int]]?
+            let accuracy: Double?
+            enum CodingKeys: String, CodingKey { case confusion, accuracy = "test/accuracy" }
+        }
+        let (model, metrics) = try context.store.pool.read { db -> (ModelRecord, String) in
+            guard let version = try Int.fetchOne(db, sql: "SELECT version FROM served_models WHERE name = ?",
+                                                 arguments: [name]),
+                  let model = try ModelRecord.fetchOne(db, key: ["name": name, "version": version]),
+                  let checkpoint = try CheckpointRecord.fetchOne(db, key: model.checkpointId) else {
+                throw HTTPError.notFound("no model named '\(name)'")
+            }
+            return (model, checkpoint.metricsJson)
+        }
+        let decoded = try? JSONDecoder().decode(Matrix.self, from: Data(metrics.utf8))
+        let labels = (try? JSONDecoder().decode([String].self, from: Data(model.labelsJson.utf8))) ?? []
+        guard let matrix = decoded?.confusion else {
+            throw HTTPError.notFound("model '\(name)' version \(model.version) has no confusion matrix recorded")
+        }
+        return ConfusionBody(model: name, version: model.version, labels: labels, matrix: matrix,
+                             accuracy: decoded?.accuracy)
     }
 
     private static func servedVersions(_ db: Database) throws -> [String: Int] {

@@ -21,6 +21,15 @@ public struct HTTPServerConfiguration: Sendable {
     public init() {}
 }
 
+/// One finished request, as request metrics count it.
+public struct ExchangeSummary: Sendable {
+    public let method: HTTPMethod
+    /// The route pattern that answered (`/v1/jobs/{id}`), `*` for static files, `unmatched` otherwise.
+    public let route: String
+    public let status: Int
+    public let seconds: Double
+}
+
 /// Why the server could not start.
 public enum HTTPServerError: Error, Equatable, CustomStringConvertible {
     case invalidHost(String, reason: String)
@@ -48,6 +57,8 @@ public final class HTTPServer: Sendable {
     public let configuration: HTTPServerConfiguration
     let router: Router
     let logger: Logger
+    /// Told about every finished exchange (for request metrics); runs on a polling thread, so it must be quick.
+    let observer: (@Sendable (ExchangeSummary) -> Void)?
 
     private struct Running {
         var daemon: CPointer<OpaquePointer>?
@@ -65,10 +76,12 @@ public final class HTTPServer: Sendable {
     private let callbacks: CPointer<UnsafeMutablePointer<kennel_mhd_callbacks>>
 
     public init(configuration: HTTPServerConfiguration = HTTPServerConfiguration(), router: Router,
-                logger: Logger = Logger(label: "kennel.http")) {
+                logger: Logger = Logger(label: "kennel.http"),
+                observer: (@Sendable (ExchangeSummary) -> Void)? = nil) {
         self.configuration = configuration
         self.router = router
         self.logger = logger
+        self.observer = observer
         let table = UnsafeMutablePointer<kennel_mhd_callbacks>.allocate(capacity: 1)
         table.initialize(to: kennel_mhd_callbacks(access: nil, completed: nil, context: nil))
         callbacks = CPointer(table)
@@ -218,14 +231,19 @@ extension HTTPServer {
                               headers: exchange.headers, body: exchange.body)
         exchange.body = Data()
         let resolution = router.resolve(request.method, path: request.path)
-        guard case .matched(let route, _) = resolution, case .queue(let queue) = route.execution else {
+        if case .matched(let route, _) = resolution { exchange.route = route.pattern }
+        guard case .matched(let route, _) = resolution, case .queue(let queue, let limit) = route.execution else {
             return send(router.answer(resolution, request: request), for: exchange, on: connection)
+        }
+        if let limit, !limit.enter() {
+            return send(limit.rejection.response, for: exchange, on: connection)
         }
         exchange.awaitingHandler = true
         MHD_suspend_connection(connection)
         let handle = CPointer(connection)
         queue.async { [router] in
             exchange.setHandlerResponse(router.answer(resolution, request: request))
+            limit?.leave()
             MHD_resume_connection(handle.value)
         }
         return true
@@ -265,6 +283,8 @@ extension HTTPServer {
         let milliseconds = "\(micros / 1000).\(String(micros % 1000 + 1000).dropFirst())"
         let outcome = completedNormally ? "" : " (connection closed early)"
         logger.info("\(exchange.method) \(exchange.path) \(exchange.status) \(milliseconds) ms\(outcome)")
+        observer?(ExchangeSummary(method: exchange.method, route: exchange.route, status: exchange.status,
+                                  seconds: Double(micros) / 1e6))
         inFlight.subtract(1, ordering: .releasing)
     }
 
@@ -298,6 +318,8 @@ private final class Exchange: @unchecked Sendable {
     var bodyRejected = false
     var awaitingHandler = false
     var status = 0
+    /// The matched route's pattern (`*` for static files), for metrics that must not grow per path.
+    var route = "unmatched"
     var stream: ResponseStream?
     private let handlerResponse = Mutex<Response?>(nil)
 

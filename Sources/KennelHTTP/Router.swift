@@ -9,8 +9,9 @@ public enum RouteExecution: Sendable {
     /// On the server's polling thread: for quick handlers (health, small reads).
     case inline
     /// On `queue`, with the connection suspended meanwhile, so slow work (decoding, inference, large
-    /// queries) never holds up other connections on the same polling thread.
-    case queue(DispatchQueue)
+    /// queries) never holds up other connections on the same polling thread. With a `limit`, requests past
+    /// its capacity are answered 429 at once instead of waiting.
+    case queue(DispatchQueue, limit: AdmissionLimit? = nil)
 }
 
 /// A registered route: method, pattern and handler.

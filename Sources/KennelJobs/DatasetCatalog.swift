@@ -37,6 +37,17 @@ public struct DatasetCatalog: Sendable {
     }
 
     /// Refuses a spec that cannot run: bad or taken name, missing path, impossible size or channels.
+    /// `path` (relative ones taken from `root`) with symlinks and `..` resolved; refused unless it lies under
+    /// `root`, itself resolved. What the server imports when `KENNEL_DATASETS_ROOT` is set.
+    public static func resolve(_ path: String, under root: URL) throws -> String {
+        let base = root.resolvingSymlinksInPath().standardizedFileURL.path
+        let resolved = URL(fileURLWithPath: path, relativeTo: root).resolvingSymlinksInPath().standardizedFileURL.path
+        guard resolved == base || resolved.hasPrefix(base.hasSuffix("/") ? base : base + "/") else {
+            throw SpecError(field: "path", message: "\(path) lies outside the datasets root \(base) (KENNEL_DATASETS_ROOT)")
+        }
+        return resolved
+    }
+
     public func validate(_ spec: DatasetImportSpec) throws {
         guard spec.name.range(of: #"^[A-Za-z0-9._-]{1,100}$"#, options: .regularExpression) != nil else {
             throw SpecError(field: "name", message: "must be 1–100 letters, digits, '.', '_' or '-', got '\(spec.name)'")

@@ -32,6 +32,8 @@ public final class JobQueue: Sendable {
     private let idle = DispatchGroup()
     /// Metric, state and checkpoint events of every job this queue runs.
     public let bus: EventBus
+    /// Scalars of every job this queue runs, on their way to the database.
+    public let metrics: MetricsBuffer
 
     private struct State {
         var running: [Int64: Atomic<Bool>.Handle] = [:]
@@ -45,6 +47,7 @@ public final class JobQueue: Sendable {
                 logger: Logger = Logger(label: "kennel.jobs")) {
         self.store = store
         self.bus = bus
+        metrics = MetricsBuffer(store: store, bus: bus, logger: logger)
         self.dataDirectory = dataDirectory
         self.concurrency = max(1, concurrency)
         self.logger = logger
@@ -177,7 +180,7 @@ public final class JobQueue: Sendable {
     @discardableResult
     private func run(_ id: Int64, spec: TrainingSpec, resume: CheckpointRecord?, isCancelled: () -> Bool,
                      progress: (TrainingProgress) -> Void = { _ in }) throws -> TrainingOutcome {
-        let trainer = Trainer(store: store, dataDirectory: dataDirectory, bus: bus)
+        let trainer = Trainer(store: store, dataDirectory: dataDirectory, bus: bus, metrics: metrics)
         let outcome = try trainer.run(job: id, spec: spec, resume: resume, isCancelled: isCancelled,
                                       progress: progress)
         if outcome.cancelled {

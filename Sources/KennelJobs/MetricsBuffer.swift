@@ -13,9 +13,13 @@ public final class MetricsBuffer: Sendable {
     private let capacity: Int
     private let logger: Logger
     private let state = Mutex((pending: [MetricRecord](), dropped: 0))
+    private let lastFlush = Mutex(ContinuousClock.now)
+    /// How often `flushIfDue` writes.
+    public let flushInterval: Duration
 
-    public init(store: Store, bus: EventBus = EventBus(), capacity: Int = 100_000,
+    public init(store: Store, bus: EventBus = EventBus(), capacity: Int = 100_000, flushInterval: Duration = .seconds(2),
                 logger: Logger = Logger(label: "kennel.jobs")) {
+        self.flushInterval = flushInterval
         self.store = store
         self.bus = bus
         self.capacity = capacity
@@ -55,6 +59,22 @@ public final class MetricsBuffer: Sendable {
             state.withLock { state in state.pending.insert(contentsOf: batch, at: 0) }
             return false
         }
+    }
+
+    /// Writes when `flushInterval` has passed since the last write; true when it wrote.
+    @discardableResult
+    public func flushIfDue() -> Bool {
+        let due = lastFlush.withLock { last in
+            guard ContinuousClock.now - last >= flushInterval else { return false }
+            last = .now
+            return true
+        }
+        return due && flush()
+    }
+
+    /// Points of `job` recorded but not yet written (an event stream's replay adds them to the database's).
+    public func pending(job: Int64) -> [MetricRecord] {
+        state.withLock { $0.pending.filter { $0.jobId == job } }
     }
 
     /// Points dropped because the buffer was full.

@@ -34,10 +34,13 @@ public final class ServedModel: Sendable {
     public let labels: [String]
     public let classIds: [String]
     public let preprocessing: Preprocessing
-    /// The engine model; predictions are serialized through `lock` (layers keep per-call state).
-    private let model: Mutex<Model>
+    /// The first convolution's kernel (kh×kw×in×out), for the filter grid; nil when the model has none.
+    public let firstKernel: Tensor?
+    /// Runs the engine model, batching concurrent requests (layers keep per-call state, so passes are serial).
+    private let predictor: BatchingPredictor
 
-    init(name: String, version: Int, loaded: sending LoadedCheckpoint, classIds: [String]) throws {
+    init(name: String, version: Int, loaded: sending LoadedCheckpoint, classIds: [String],
+         statistics: ClassifyStatistics) throws {
         self.name = name
         self.version = version
         labels = loaded.header.labels
@@ -47,7 +50,8 @@ public final class ServedModel: Sendable {
                                           height: Int(settings["height"] ?? "") ?? loaded.header.inputShape[0],
                                           color: ColorMode(rawValue: settings["color"] ?? "") ?? .gray,
                                           resize: ResizeMode(rawValue: settings["resize"] ?? "") ?? .pad)
-        model = Mutex(loaded.model)
+        firstKernel = loaded.model.layers.lazy.compactMap { $0 as? ConvolutionLayer }.first?.kernel.value
+        predictor = BatchingPredictor(model: loaded.model, statistics: statistics)
     }
 
     /// One prediction: class index, label, class id and probability.
@@ -62,6 +66,9 @@ public final class ServedModel: Sendable {
     public struct Classification: Sendable {
         public let predictions: [Prediction]
         public let decodeMilliseconds: Double
+        /// Waiting for the model while other requests' forward passes ran.
+        public let queueMilliseconds: Double
+        /// The forward pass this image was part of.
         public let inferMilliseconds: Double
     }
 
@@ -69,22 +76,20 @@ public final class ServedModel: Sendable {
     public func classify(_ bytes: [UInt8], topK: Int = 5, decoder: ImageDecoder = ImageDecoder()) throws -> Classification {
         let started = Date()
         let pixels = try preprocessing.prepare(bytes, decoder: decoder)
-        let input = Tensor(shape: [1, preprocessing.height, preprocessing.width, preprocessing.channels],
-                           data: pixels.map { Float($0) / 255 })
         let decoded = Date()
-        let probabilities = try model.withLock { try $0.predict(input) }.data
+        let (probabilities, wait, compute) = try predictor.predict(pixels.map { Float($0) / 255 })
         let predictions = probabilities.indices.sorted { probabilities[$0] > probabilities[$1] }
             .prefix(max(1, min(topK, labels.count)))
             .map { Prediction(index: $0, label: labels[$0], classId: classIds[$0], probability: probabilities[$0]) }
         return Classification(predictions: predictions,
                               decodeMilliseconds: decoded.timeIntervalSince(started) * 1000,
-                              inferMilliseconds: Date().timeIntervalSince(decoded) * 1000)
+                              queueMilliseconds: wait * 1000, inferMilliseconds: compute * 1000)
     }
 
     /// Runs one prediction on a blank image so the first request does not pay for first-touch allocations.
     func warmUp() throws {
-        let input = Tensor(zeros: [1, preprocessing.height, preprocessing.width, preprocessing.channels])
-        _ = try model.withLock { try $0.predict(input) }
+        _ = try predictor.predict([Float](repeating: 0, count: preprocessing.height * preprocessing.width
+                                                                * preprocessing.channels))
     }
 }
 
@@ -94,6 +99,8 @@ public final class ModelRegistry: Sendable {
     private let store: Store
     private let checkpoints: CheckpointStore
     private let cache = Mutex([String: ServedModel]())
+    /// Batch sizes, queue waits and forward-pass times of every served model.
+    public let statistics = ClassifyStatistics()
 
     public init(store: Store, dataDirectory: URL) {
         self.store = store
@@ -119,7 +126,8 @@ public final class ModelRegistry: Sendable {
             try Self.serve(name: name, version: next, in: db)
             return next
         }
-        let served = try ServedModel(name: name, version: version, loaded: loaded, classIds: classIds)
+        let served = try ServedModel(name: name, version: version, loaded: loaded, classIds: classIds,
+                                     statistics: statistics)
         try served.warmUp()
         cache.withLock { $0[name] = served }
         return served
@@ -184,7 +192,7 @@ public final class ModelRegistry: Sendable {
         }
         let loaded = try Checkpoint.decode(try checkpoints.load(record))
         return try ServedModel(name: model.name, version: model.version, loaded: loaded,
-                               classIds: try datasetClassIds(job: job))
+                               classIds: try datasetClassIds(job: job), statistics: statistics)
     }
 
     private static func serve(name: String, version: Int, in db: Database) throws {

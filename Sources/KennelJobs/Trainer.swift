@@ -48,11 +48,12 @@ public struct Trainer {
     public let bus: EventBus
     private let logger = Logger(label: "kennel.jobs")
 
-    public init(store: Store, dataDirectory: URL, bus: EventBus = EventBus()) {
+    /// `metrics` is the queue's shared buffer when given (so event streams can see unwritten points).
+    public init(store: Store, dataDirectory: URL, bus: EventBus = EventBus(), metrics: MetricsBuffer? = nil) {
         self.store = store
         self.bus = bus
         checkpoints = CheckpointStore(store: store, dataDirectory: dataDirectory)
-        metrics = MetricsBuffer(store: store, bus: bus)
+        self.metrics = metrics ?? MetricsBuffer(store: store, bus: bus)
     }
 
     /// Checks `spec` against its dataset (which must exist) without training: what to call before queuing.
@@ -133,6 +134,10 @@ public struct Trainer {
                     metrics.record(job: job, tag: "train/images_per_s", step: step, value: rate)
                     progress(TrainingProgress(epoch: epoch, epochs: spec.epochs, step: step, totalSteps: totalSteps,
                                               loss: meanLoss, accuracy: accuracy))
+                    // Every few seconds the points and the progress reach the database, not only per epoch.
+                    if metrics.flushIfDue() {
+                        try? JobLedger(store: store).setProgress(job, Double(step) / Double(totalSteps))
+                    }
                     window = (0, 0, 0, 0, Date())
                 }
             }

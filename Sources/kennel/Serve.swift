@@ -13,7 +13,10 @@ struct Serve: ParsableCommand {
         abstract: "Start the HTTP server (stops cleanly on SIGINT or SIGTERM).",
         discussion: """
             Every option can also come from the environment: KENNEL_HOST, KENNEL_PORT, KENNEL_DATA_DIR, \
-            KENNEL_PUBLIC, KENNEL_MIGRATIONS, KENNEL_MAX_BODY_MB. A flag wins over the environment.
+            KENNEL_PUBLIC, KENNEL_MIGRATIONS, KENNEL_MAX_BODY_MB, KENNEL_DATASETS_ROOT. A flag wins over the \
+            environment. KENNEL_TOKEN, when set, is the bearer token every POST needs.
+            On an empty data directory the server runs a demo: it imports Fashion-MNIST (Debian's \
+            dataset-fashion-mnist), trains fashion-convnet and serves the result as model 'fashion'.
             """)
 
     @Option(help: "Address to listen on (default 127.0.0.1; 0.0.0.0 exposes Kennel to the network).")
@@ -30,9 +33,23 @@ struct Serve: ParsableCommand {
     @Option(name: .customLong("max-body-mb"), help: "Largest accepted request body in MiB (default 32).")
     var maxBodyMiB: Int?
 
+    @Option(name: .customLong("datasets-root"),
+            help: "Only import datasets from below this directory (symlinks and '..' resolved first).")
+    var datasetsRoot: String?
+
+    @Option(name: .customLong("classify-capacity"),
+            help: "Classification requests waiting or running at once; more are answered 429 (default 64).")
+    var classifyCapacity: Int?
+
+    @Flag(name: .customLong("no-demo"), help: "Do not import Fashion-MNIST and train a model on an empty data dir.")
+    var noDemo = false
+
     mutating func validate() throws {
         if let maxBodyMiB, !(1...4096).contains(maxBodyMiB) {
             throw ValidationError("--max-body-mb must be between 1 and 4096, got \(maxBodyMiB)")
+        }
+        if let classifyCapacity, !(1...100_000).contains(classifyCapacity) {
+            throw ValidationError("--classify-capacity must be between 1 and 100000, got \(classifyCapacity)")
         }
     }
 
@@ -49,10 +66,19 @@ struct Serve: ParsableCommand {
         let models = ModelRegistry(store: store, dataDirectory: URL(fileURLWithPath: storage.resolvedDataDirectory))
         DispatchQueue.global(qos: .utility).async { models.warmAll() }
         let context = APIContext(store: store, jobs: jobs, models: models,
-                                 token: ProcessInfo.processInfo.environment["KENNEL_TOKEN"])
+                                 token: ProcessInfo.processInfo.environment["KENNEL_TOKEN"],
+                                 datasetsRoot: settings.datasetsRoot.map { URL(fileURLWithPath: $0) },
+                                 classifyCapacity: classifyCapacity ?? 64)
         let server = HTTPServer(configuration: settings.http,
-                                router: APIRouter.make(staticFiles: staticFiles, context: context))
+                                router: APIRouter.make(staticFiles: staticFiles, context: context),
+                                observer: context.requestMetrics.record)
         try server.start()
+        if noDemo {
+            logger.info("demo disabled (--no-demo)")
+        } else {
+            try Demo(store: store, jobs: jobs, models: models,
+                     dataDirectory: URL(fileURLWithPath: storage.resolvedDataDirectory)).start()
+        }
         logger.info("""
             listening on http://\(settings.http.host.contains(":") ? "[\(settings.http.host)]" : settings.http.host):\
             \(server.port) (database \(store.path), dashboard \(staticFiles.root))
@@ -71,6 +97,7 @@ struct Serve: ParsableCommand {
 struct ServeSettings {
     var http = HTTPServerConfiguration()
     var publicDirectory: String
+    var datasetsRoot: String?
 
     init(flags: Serve, environment: [String: String]) throws {
         http.host = flags.host ?? environment["KENNEL_HOST"] ?? "127.0.0.1"
@@ -79,6 +106,7 @@ struct ServeSettings {
             http.maxBodyBytes = maxBody << 20
         }
         publicDirectory = flags.publicDirectory ?? environment["KENNEL_PUBLIC"] ?? "./public"
+        datasetsRoot = flags.datasetsRoot ?? environment["KENNEL_DATASETS_ROOT"].flatMap { $0.isEmpty ? nil : $0 }
     }
 
     private static func parse<Value: LosslessStringConvertible>(_ environment: [String: String], _ name: String,

@@ -35,11 +35,14 @@ final class ServerProcess {
     private let log = OutputLog()
     private(set) var port: UInt16 = 0
 
-    init(arguments: [String] = [], environment: [String: String] = [:], waitForListening: Bool = true) throws {
+    /// Without `demo`, the server starts with `--no-demo` (tests bring their own data).
+    init(arguments: [String] = [], environment: [String: String] = [:], waitForListening: Bool = true,
+         demo: Bool = false) throws {
         dataDirectory = try TemporaryDirectory()
         process.executableURL = try kennelBinary()
         process.arguments = ["serve", "--public", repositoryRoot.appendingPathComponent("public").path,
-                             "--migrations", repositoryRoot.appendingPathComponent("migrations").path] + arguments
+                             "--migrations", repositoryRoot.appendingPathComponent("migrations").path]
+            + (demo ? [] : ["--no-demo"]) + arguments
         var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("KENNEL_") }
         env["KENNEL_PORT"] = "0"
         env["KENNEL_DATA_DIR"] = dataDirectory.path

@@ -1,0 +1,189 @@
+import Dispatch
+import Foundation
+import GRDB
+import KennelHTTP
+import KennelJobs
+import KennelStore
+import Synchronization
+
+/// A position in a job's event sequence. Events are ordered by step, then train scalars before test scalars
+/// before the epoch's checkpoint, then tag: the order the trainer emits them in. The SSE `id:` of an event is
+/// its cursor, so `Last-Event-ID` says exactly what a reconnecting client has already seen.
+struct EventCursor: Comparable, Sendable {
+    let step: Int
+    let rank: Int
+    let tag: String
+
+    static let start = EventCursor(step: -1, rank: 0, tag: "")
+
+    init(step: Int, rank: Int, tag: String) {
+        (self.step, self.rank, self.tag) = (step, rank, tag)
+    }
+
+    init(_ point: MetricRecord) {
+        self.init(step: point.step, rank: point.tag.hasPrefix("train/") ? 0 : 1, tag: point.tag)
+    }
+
+    init(_ checkpoint: CheckpointRecord) { self.init(step: checkpoint.step, rank: 2, tag: "checkpoint") }
+
+    /// Parses an `id:` this server sent (`step:rank:tag`).
+    init?(id: String) {
+        let parts = id.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
+        guard parts.count == 3, let step = Int(parts[0]), let rank = Int(parts[1]) else { return nil }
+        self.init(step: step, rank: rank, tag: String(parts[2]))
+    }
+
+    var id: String { "\(step):\(rank):\(tag)" }
+
+    static func < (a: EventCursor, b: EventCursor) -> Bool { (a.step, a.rank, a.tag) < (b.step, b.rank, b.tag) }
+}
+
+/// One client's `text/event-stream` of a job: the history after its cursor, then live events from the bus,
+/// then the end after the job's final state. Live events that arrive during the replay are held and sent after
+/// it, skipping what the replay already covered.
+final class JobEventStream: Sendable {
+    let job: Int64
+    let stream = ResponseStream()
+    private let store: Store
+    private let state: Mutex<(cursor: EventCursor, replaying: Bool, held: [JobEvent])>
+
+    init(job: Int64, after cursor: EventCursor, store: Store) {
+        self.job = job
+        self.store = store
+        state = Mutex((cursor: cursor, replaying: true, held: []))
+    }
+
+    /// A live event from the bus (on the publisher's thread).
+    func receive(_ event: JobEvent) {
+        state.withLock { state in
+            if state.replaying { state.held.append(event) } else { send(event, cursor: &state.cursor) }
+        }
+    }
+
+    /// Sends the stored history in order, the job's current state, then whatever arrived meanwhile.
+    func replay(_ history: [JobEvent], current: JobState) {
+        state.withLock { state in
+            for event in history { send(event, cursor: &state.cursor) }
+            send(.state(job: job, state: current), cursor: &state.cursor)
+            for event in state.held { send(event, cursor: &state.cursor) }
+            state.held = []
+            state.replaying = false
+        }
+    }
+
+    /// Writes a comment line every `seconds` until the stream ends, so clients and proxies see it alive.
+    func keepAlive(every seconds: TimeInterval, on queue: DispatchQueue) {
+        queue.asyncAfter(deadline: .now() + seconds) { [weak self] in
+            guard let self, !self.stream.isFinished else { return }
+            self.stream.write(": heartbeat\n\n")
+            self.keepAlive(every: seconds, on: queue)
+        }
+    }
+
+    private func send(_ event: JobEvent, cursor: inout EventCursor) {
+        guard !stream.isFinished else { return }
+        switch event {
+        case .metric(let point):
+            guard advance(&cursor, to: EventCursor(point)) else { return }
+            write("metric", id: cursor.id, MetricBody(point))
+        case .checkpoint(let record):
+            guard advance(&cursor, to: EventCursor(record)) else { return }
+            write("checkpoint", id: cursor.id, CheckpointBody(record))
+        case .state(_, let next):
+            struct Body: Encodable {
+                let jobId: Int64, state: String, progress: Double
+                enum CodingKeys: String, CodingKey { case jobId = "job_id", state, progress }
+            }
+            let progress = (try? JobLedger(store: store).job(job))?.progress ?? 0
+            write("state", id: cursor.id, Body(jobId: job, state: next.rawValue, progress: progress))
+            if next.isFinal { stream.finish() }
+        }
+    }
+
+    private func advance(_ cursor: inout EventCursor, to next: EventCursor) -> Bool {
+        guard next > cursor else { return false }
+        cursor = next
+        return true
+    }
+
+    private func write(_ name: String, id: String, _ body: some Encodable) {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        guard let data = try? encoder.encode(body) else { return }
+        stream.write("id: \(id)\nevent: \(name)\ndata: \(String(decoding: data, as: UTF8.self))\n\n")
+    }
+}
+
+extension Router.Builder {
+    /// `GET /v1/jobs/{id}/events` and `GET /v1/metrics.csv`.
+    mutating func addJobEventRoutes(_ context: APIContext) {
+        let heartbeats = DispatchQueue(label: "kennel.events.heartbeat")
+
+        get("/v1/jobs/{id}/events", execution: .queue(context.work)) { request in
+            let job = try Self.job(request, context)
+            let id = job.id!
+            let cursor = try request.headers["Last-Event-ID"].map { raw -> EventCursor in
+                guard let cursor = EventCursor(id: raw) else {
+                    throw HTTPError.badRequest("Last-Event-ID '\(raw)' is not an id this server sent")
+                }
+                return cursor
+            } ?? .start
+            let events = JobEventStream(job: id, after: cursor, store: context.store)
+            // Subscribe before reading history so nothing published in between is missed.
+            let token = context.jobs.bus.subscribe(job: id) { events.receive($0) }
+            events.stream.onTermination { context.jobs.bus.unsubscribe(token) }
+            events.keepAlive(every: context.heartbeatSeconds, on: heartbeats)
+            let (stored, checkpoints, current) = try context.store.pool.read { db in
+                (try MetricRecord.filter(MetricRecord.Columns.jobId == id)
+                    .filter(MetricRecord.Columns.step >= cursor.step).fetchAll(db),
+                 try CheckpointRecord.filter(CheckpointRecord.Columns.jobId == id)
+                    .filter(CheckpointRecord.Columns.step >= cursor.step).fetchAll(db),
+                 try JobRecord.fetchOne(db, key: id)?.state ?? job.state)
+            }
+            // Points not yet written are in the queue's buffer; they replace stored ones of the same key.
+            var points: [String: MetricRecord] = [:]
+            for point in stored + context.jobs.metrics.pending(job: id) { points["\(point.tag)@\(point.step)"] = point }
+            let history = (points.values.map { (EventCursor($0), JobEvent.metric($0)) }
+                + checkpoints.map { (EventCursor($0), JobEvent.checkpoint($0)) })
+                .sorted { $0.0 < $1.0 }.map(\.1)
+            events.replay(history, current: current)
+            return Response(headers: ["Content-Type": "text/event-stream", "Cache-Control": "no-cache",
+                                      "X-Accel-Buffering": "no"],
+                            body: .stream(events.stream))
+        }
+
+        get("/v1/metrics.csv", execution: .queue(context.work)) { request in
+            let ids = try (request.query["jobs"] ?? "").split(separator: ",").map { raw -> Int64 in
+                guard let id = Int64(raw.trimmingCharacters(in: .whitespaces)) else {
+                    throw HTTPError.badRequest("jobs must be a comma-separated list of job ids, got '\(raw)'")
+                }
+                return id
+            }
+            guard !ids.isEmpty else { throw HTTPError.badRequest("name the runs: /v1/metrics.csv?jobs=1,2[&tags=…]") }
+            let tags = request.query["tags"].map { $0.split(separator: ",").map(String.init) } ?? []
+            let points = try context.store.pool.read { db -> [MetricRecord] in
+                let known = try JobRecord.filter(ids.contains(JobRecord.Columns.id)).fetchCount(db)
+                guard known == Set(ids).count else { throw HTTPError.notFound("jobs \(ids) are not all known") }
+                var query = MetricRecord.filter(ids.contains(MetricRecord.Columns.jobId))
+                if !tags.isEmpty { query = query.filter(tags.contains(MetricRecord.Columns.tag)) }
+                return try query.order(MetricRecord.Columns.jobId, MetricRecord.Columns.tag, MetricRecord.Columns.step)
+                    .fetchAll(db)
+            }
+            var csv = "job_id,tag,step,wall_time,value\n"
+            csv.reserveCapacity(points.count * 48)
+            for point in points {
+                csv += "\(point.jobId),\(Self.csvField(point.tag)),\(point.step),\(point.wallTime),\(point.value)\n"
+            }
+            var response = Response.text(csv)
+            response.headers["Content-Type"] = "text/csv; charset=utf-8"
+            response.headers["Content-Disposition"] = "attachment; filename=\"kennel-metrics.csv\""
+            return response
+        }
+    }
+
+    /// A CSV field, quoted when it holds a comma, quote or line break.
+    private static func csvField(_ text: String) -> String {
+        guard text.contains(where: { ",\"\n\r".contains($0) }) else { return text }
+        return "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    }
+}

@@ -1,0 +1,104 @@
+import Dispatch
+import Foundation
+import GRDB
+import KennelJobs
+import KennelStore
+import Logging
+
+/// What `make run` shows a newcomer: on an empty data directory, import Fashion-MNIST from the Debian package,
+/// train `fashion-convnet` on it, and promote the best checkpoint as model `fashion`.
+///
+/// Each step is decided from the database (`advance`), at start and after every finished job, so a restart
+/// part-way carries on where the demo stood. A marker file in the data directory says a demo is under way;
+/// it is removed once the model is served.
+struct Demo: Sendable {
+    static let datasetName = "fashion"
+    static let modelName = "fashion"
+    static let source = "/usr/share/datasets/fashion-mnist"
+
+    let store: Store
+    let jobs: JobQueue
+    let models: ModelRegistry
+    let marker: URL
+    let logger = Logger(label: "kennel.demo")
+    private let steps = DispatchQueue(label: "kennel.demo")
+
+    init(store: Store, jobs: JobQueue, models: ModelRegistry, dataDirectory: URL) {
+        (self.store, self.jobs, self.models) = (store, jobs, models)
+        marker = dataDirectory.appendingPathComponent("demo-in-progress")
+    }
+
+    /// Starts the demo on an empty database, or resumes one that was under way.
+    func start() throws {
+        let empty = try store.pool.read { db in
+            try DatasetRecord.fetchCount(db) == 0 && JobRecord.fetchCount(db) == 0
+        }
+        let underway = FileManager.default.fileExists(atPath: marker.path)
+        guard empty || underway else { return }
+        guard FileManager.default.fileExists(atPath: Self.source) else {
+            logger.notice("demo skipped: \(Self.source) is missing (apt-get install dataset-fashion-mnist)")
+            return
+        }
+        if empty {
+            try Data().write(to: marker)
+            logger.notice("""
+                demo: importing Fashion-MNIST, then training fashion-convnet and serving it as model \
+                '\(Self.modelName)' (start with --no-demo to skip)
+                """)
+        }
+        _ = jobs.bus.subscribe { event in
+            if case .state(_, let state) = event, state.isFinal { steps.async { advance() } }
+        }
+        steps.async { advance() }
+    }
+
+    /// Takes the next step the database calls for; does nothing when a job of the demo is still on its way.
+    private func advance() {
+        guard FileManager.default.fileExists(atPath: marker.path) else { return }
+        do {
+            let (dataset, all) = try store.pool.read { db in
+                (try DatasetRecord.fetchOne(db, key: Self.datasetName),
+                 try JobRecord.filter(JobRecord.Columns.dataset == Self.datasetName).order(JobRecord.Columns.id)
+                    .fetchAll(db))
+            }
+            let imports = all.filter { $0.kind == .import }, trainings = all.filter { $0.kind == .train }
+            if dataset == nil {
+                if imports.contains(where: { !$0.state.isFinal }) { return }
+                if imports.contains(where: { $0.state == .failed }) { return finish("the import failed; see GET /v1/jobs") }
+                var spec = DatasetImportSpec(name: Self.datasetName, format: .idx, path: Self.source)
+                spec.width = 28
+                spec.height = 28
+                let job = try jobs.submit(spec)
+                logger.notice("demo: importing Fashion-MNIST as dataset '\(Self.datasetName)' (job \(job.id ?? 0))")
+                return
+            }
+            guard let training = trainings.last else {
+                var spec = TrainingSpec(dataset: Self.datasetName, preset: "fashion-convnet", epochs: 2, batchSize: 64,
+                                        optimizer: .init(name: .adam, learningRate: 0.001))
+                spec.seed = 1
+                let job = try jobs.submit(spec)
+                logger.notice("demo: training fashion-convnet as job \(job.id ?? 0); watch GET /v1/jobs/\(job.id ?? 0)/events")
+                return
+            }
+            switch training.state {
+            case .succeeded:
+                let served = try models.promote(name: Self.modelName, job: training.id!)
+                finish("""
+                    model '\(served.name)' version \(served.version) is served: \
+                    curl -T image.png localhost:8080/v1/models/\(served.name):classify
+                    """)
+            case .failed, .cancelled:
+                finish("training job \(training.id ?? 0) ended \(training.state.rawValue); nothing promoted")
+            case .queued, .running:
+                return
+            }
+        } catch {
+            finish("stopped: \(error)")
+        }
+    }
+
+    private func finish(_ message: String) {
+        try? FileManager.default.removeItem(at: marker)
+        logger.notice("demo: \(message)")
+    }
+}
