@@ -22,6 +22,8 @@ public final class ClassifyStatistics: Sendable {
 /// is therefore one forward pass, and a batch never waits for a timer.
 final class BatchingPredictor: Sendable {
     private let model: Mutex<Model>
+    /// One input's shape (H, W, C), checked before an input joins a batch.
+    private let inputShape: [Int]
     private let maximumBatch: Int
     private let statistics: ClassifyStatistics
     private let waiting = Mutex((queue: [Ticket](), busy: false))
@@ -54,6 +56,7 @@ final class BatchingPredictor: Sendable {
     }
 
     init(model: sending Model, maximumBatch: Int = 32, statistics: ClassifyStatistics) {
+        inputShape = model.inputShape
         self.model = Mutex(model)
         self.maximumBatch = maximumBatch
         self.statistics = statistics
@@ -61,6 +64,9 @@ final class BatchingPredictor: Sendable {
 
     /// Class probabilities for one input (H×W×C values), and how long it waited and computed.
     func predict(_ input: [Float]) throws -> (probabilities: [Float], waitSeconds: Double, computeSeconds: Double) {
+        guard input.count == inputShape.reduce(1, *) else {
+            throw EngineError.shapeMismatch(what: "classification input", expected: inputShape, got: [input.count])
+        }
         let ticket = Ticket(input: input)
         let leadsNow = waiting.withLock { state -> Bool in
             state.queue.append(ticket)

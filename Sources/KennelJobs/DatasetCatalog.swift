@@ -41,7 +41,8 @@ public struct DatasetCatalog: Sendable {
     /// `root`, itself resolved. What the server imports when `KENNEL_DATASETS_ROOT` is set.
     public static func resolve(_ path: String, under root: URL) throws -> String {
         let base = root.resolvingSymlinksInPath().standardizedFileURL.path
-        let resolved = URL(fileURLWithPath: path, relativeTo: root).resolvingSymlinksInPath().standardizedFileURL.path
+        let absolute = path.hasPrefix("/") ? URL(fileURLWithPath: path) : root.appendingPathComponent(path)
+        let resolved = absolute.resolvingSymlinksInPath().standardizedFileURL.path
         guard resolved == base || resolved.hasPrefix(base.hasSuffix("/") ? base : base + "/") else {
             throw SpecError(field: "path", message: "\(path) lies outside the datasets root \(base) (KENNEL_DATASETS_ROOT)")
         }
