@@ -15,6 +15,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-crypto", exact: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-metrics", exact: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", exact: "2.4.1"),
     ],
     targets: [
         // C libraries, reached through module maps and prefixed shim headers.
@@ -37,6 +39,7 @@ let package = Package(
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
         ]),
         .target(name: "KennelHTTP", dependencies: [
             "CMicroHTTPD",
@@ -46,6 +49,8 @@ let package = Package(
             "KennelHTTP", "KennelJobs", "KennelStore", "KennelImage",
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
         ]),
         .executableTarget(name: "kennel", dependencies: [
             "KennelAPI", "KennelHTTP", "KennelStore", "KennelEngine", "KennelData", "KennelImage", "KennelJobs",
@@ -66,6 +71,7 @@ let package = Package(
         ]),
         .testTarget(name: "KennelJobsTests", dependencies: [
             "KennelTestSupport", "KennelJobs", "KennelStore", "KennelData", "KennelEngine", "KennelImage",
+            .product(name: "MetricsTestKit", package: "swift-metrics"),
         ]),
         .testTarget(name: "KennelHTTPTests", dependencies: ["KennelTestSupport", "KennelHTTP"]),
         .testTarget(name: "KennelAPITests", dependencies: [

@@ -4,6 +4,7 @@
 // MHD_start_daemon is variadic, and closed C enums (MHD_Result, MHD_ResponseMemoryMode, MHD_ValueKind, the
 // daemon flags) import without usable cases, so their values cross as plain integers here.
 #include <stdint.h>
+#include <stdlib.h>
 #include <sys/types.h>
 #include <sys/socket.h>
 #include <microhttpd.h>
@@ -109,5 +110,55 @@ static inline int kennel_mhd_queue(struct MHD_Connection *connection, unsigned i
 /// Adds a header; returns 0 when MHD refuses it (for example a header it manages itself).
 static inline int kennel_mhd_add_header(struct MHD_Response *response, const char *name, const char *value) {
     return MHD_add_response_header(response, name, value) == MHD_YES;
+}
+
+/// Receives form data from MHD_PostProcessor: `offset` is where `data` lies within the current part's value
+/// (0 starts a part). Returns nonzero to go on.
+typedef int (*kennel_mhd_form_iterator)(void *cls, const char *key, const char *filename, const char *content_type,
+                                        const char *data, uint64_t offset, size_t size);
+
+/// An MHD_PostProcessor with the Swift iterator and context it reports to.
+struct kennel_mhd_form {
+    struct MHD_PostProcessor *processor;
+    kennel_mhd_form_iterator iterator;
+    void *context;
+};
+
+static inline enum MHD_Result kennel_mhd_form_trampoline(void *cls, enum MHD_ValueKind kind, const char *key,
+                                                         const char *filename, const char *content_type,
+                                                         const char *transfer_encoding, const char *data,
+                                                         uint64_t offset, size_t size) {
+    (void)kind;
+    (void)transfer_encoding;
+    const struct kennel_mhd_form *form = (const struct kennel_mhd_form *)cls;
+    return form->iterator(form->context, key, filename, content_type, data, offset, size) ? MHD_YES : MHD_NO;
+}
+
+/// A form parser for the connection's multipart body (MHD reads the boundary from its Content-Type);
+/// NULL when the content type cannot be parsed.
+static inline struct kennel_mhd_form *kennel_mhd_form_create(struct MHD_Connection *connection, size_t buffer_size,
+                                                             kennel_mhd_form_iterator iterator, void *context) {
+    struct kennel_mhd_form *form = (struct kennel_mhd_form *)malloc(sizeof *form);
+    if (!form) return NULL;
+    form->iterator = iterator;
+    form->context = context;
+    form->processor = MHD_create_post_processor(connection, buffer_size, &kennel_mhd_form_trampoline, form);
+    if (!form->processor) {
+        free(form);
+        return NULL;
+    }
+    return form;
+}
+
+/// Parses the next body bytes; 0 when they are malformed or the iterator asked to stop.
+static inline int kennel_mhd_form_feed(struct kennel_mhd_form *form, const char *data, size_t size) {
+    return MHD_post_process(form->processor, data, size) == MHD_YES;
+}
+
+/// Frees the parser; 0 when the body ended before its closing boundary.
+static inline int kennel_mhd_form_destroy(struct kennel_mhd_form *form) {
+    int complete = MHD_destroy_post_processor(form->processor) == MHD_YES;
+    free(form);
+    return complete;
 }
 #endif

@@ -18,16 +18,17 @@ public struct APIContext: Sendable {
     public let classifyLimit: AdmissionLimit
     /// How often an idle event stream gets a comment line, so proxies and clients see it alive.
     public let heartbeatSeconds: TimeInterval
-    /// Request counts and latencies for `GET /metrics`.
-    public let requestMetrics = RequestMetrics()
+    /// What `GET /metrics` reports; the server's exchange observer is `metrics.record`.
+    public let metrics: ServerMetrics
     let decoder = ImageDecoder()
     /// Where requests that touch the disk or the queue run, off the HTTP polling threads.
     let work = DispatchQueue(label: "kennel.api", qos: .userInitiated, attributes: .concurrent)
     /// Classification runs on its own queue, never behind other requests.
     let classify = DispatchQueue(label: "kennel.classify", qos: .userInitiated, attributes: .concurrent)
 
-    public init(store: Store, jobs: JobQueue, models: ModelRegistry, token: String? = nil, datasetsRoot: URL? = nil,
-                classifyCapacity: Int = 64, heartbeatSeconds: TimeInterval = 15) {
+    public init(store: Store, jobs: JobQueue, models: ModelRegistry, metrics: ServerMetrics, token: String? = nil,
+                datasetsRoot: URL? = nil, classifyCapacity: Int = 64, heartbeatSeconds: TimeInterval = 15) {
+        self.metrics = metrics
         self.store = store
         self.jobs = jobs
         self.models = models

@@ -56,9 +56,8 @@ extension Router.Builder {
                 return try answer([UInt8](data))
             })
         }
-        if contentType.hasPrefix("multipart/form-data") {
-            let files = try Multipart.parts(of: request.body, contentType: contentType)
-                .filter { $0.filename != nil || $0.name == "image" }
+        if let form = request.form {
+            let files = form.filter { $0.filename != nil || $0.name == "image" }
             guard !files.isEmpty else {
                 throw HTTPError.badRequest("the form has no file; send it as field 'image' (curl -F image=@dog.jpg)")
             }

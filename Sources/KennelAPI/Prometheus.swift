@@ -3,97 +3,66 @@ import GRDB
 import KennelHTTP
 import KennelJobs
 import KennelStore
-import Synchronization
+import Metrics
+import Prometheus
 
-/// Requests answered, by method, route pattern and status, and their latencies: fed by the server's
-/// exchange observer. Route patterns (not paths) keep the label set bounded.
-public final class RequestMetrics: Sendable {
-    fileprivate struct Key: Hashable, Comparable {
-        let method: String, route: String, status: Int
-        static func < (a: Key, b: Key) -> Bool { (a.route, a.method, a.status) < (b.route, b.method, b.status) }
+/// The server's measurements, kept in one swift-prometheus registry and rendered by `GET /metrics`.
+///
+/// Request counts and latencies, and the classify queue's batch sizes and timings, arrive through swift-metrics
+/// handlers made by `factory`; job counts and queue gauges are read when scraped.
+public final class ServerMetrics: Sendable {
+    public let registry = PrometheusCollectorRegistry()
+    /// Hands swift-metrics `Counter`/`Recorder`/`Timer`s backed by `registry` (give it to `ModelRegistry`).
+    public let factory: PrometheusMetricsFactory
+    private let latency: Metrics.Timer
+
+    public init() {
+        var factory = PrometheusMetricsFactory(registry: registry)
+        factory.defaultDurationHistogramBuckets = [
+            .microseconds(500), .milliseconds(1), .microseconds(2500), .milliseconds(5), .milliseconds(10),
+            .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500),
+            .seconds(1), .milliseconds(2500), .seconds(10),
+        ]
+        factory.valueHistogramBuckets[ClassifyStatistics.batchSizeLabel] = [1, 2, 4, 8, 16, 32]
+        self.factory = factory
+        latency = Metrics.Timer(label: "kennel_http_request_duration_seconds", factory: factory)
     }
 
-    private let counts = Mutex([Key: Int]())
-    let latency = Histogram.latencySeconds()
-
-    public init() {}
-
-    /// Counts one finished exchange.
+    /// Counts one finished exchange by method, route pattern (so the label set stays bounded) and status.
     @Sendable public func record(_ exchange: ExchangeSummary) {
-        counts.withLock { $0[Key(method: exchange.method.rawValue, route: exchange.route, status: exchange.status), default: 0] += 1 }
-        latency.observe(exchange.seconds)
+        Counter(label: "kennel_http_requests_total",
+                dimensions: [("method", exchange.method.rawValue), ("route", exchange.route),
+                             ("status", String(exchange.status))],
+                factory: factory).increment()
+        latency.recordNanoseconds(Int64(exchange.seconds * 1e9))
     }
 
-    fileprivate var sortedCounts: [(Key, Int)] { counts.withLock { $0.sorted { $0.key < $1.key } } }
-}
-
-/// The Prometheus text exposition of `GET /metrics`.
-struct PrometheusText {
-    private var lines: [String] = []
-
-    /// Renders everything the server measures, reading job counts from the database.
-    static func render(_ context: APIContext) throws -> String {
-        var text = PrometheusText()
-        text.family("kennel_http_requests_total", "counter", "HTTP requests answered, by method, route and status.")
-        for (key, count) in context.requestMetrics.sortedCounts {
-            text.sample("kennel_http_requests_total",
-                        ["method": key.method, "route": key.route, "status": String(key.status)], Double(count))
-        }
-        text.histogram("kennel_http_request_duration_seconds", "Time from a request's first byte to its answer.",
-                       context.requestMetrics.latency)
-
+    /// The Prometheus text, after refreshing the gauges read from the database and the queues.
+    func render(_ context: APIContext) throws -> String {
         let states = try context.store.pool.read { db in
             try Dictionary(uniqueKeysWithValues: Row.fetchAll(db, sql: "SELECT state, COUNT(*) AS n FROM jobs GROUP BY state")
                 .map { (row: Row) -> (String, Int) in (row["state"], row["n"]) })
         }
-        text.family("kennel_jobs", "gauge", "Jobs in the database, by state.")
         for state in JobState.allCases {
-            text.sample("kennel_jobs", ["state": state.rawValue], Double(states[state.rawValue] ?? 0))
+            gauge("kennel", "jobs", "Jobs by state.", labels: [("state", state.rawValue)])
+                .set(Double(states[state.rawValue] ?? 0))
         }
-        text.family("kennel_job_queue_depth", "gauge", "Jobs waiting to run.")
-        text.sample("kennel_job_queue_depth", [:], Double(states[JobState.queued.rawValue] ?? 0))
-        text.family("kennel_metric_points_dropped_total", "counter", "Training scalars dropped because writing lagged.")
-        text.sample("kennel_metric_points_dropped_total", [:], Double(context.jobs.metrics.dropped))
-
-        text.family("kennel_classify_in_flight", "gauge", "Classification requests waiting or running.")
-        text.sample("kennel_classify_in_flight", [:], Double(context.classifyLimit.occupancy))
-        text.family("kennel_classify_capacity", "gauge", "Classification requests admitted at once; more get 429.")
-        text.sample("kennel_classify_capacity", [:], Double(context.classifyLimit.capacity))
-        let statistics = context.models.statistics
-        text.histogram("kennel_classify_batch_size", "Images per forward pass.", statistics.batchSizes)
-        text.histogram("kennel_classify_queue_wait_seconds", "Time an image waited for its forward pass.",
-                       statistics.queueWait)
-        text.histogram("kennel_classify_compute_seconds", "Time of forward passes.", statistics.compute)
-        return text.lines.joined(separator: "\n") + "\n"
+        gauge("kennel_job_queue", "depth", "Jobs waiting to run.").set(Double(states[JobState.queued.rawValue] ?? 0))
+        gauge("kennel_metric_points", "dropped", "Training scalars dropped because writing lagged.")
+            .set(Double(context.jobs.metrics.dropped))
+        gauge("kennel_classify", "in_flight", "Classification requests waiting or running.")
+            .set(Double(context.classifyLimit.occupancy))
+        gauge("kennel_classify", "capacity", "Classification requests admitted at once; more are answered 429.")
+            .set(Double(context.classifyLimit.capacity))
+        return registry.emitToString()
     }
+}
 
-    private mutating func family(_ name: String, _ type: String, _ help: String) {
-        lines.append("# HELP \(name) \(help)")
-        lines.append("# TYPE \(name) \(type)")
-    }
-
-    private mutating func sample(_ name: String, _ labels: [String: String], _ value: Double) {
-        let rendered = labels.sorted { $0.key < $1.key }.map { "\($0.key)=\"\(Self.escape($0.value))\"" }
-        lines.append(name + (rendered.isEmpty ? "" : "{\(rendered.joined(separator: ","))}") + " " + Self.number(value))
-    }
-
-    private mutating func histogram(_ name: String, _ help: String, _ histogram: Histogram) {
-        family(name, "histogram", help)
-        let (cumulative, sum) = histogram.snapshot
-        for (bound, count) in zip(histogram.bounds.map(Self.number) + ["+Inf"], cumulative) {
-            sample(name + "_bucket", ["le": bound], Double(count))
-        }
-        sample(name + "_sum", [:], sum)
-        sample(name + "_count", [:], Double(cumulative.last ?? 0))
-    }
-
-    private static func number(_ value: Double) -> String {
-        value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : String(value)
-    }
-
-    private static func escape(_ value: String) -> String {
-        value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
-            .replacingOccurrences(of: "\n", with: "\\n")
+extension ServerMetrics {
+    /// The registry's gauge `<name>_<unit>` with `labels`, made on first use.
+    private func gauge(_ name: String, _ unit: String, _ help: String, labels: [(String, String)] = []) -> Prometheus.Gauge {
+        registry.makeGauge(descriptor: MetricNameDescriptor(metricName: name, unitName: unit, helpText: help),
+                           labels: labels)
     }
 }
 
@@ -101,7 +70,7 @@ extension Router.Builder {
     /// `GET /metrics`: Prometheus text.
     mutating func addPrometheusRoute(_ context: APIContext) {
         get("/metrics", execution: .queue(context.work)) { _ in
-            var response = Response.text(try PrometheusText.render(context))
+            var response = Response.text(try context.metrics.render(context))
             response.headers["Content-Type"] = "text/plain; version=0.0.4; charset=utf-8"
             return response
         }

@@ -190,10 +190,33 @@ extension HTTPServer {
         Unmanaged<StreamContext>.fromOpaque(cls).release()
     }
 
+    /// Collects the parts libmicrohttpd's post processor finds in a multipart body.
+    private static let formIterator: kennel_mhd_form_iterator = { cls, key, filename, contentType, data, offset, size in
+        guard let cls else { return kennel_mhd_no }
+        let exchange = Unmanaged<Exchange>.fromOpaque(cls).takeUnretainedValue()
+        let name = key.map { String(cString: $0) }, file = filename.map { String(cString: $0) }
+        // Offset 0 starts a part, unless it repeats the start of the empty part just begun.
+        if offset == 0, exchange.formParts.last.map({ !$0.body.isEmpty || $0.name != name || $0.filename != file }) ?? true {
+            exchange.formParts.append(FormPart(name: name, filename: file, contentType: contentType.map { String(cString: $0) }))
+        }
+        if let data, size > 0 {
+            exchange.formParts[exchange.formParts.count - 1].body.append(UnsafeRawPointer(data).assumingMemoryBound(to: UInt8.self),
+                                                                          count: size)
+        }
+        return kennel_mhd_yes
+    }
+
     /// First call: headers are in. Refuses an announced oversized body before reading any of it.
     private func begin(_ exchange: Exchange, connection: OpaquePointer) -> Bool {
         inFlight.add(1, ordering: .relaxed)
         exchange.headers = Self.values(of: connection, arguments: false)
+        if exchange.headers["Content-Type"]?.lowercased().hasPrefix("multipart/form-data") == true {
+            exchange.form = kennel_mhd_form_create(connection, 64 * 1024, Self.formIterator,
+                                                   Unmanaged.passUnretained(exchange).toOpaque())
+            if exchange.form == nil {
+                exchange.formError = "the multipart Content-Type needs a boundary parameter"
+            }
+        }
         if let declared = exchange.headers["Content-Length"].flatMap(Int.init) {
             if declared > configuration.maxBodyBytes {
                 return send(HTTPError.contentTooLarge(limit: configuration.maxBodyBytes).response,
@@ -205,12 +228,20 @@ extension HTTPServer {
     }
 
     /// A body chunk. Past the cap the body collected so far is released at once and the rest is discarded.
+    /// A multipart body goes to the form parser instead of the body buffer.
     private func receive(_ chunk: UnsafeRawBufferPointer, into exchange: Exchange) {
         guard !exchange.bodyRejected else { return }
-        if exchange.body.count + chunk.count > configuration.maxBodyBytes {
+        exchange.received += chunk.count
+        if exchange.received > configuration.maxBodyBytes {
             exchange.bodyRejected = true
             exchange.body = Data()
-        } else {
+            exchange.formParts = []
+        } else if let form = exchange.form {
+            if kennel_mhd_form_feed(form, chunk.baseAddress?.assumingMemoryBound(to: CChar.self), chunk.count) == 0 {
+                exchange.formError = "the multipart body is malformed"
+                exchange.endForm()
+            }
+        } else if exchange.formError == nil {
             exchange.body.append(contentsOf: chunk)
         }
     }
@@ -221,15 +252,24 @@ extension HTTPServer {
             guard let response = exchange.takeHandlerResponse() else { return false }
             return send(response, for: exchange, on: connection)
         }
+        let isForm = exchange.form != nil || exchange.formError != nil
+        if exchange.form != nil, !exchange.endForm() {
+            exchange.formError = exchange.formError ?? "the multipart body ends before its closing boundary"
+        }
         if exchange.bodyRejected {
             return send(HTTPError.contentTooLarge(limit: configuration.maxBodyBytes).response,
+                        for: exchange, on: connection)
+        }
+        if let problem = exchange.formError {
+            return send(HTTPError.badRequest("malformed multipart/form-data: \(problem)").response,
                         for: exchange, on: connection)
         }
         let request = Request(method: exchange.method, path: exchange.path,
                               query: Dictionary(Self.values(of: connection, arguments: true).fields,
                                                 uniquingKeysWith: { first, _ in first }),
-                              headers: exchange.headers, body: exchange.body)
+                              headers: exchange.headers, body: exchange.body, form: isForm ? exchange.formParts : nil)
         exchange.body = Data()
+        exchange.formParts = []
         let resolution = router.resolve(request.method, path: request.path)
         if case .matched(let route, _) = resolution { exchange.route = route.pattern }
         guard case .matched(let route, _) = resolution, case .queue(let queue, let limit) = route.execution else {
@@ -275,6 +315,7 @@ extension HTTPServer {
 
     /// The exchange is over: end its stream, write the access-log line, count it out.
     private func finish(_ exchange: Exchange, completedNormally: Bool) {
+        exchange.endForm()
         if let stream = exchange.stream {
             stream.terminate()
             streams.withLock { _ = $0.removeValue(forKey: ObjectIdentifier(stream)) }
@@ -315,7 +356,13 @@ private final class Exchange: @unchecked Sendable {
     let startedAt = DispatchTime.now().uptimeNanoseconds
     var headers = HTTPHeaders()
     var body = Data()
+    /// Body bytes received so far, whether kept in `body` or handed to the form parser.
+    var received = 0
     var bodyRejected = false
+    /// The multipart parser while a form body arrives, its parts, and why it was refused.
+    var form: UnsafeMutablePointer<kennel_mhd_form>?
+    var formParts: [FormPart] = []
+    var formError: String?
     var awaitingHandler = false
     var status = 0
     /// The matched route's pattern (`*` for static files), for metrics that must not grow per path.
@@ -326,6 +373,14 @@ private final class Exchange: @unchecked Sendable {
     init(method: HTTPMethod, path: String) {
         self.method = method
         self.path = path
+    }
+
+    /// Frees the form parser; false when the body it saw was incomplete.
+    @discardableResult
+    func endForm() -> Bool {
+        guard let parser = form else { return true }
+        form = nil
+        return kennel_mhd_form_destroy(parser) != 0
     }
 
     func setHandlerResponse(_ response: Response) { handlerResponse.withLock { $0 = response } }

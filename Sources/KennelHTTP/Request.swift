@@ -8,17 +8,21 @@ public struct Request: Sendable {
     /// Decoded query arguments; the first value wins when a name repeats.
     public var query: [String: String]
     public var headers: HTTPHeaders
+    /// The raw body; empty for `multipart/form-data`, whose parts are in `form`.
     public var body: Data
+    /// The parts of a `multipart/form-data` body, parsed while it arrived; nil for other bodies.
+    public var form: [FormPart]?
     /// Values captured by the matched route pattern (`{id}` → `parameters["id"]`).
     public var parameters: Parameters
 
     public init(method: HTTPMethod, path: String, query: [String: String] = [:], headers: HTTPHeaders = HTTPHeaders(),
-                body: Data = Data(), parameters: Parameters = Parameters()) {
+                body: Data = Data(), form: [FormPart]? = nil, parameters: Parameters = Parameters()) {
         self.method = method
         self.path = path
         self.query = query
         self.headers = headers
         self.body = body
+        self.form = form
         self.parameters = parameters
     }
 

@@ -1,17 +1,24 @@
 import Dispatch
 import KennelEngine
+import Metrics
 import Synchronization
 
-/// Classification statistics shared by every served model, for the server's metrics.
-public final class ClassifyStatistics: Sendable {
+/// Classification measurements shared by every served model, reported through swift-metrics.
+public struct ClassifyStatistics: Sendable {
     /// Images per forward pass.
-    public let batchSizes = Histogram(bounds: [1, 2, 4, 8, 16, 32])
-    /// Seconds a request waited for its forward pass to start.
-    public let queueWait = Histogram.latencySeconds()
-    /// Seconds of forward passes.
-    public let compute = Histogram.latencySeconds()
+    let batchSizes: Recorder
+    /// How long an image waited for its forward pass to start.
+    let queueWait: Timer
+    /// How long forward passes took.
+    let compute: Timer
 
-    public init() {}
+    public static let batchSizeLabel = "kennel_classify_batch_size"
+
+    public init(factory: any MetricsFactory = MetricsSystem.factory) {
+        batchSizes = Recorder(label: Self.batchSizeLabel, factory: factory)
+        queueWait = Timer(label: "kennel_classify_queue_wait_seconds", factory: factory)
+        compute = Timer(label: "kennel_classify_compute_seconds", factory: factory)
+    }
 }
 
 /// Runs one model's predictions for concurrent callers as few forward passes as it can.
@@ -106,11 +113,11 @@ final class BatchingPredictor: Sendable {
         }
         let finished = DispatchTime.now().uptimeNanoseconds
         let computeSeconds = Double(finished - started) / 1e9
-        statistics.batchSizes.observe(Double(batch.count))
-        statistics.compute.observe(computeSeconds)
+        statistics.batchSizes.record(batch.count)
+        statistics.compute.recordNanoseconds(Int64(finished - started))
         for (row, ticket) in batch.enumerated() {
             let waitSeconds = Double(started - ticket.enqueued) / 1e9
-            statistics.queueWait.observe(waitSeconds)
+            statistics.queueWait.recordNanoseconds(Int64(started - ticket.enqueued))
             switch result {
             case .success(let probabilities):
                 let classes = probabilities.itemCount

@@ -4,6 +4,7 @@ import KennelData
 import KennelEngine
 import KennelImage
 import KennelStore
+import Metrics
 import Synchronization
 
 /// Why the registry refused a request.
@@ -100,9 +101,11 @@ public final class ModelRegistry: Sendable {
     private let checkpoints: CheckpointStore
     private let cache = Mutex([String: ServedModel]())
     /// Batch sizes, queue waits and forward-pass times of every served model.
-    public let statistics = ClassifyStatistics()
+    private let statistics: ClassifyStatistics
 
-    public init(store: Store, dataDirectory: URL) {
+    /// `metrics` receives classification batch sizes and timings (the server passes its Prometheus factory).
+    public init(store: Store, dataDirectory: URL, metrics: any MetricsFactory = MetricsSystem.factory) {
+        statistics = ClassifyStatistics(factory: metrics)
         self.store = store
         checkpoints = CheckpointStore(store: store, dataDirectory: dataDirectory)
     }

@@ -63,15 +63,17 @@ struct Serve: ParsableCommand {
         let jobs = JobQueue(store: store, dataDirectory: URL(fileURLWithPath: storage.resolvedDataDirectory))
         jobs.start()
         let staticFiles = try StaticFiles(directory: settings.publicDirectory)
-        let models = ModelRegistry(store: store, dataDirectory: URL(fileURLWithPath: storage.resolvedDataDirectory))
+        let metrics = ServerMetrics()
+        let models = ModelRegistry(store: store, dataDirectory: URL(fileURLWithPath: storage.resolvedDataDirectory),
+                                   metrics: metrics.factory)
         DispatchQueue.global(qos: .utility).async { models.warmAll() }
-        let context = APIContext(store: store, jobs: jobs, models: models,
+        let context = APIContext(store: store, jobs: jobs, models: models, metrics: metrics,
                                  token: ProcessInfo.processInfo.environment["KENNEL_TOKEN"],
                                  datasetsRoot: settings.datasetsRoot.map { URL(fileURLWithPath: $0) },
                                  classifyCapacity: classifyCapacity ?? 64)
         let server = HTTPServer(configuration: settings.http,
                                 router: APIRouter.make(staticFiles: staticFiles, context: context),
-                                observer: context.requestMetrics.record)
+                                observer: metrics.record)
         try server.start()
         if noDemo {
             logger.info("demo disabled (--no-demo)")

@@ -8,14 +8,16 @@ import Testing
 @testable import KennelAPI
 
 /// A real server on an ephemeral port over a fresh data directory, with a folder of 8×8 images to import.
-private final class LiveServer {
+final class LiveServer: Sendable {
     let directory: TemporaryDirectory
     let store: Store
     let jobs: JobQueue
+    let context: APIContext
     let server: HTTPServer
     var port: UInt16 { server.port }
 
-    init(token: String? = nil) throws {
+    /// `datasetsRoot` is a folder inside the server's temporary directory.
+    init(token: String? = nil, datasetsRoot: String? = nil, heartbeatSeconds: TimeInterval = 15) throws {
         directory = try TemporaryDirectory()
         for (classIndex, name) in ["n0-dark", "n1-bright"].enumerated() {
             let folder = directory.path + "/images/" + name
@@ -27,18 +29,23 @@ private final class LiveServer {
                 try Data(try ImageEncoder.png(image)).write(to: URL(fileURLWithPath: "\(folder)/\(index).png"))
             }
         }
-        let data = directory.url.appendingPathComponent("var")
+        let root = directory.url
+        let data = root.appendingPathComponent("var")
         store = try Store(dataDirectory: data,
                           migrations: try Migration.load(from: repositoryRoot.appendingPathComponent("migrations")))
         jobs = JobQueue(store: store, dataDirectory: data)
         jobs.start()
-        let context = APIContext(store: store, jobs: jobs, models: ModelRegistry(store: store, dataDirectory: data),
-                                 token: token)
+        let metrics = ServerMetrics()
+        context = APIContext(store: store, jobs: jobs,
+                             models: ModelRegistry(store: store, dataDirectory: data, metrics: metrics.factory),
+                             metrics: metrics, token: token, datasetsRoot: datasetsRoot.map { root.appendingPathComponent($0) },
+                             heartbeatSeconds: heartbeatSeconds)
         var configuration = HTTPServerConfiguration()
         configuration.port = 0
         server = HTTPServer(configuration: configuration,
                             router: APIRouter.make(staticFiles: try StaticFiles(directory: repositoryRoot.path + "/public"),
-                                                   context: context))
+                                                   context: context),
+                            observer: metrics.record)
         try server.start()
     }
 
@@ -51,6 +58,26 @@ private final class LiveServer {
 
     func object(_ response: RawResponse) throws -> [String: Any] {
         try #require(try JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any])
+    }
+
+    func array(_ response: RawResponse) throws -> [[String: Any]] {
+        try #require(try JSONSerialization.jsonObject(with: Data(response.body)) as? [[String: Any]])
+    }
+
+    /// Imports the image folder as `tones` and trains a small model on it for `epochs`; returns the job id.
+    func trainedJob(epochs: Int = 3) throws -> Int {
+        let imported = try object(try request("POST", "/v1/datasets", json: #"""
+            {"name":"tones","format":"imagefolder","path":"\#(directory.path)/images","width":8,"height":8}
+            """#))
+        #expect(try waitForJob(try #require(imported["id"] as? Int)) == "succeeded")
+        let submitted = try object(try request("POST", "/v1/jobs", json: #"""
+            {"dataset":"tones","layers":[{"type":"conv2d","filters":4,"kernel":3,"padding":"same","activation":"relu"},
+             {"type":"flatten"},{"type":"dense","units":2}],"epochs":\#(epochs),"batch_size":4,
+             "optimizer":{"name":"adam","learning_rate":0.01},"seed":3}
+            """#))
+        let job = try #require(submitted["id"] as? Int)
+        #expect(try waitForJob(job) == "succeeded")
+        return job
     }
 
     /// Polls a job until it reaches a final state.

@@ -5,44 +5,82 @@ import Synchronization
 import Testing
 @testable import KennelHTTP
 
-struct MultipartTests {
-    private func body(_ boundary: String, _ parts: [(headers: String, content: String)], preamble: String = "") -> Data {
-        var text = preamble
-        for part in parts { text += "--\(boundary)\r\n\(part.headers)\r\n\r\n\(part.content)\r\n" }
-        return Data((text + "--\(boundary)--\r\n").utf8)
-    }
-
-    @Test func splitsFilesAndFieldsAsCurlSendsThem() throws {
-        let data = body("xyz", [
-            ("Content-Disposition: form-data; name=\"image\"; filename=\"a.png\"\r\nContent-Type: image/png", "AAA\r\n--xy"),
-            ("Content-Disposition: form-data; name=\"image\"; filename=\"b.jpg\"\r\nContent-Type: image/jpeg", "BBB"),
-            ("Content-Disposition: form-data; name=\"note\"", "hello"),
-        ], preamble: "ignored preamble\r\n")
-        let parts = try Multipart.parts(of: data, contentType: "multipart/form-data; boundary=xyz")
-        #expect(parts.count == 3)
-        #expect(parts[0] == MultipartPart(name: "image", filename: "a.png", contentType: "image/png",
-                                          body: Data("AAA\r\n--xy".utf8)))
-        #expect(parts[1].filename == "b.jpg" && parts[1].body == Data("BBB".utf8))
-        #expect(parts[2].name == "note" && parts[2].filename == nil)
-        let quoted = try Multipart.parts(of: body("a b", [("Content-Disposition: form-data; name=x", "1")]),
-                                         contentType: "multipart/form-data; boundary=\"a b\"")
-        #expect(quoted.first?.body == Data("1".utf8))
-    }
-
-    @Test func malformedBodiesAreBadRequestsThatSayWhy() {
-        let cases: [(Data, String, String)] = [
-            (Data("--b\r\nx".utf8), "multipart/form-data", "boundary parameter"),
-            (Data("no delimiter here".utf8), "multipart/form-data; boundary=b", "never appears"),
-            (Data("--b\r\nContent-Disposition: form-data; name=a".utf8), "multipart/form-data; boundary=b", "headers never end"),
-            (Data("--b\r\nContent-Disposition: form-data\r\n\r\ncontent".utf8), "multipart/form-data; boundary=b",
-             "closing boundary"),
-            (Data("--bXX".utf8), "multipart/form-data; boundary=b", "CRLF"),
-        ]
-        for (data, contentType, reason) in cases {
-            let error = #expect(throws: HTTPError.self) { try Multipart.parts(of: data, contentType: contentType) }
-            #expect(error?.status == .badRequest)
-            #expect(error?.message.contains(reason) == true, "\(error?.message ?? "") should mention \(reason)")
+/// Multipart bodies parsed by libmicrohttpd's post processor as they arrive, over real sockets.
+struct MultipartFormTests {
+    private func startServer(maxBodyBytes: Int = 4 << 20) throws -> HTTPServer {
+        var routes = Router.Builder()
+        routes.post("/form") { request in
+            guard let form = request.form else { return .text("not a form") }
+            return .text(form.map { part in
+                "\(part.name ?? "-")|\(part.filename ?? "-")|\(part.contentType ?? "-")|\(part.body.count)|"
+                    + "\(part.body.reduce(0) { ($0 &* 31 &+ Int($1)) & 0xFFFFFF })"
+            }.joined(separator: "\n"))
         }
+        var configuration = HTTPServerConfiguration()
+        configuration.port = 0
+        configuration.maxBodyBytes = maxBodyBytes
+        let server = HTTPServer(configuration: configuration, router: Router(routes))
+        try server.start()
+        return server
+    }
+
+    private func form(_ boundary: String, _ parts: [(headers: String, content: [UInt8])], close: Bool = true) -> [UInt8] {
+        var body: [UInt8] = []
+        for part in parts { body += Array("--\(boundary)\r\n\(part.headers)\r\n\r\n".utf8) + part.content + Array("\r\n".utf8) }
+        return body + (close ? Array("--\(boundary)--\r\n".utf8) : [])
+    }
+
+    private func digest(_ bytes: [UInt8]) -> Int { bytes.reduce(0) { ($0 &* 31 &+ Int($1)) & 0xFFFFFF } }
+
+    @Test func filesAndFieldsArriveAsPartsWhateverTheirBytes() throws {
+        let server = try startServer()
+        defer { server.stop() }
+        // Binary content that contains CRLF, dashes and part of the boundary, and a file larger than the parser's buffer.
+        let tricky = Array("AAA\r\n--xy\r\n\u{0}\u{1}".utf8)
+        let large = (0..<300_000).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ $0 >> 9) }
+        let body = form("xyz", [
+            ("Content-Disposition: form-data; name=\"image\"; filename=\"a.png\"\r\nContent-Type: image/png", tricky),
+            ("Content-Disposition: form-data; name=\"image\"; filename=\"b.jpg\"\r\nContent-Type: image/jpeg", large),
+            ("Content-Disposition: form-data; name=\"note\"", Array("hello".utf8)),
+        ])
+        let response = try rawRequest(port: server.port, "POST", "/form",
+                                      headers: ["Content-Type": "multipart/form-data; boundary=xyz"], body: body)
+        #expect(response.status == 200)
+        #expect(response.text.split(separator: "\n") == [
+            "image|a.png|image/png|\(tricky.count)|\(digest(tricky))",
+            "image|b.jpg|image/jpeg|\(large.count)|\(digest(large))",
+            "note|-|-|5|\(digest(Array("hello".utf8)))",
+        ])
+        #expect(try rawRequest(port: server.port, "POST", "/form", body: Array("raw".utf8)).text == "not a form")
+    }
+
+    @Test func malformedAndOversizedFormsAreRefused() throws {
+        let server = try startServer(maxBodyBytes: 64 * 1024)
+        defer { server.stop() }
+        let part = [("Content-Disposition: form-data; name=\"image\"; filename=\"a.png\"", Array("data".utf8))]
+        let unclosed = try rawRequest(port: server.port, "POST", "/form",
+                                      headers: ["Content-Type": "multipart/form-data; boundary=b"],
+                                      body: form("b", part, close: false))
+        #expect(unclosed.status == 400 && unclosed.text.contains("multipart"))
+        let noBoundary = try rawRequest(port: server.port, "POST", "/form",
+                                        headers: ["Content-Type": "multipart/form-data"], body: form("b", part))
+        #expect(noBoundary.status == 400 && noBoundary.text.contains("boundary"))
+        let huge = form("b", [("Content-Disposition: form-data; name=\"image\"; filename=\"big\"",
+                               [UInt8](repeating: 7, count: 100_000))])
+        let announced = try rawRequest(port: server.port, "POST", "/form",
+                                       headers: ["Content-Type": "multipart/form-data; boundary=b"], body: huge)
+        #expect(announced.status == 413)
+        // Chunked, so the cap is only found while the form is being parsed.
+        let connection = try RawHTTPConnection(port: server.port)
+        try connection.send("POST /form HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\n"
+            + "Transfer-Encoding: chunked\r\n\r\n")
+        for start in stride(from: 0, to: huge.count, by: 16384) {
+            let slice = Array(huge[start..<min(start + 16384, huge.count)])
+            try connection.send(Array("\(String(slice.count, radix: 16))\r\n".utf8) + slice + Array("\r\n".utf8))
+        }
+        try connection.send("0\r\n\r\n")
+        let chunked = try connection.readResponse()
+        #expect(chunked.status == 413 && chunked.text.contains("65536"))
     }
 }
 

@@ -3,6 +3,7 @@ import Foundation
 import KennelEngine
 import KennelStore
 import KennelTestSupport
+import MetricsTestKit
 import Synchronization
 import Testing
 @testable import KennelJobs
@@ -23,8 +24,9 @@ struct BatchingPredictorTests {
 
     @Test func concurrentCallersGetTheirOwnAnswersFromSharedPasses() throws {
         let reference = try model()
-        let statistics = ClassifyStatistics()
-        let predictor = BatchingPredictor(model: try model(), maximumBatch: 8, statistics: statistics)
+        let metrics = TestMetrics()
+        let predictor = BatchingPredictor(model: try model(), maximumBatch: 8,
+                                          statistics: ClassifyStatistics(factory: metrics))
         let count = 64
         let answers = Mutex([Int: [Float]]())
         DispatchQueue.concurrentPerform(iterations: count) { index in
@@ -36,21 +38,22 @@ struct BatchingPredictorTests {
             let got = try #require(answers.withLock { $0[index] })
             #expect(zip(got, expected).allSatisfy { abs($0 - $1) < 1e-5 }, "caller \(index) got another's answer")
         }
-        let (batches, _) = statistics.batchSizes.snapshot
         // Every image was in exactly one pass; no pass exceeded the maximum.
-        #expect(statistics.queueWait.snapshot.cumulative.last == count)
-        #expect(batches[batches.count - 2] == batches.last, "a pass held more than 8 images")
+        let batches = try metrics.expectRecorder(ClassifyStatistics.batchSizeLabel).values
+        #expect(batches.reduce(0, +) == Double(count) && batches.allSatisfy { (1...8).contains($0) })
+        #expect(try metrics.expectTimer("kennel_classify_queue_wait_seconds").values.count == count)
+        #expect(try metrics.expectTimer("kennel_classify_compute_seconds").values.count == batches.count)
     }
 
     @Test func aLoneCallerRunsAtOnceAsABatchOfOne() throws {
-        let statistics = ClassifyStatistics()
-        let predictor = BatchingPredictor(model: try model(), statistics: statistics)
+        let metrics = TestMetrics()
+        let predictor = BatchingPredictor(model: try model(), statistics: ClassifyStatistics(factory: metrics))
         for index in 0..<3 { _ = try predictor.predict(input(index)) }
-        #expect(statistics.batchSizes.snapshot.cumulative.first == 3)
+        #expect(try metrics.expectRecorder(ClassifyStatistics.batchSizeLabel).values == [1, 1, 1])
     }
 
     @Test func aWrongSizedInputIsRefusedAndTheNextCallerStillServed() throws {
-        let predictor = BatchingPredictor(model: try model(), statistics: ClassifyStatistics())
+        let predictor = BatchingPredictor(model: try model(), statistics: ClassifyStatistics(factory: TestMetrics()))
         #expect(throws: (any Error).self) { try predictor.predict([1, 2, 3]) }
         #expect(try predictor.predict(input(0)).probabilities.count == 4)
     }

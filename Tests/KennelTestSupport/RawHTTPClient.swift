@@ -70,6 +70,25 @@ public final class RawHTTPConnection {
 
     /// Reads one response: its body delimited by Content-Length, chunked encoding, or the connection closing.
     public func readResponse(bodyExpected: Bool = true) throws -> RawResponse {
+        let (status, headers) = try readHead()
+        var body: [UInt8] = []
+        if !bodyExpected || status == 304 || status == 204 {
+        } else if headers["transfer-encoding"]?.lowercased() == "chunked" {
+            while case let chunk = try readChunk(), !chunk.isEmpty { body += chunk }
+        } else if let length = headers["content-length"].flatMap(Int.init) {
+            try fill(length)
+            body = Array(buffer[..<length])
+            buffer.removeFirst(length)
+        } else {
+            while try receiveMore() {}
+            body = buffer
+            buffer = []
+        }
+        return RawResponse(status: status, headers: headers, body: body)
+    }
+
+    /// Reads a response's status line and headers (lower-cased names); a streamed body follows by `readChunk`.
+    public func readHead() throws -> (status: Int, headers: [String: String]) {
         let headerEnd = try readUntil(Array("\r\n\r\n".utf8))
         let head = String(decoding: buffer[..<headerEnd], as: UTF8.self)
         buffer.removeFirst(headerEnd + 4)
@@ -83,31 +102,20 @@ public final class RawHTTPConnection {
             guard let colon = line.firstIndex(of: ":") else { continue }
             headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
         }
-        var body: [UInt8] = []
-        if !bodyExpected || status == 304 || status == 204 {
-        } else if headers["transfer-encoding"]?.lowercased() == "chunked" {
-            while true {
-                let lineEnd = try readUntil(Array("\r\n".utf8))
-                let sizeText = String(decoding: buffer[..<lineEnd], as: UTF8.self).split(separator: ";")[0]
-                guard let size = Int(sizeText.trimmingCharacters(in: .whitespaces), radix: 16) else {
-                    throw RawHTTPError("bad chunk size '\(sizeText)'")
-                }
-                buffer.removeFirst(lineEnd + 2)
-                try fill(size + 2)
-                body += buffer[..<size]
-                buffer.removeFirst(size + 2)
-                if size == 0 { break }
-            }
-        } else if let length = headers["content-length"].flatMap(Int.init) {
-            try fill(length)
-            body = Array(buffer[..<length])
-            buffer.removeFirst(length)
-        } else {
-            while try receiveMore() {}
-            body = buffer
-            buffer = []
+        return (status, headers)
+    }
+
+    /// Reads the next chunk of a chunked body, waiting for it; empty at the body's end.
+    public func readChunk() throws -> [UInt8] {
+        let lineEnd = try readUntil(Array("\r\n".utf8))
+        let sizeText = String(decoding: buffer[..<lineEnd], as: UTF8.self).split(separator: ";")[0]
+        guard let size = Int(sizeText.trimmingCharacters(in: .whitespaces), radix: 16) else {
+            throw RawHTTPError("bad chunk size '\(sizeText)'")
         }
-        return RawResponse(status: status, headers: headers, body: body)
+        buffer.removeFirst(lineEnd + 2)
+        try fill(size + 2)
+        defer { buffer.removeFirst(size + 2) }
+        return Array(buffer[..<size])
     }
 
     /// True when the server has closed the connection (reads end of stream).
@@ -154,7 +162,7 @@ public func rawRequest(port: UInt16, _ method: String, _ target: String, headers
 }
 
 /// A fresh directory under the system's temporary directory, removed by `remove()`.
-public struct TemporaryDirectory {
+public struct TemporaryDirectory: Sendable {
     public let url: URL
     public var path: String { url.path }
 

@@ -1,0 +1,258 @@
+import Foundation
+import KennelHTTP
+import KennelImage
+import KennelJobs
+import KennelStore
+import KennelTestSupport
+import Synchronization
+import Testing
+@testable import KennelAPI
+
+/// One server-sent event as a client parses it.
+struct ServerSentEvent: Equatable {
+    var id: String?
+    var name: String?
+    var data: String?
+    var isComment = false
+
+    var json: [String: Any] {
+        (data.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) } as? [String: Any]) ?? [:]
+    }
+
+    /// Splits stream text into events (blank-line separated), keeping comment lines as their own entries.
+    static func parse(_ text: String) -> [ServerSentEvent] {
+        text.components(separatedBy: "\n\n").filter { !$0.isEmpty }.map { block in
+            var event = ServerSentEvent()
+            for line in block.split(separator: "\n") {
+                if line.hasPrefix(":") { event.isComment = true }
+                if line.hasPrefix("id: ") { event.id = String(line.dropFirst(4)) }
+                if line.hasPrefix("event: ") { event.name = String(line.dropFirst(7)) }
+                if line.hasPrefix("data: ") { event.data = String(line.dropFirst(6)) }
+            }
+            return event
+        }
+    }
+}
+
+/// Reads an event stream chunk by chunk from an open connection.
+final class EventStreamClient {
+    let connection: RawHTTPConnection
+    let status: Int
+    let headers: [String: String]
+    private var pending = ""
+    private(set) var ended = false
+
+    init(port: UInt16, path: String, lastEventID: String? = nil) throws {
+        connection = try RawHTTPConnection(port: port)
+        try connection.sendRequest("GET", path, headers: lastEventID.map { ["Last-Event-ID": $0] } ?? [:])
+        (status, headers) = try connection.readHead()
+    }
+
+    /// Reads until `stop` holds for an event (returned last) or the stream ends.
+    func read(until stop: (ServerSentEvent) -> Bool = { _ in false }) throws -> [ServerSentEvent] {
+        var events: [ServerSentEvent] = []
+        while !ended {
+            while let end = pending.range(of: "\n\n") {
+                let event = ServerSentEvent.parse(String(pending[..<end.upperBound]))[0]
+                pending.removeSubrange(..<end.upperBound)
+                events.append(event)
+                if stop(event) { return events }
+            }
+            let chunk = try connection.readChunk()
+            if chunk.isEmpty { ended = true } else { pending += String(decoding: chunk, as: UTF8.self) }
+        }
+        return events
+    }
+}
+
+struct EventStreamTests {
+    @Test func aFinishedJobReplaysEverythingInOrderThenEndsAndResumesFromLastEventID() throws {
+        let live = try LiveServer()
+        let job = try live.trainedJob(epochs: 3)
+        let stream = try EventStreamClient(port: live.port, path: "/v1/jobs/\(job)/events")
+        #expect(stream.status == 200)
+        #expect(stream.headers["content-type"] == "text/event-stream")
+        let events = try stream.read()
+        #expect(stream.ended)
+        let metrics = try live.array(try live.request("GET", "/v1/jobs/\(job)/metrics"))
+        let checkpoints = try live.array(try live.request("GET", "/v1/jobs/\(job)/checkpoints"))
+        #expect(events.filter { $0.name == "metric" }.count == metrics.count)
+        #expect(events.filter { $0.name == "checkpoint" }.count == checkpoints.count)
+        #expect(events.last?.name == "state" && events.last?.json["state"] as? String == "succeeded")
+        #expect(events.last?.json["progress"] as? Double == 1)
+        #expect(events.allSatisfy { $0.id != nil })
+        // Ids follow the stream's order, and each epoch's test scalars and checkpoint come after its train scalars.
+        let cursors = events.dropLast().compactMap { $0.id.flatMap(EventCursor.init(id:)) }
+        #expect(cursors.count == events.count - 1 && cursors == cursors.sorted() && Set(cursors.map(\.id)).count == cursors.count)
+
+        let resumeAt = events[10].id!
+        let resumed = try EventStreamClient(port: live.port, path: "/v1/jobs/\(job)/events", lastEventID: resumeAt)
+        let rest = try resumed.read()
+        #expect(rest.map(\.id) == events[11...].map(\.id))
+        #expect(rest.map(\.data) == events[11...].map(\.data))
+
+        #expect(try live.request("GET", "/v1/jobs/\(job)/events", headers: ["Last-Event-ID": "nonsense"]).status == 400)
+        #expect(try live.request("GET", "/v1/jobs/424242/events").status == 404)
+    }
+
+    @Test func liveEventsUnwrittenPointsAndHeartbeatsReachAnOpenStream() throws {
+        let live = try LiveServer(heartbeatSeconds: 0.05)
+        let job = try #require(try JobLedger(store: live.store).submitRunning(kind: .train, dataset: "tones",
+                                                                                specJson: "{}").id)
+        // Recorded but not yet written to SQLite: the replay still has it.
+        live.jobs.metrics.record(job: job, tag: "train/loss", step: 1, value: 0.9)
+        let stream = try EventStreamClient(port: live.port, path: "/v1/jobs/\(job)/events")
+        let replay = try stream.read { $0.name == "state" }
+        #expect(replay.map(\.name) == ["metric", "state"])
+        #expect(replay[0].json["value"] as? Double == 0.9 && replay[1].json["state"] as? String == "running")
+
+        live.jobs.metrics.record(job: job, tag: "train/loss", step: 2, value: 0.7)
+        let arrived = try stream.read { $0.name == "metric" }
+        #expect(arrived.last?.json["step"] as? Int == 2 && arrived.last?.id == "2:0:train/loss")
+        let quiet = try stream.read { $0.isComment }
+        #expect(quiet.last?.isComment == true)
+
+        try JobLedger(store: live.store).move(job, to: .succeeded)
+        live.jobs.bus.publish(.state(job: job, state: .succeeded))
+        let ending = try stream.read()
+        #expect(ending.last(where: { !$0.isComment })?.json["state"] as? String == "succeeded")
+        #expect(stream.ended)
+    }
+}
+
+struct ServingAPITests {
+    private func png(level: Float) throws -> [UInt8] {
+        try ImageEncoder.png(Image(width: 8, height: 8, channels: 1, pixels: (0..<64).map { level + Float($0 % 23) }))
+    }
+
+    private func multipart(_ files: [(field: String, filename: String?, bytes: [UInt8])]) -> (body: [UInt8], type: String) {
+        var body: [UInt8] = []
+        for file in files {
+            let filename = file.filename.map { "; filename=\"\($0)\"" } ?? ""
+            body += Array("--KennelBoundary\r\nContent-Disposition: form-data; name=\"\(file.field)\"\(filename)\r\n\r\n".utf8)
+            body += file.bytes + Array("\r\n".utf8)
+        }
+        return (body + Array("--KennelBoundary--\r\n".utf8), "multipart/form-data; boundary=KennelBoundary")
+    }
+
+    @Test func multipartCSVFiltersConfusionAndPrometheus() throws {
+        let live = try LiveServer()
+        let job = try live.trainedJob(epochs: 3)
+        #expect(try live.request("POST", "/v1/models", json: #"{"name":"tones","job_id":\#(job)}"#).status == 201)
+
+        // Several files answer an array in order; one file answers one object.
+        let form = multipart([("image", "dark.png", try png(level: 40)), ("image", "bright.png", try png(level: 210))])
+        let answers = try live.array(try live.request("POST", "/v1/models/tones:classify?top_k=1", body: form.body,
+                                                      headers: ["Content-Type": form.type]))
+        #expect(answers.map { ($0["predictions"] as? [[String: Any]])?.first?["label"] as? String } == ["dark", "bright"])
+        #expect(answers.allSatisfy { ($0["predictions"] as? [Any])?.count == 1 })
+        let single = multipart([("image", "dark.png", try png(level: 40))])
+        let one = try live.object(try live.request("POST", "/v1/models/tones:classify", body: single.body,
+                                                   headers: ["Content-Type": single.type]))
+        #expect((one["timing_ms"] as? [String: Any])?["queue"] is Double)
+        let noFile = multipart([("note", nil, Array("hi".utf8))])
+        let refused = try live.request("POST", "/v1/models/tones:classify", body: noFile.body,
+                                       headers: ["Content-Type": noFile.type])
+        #expect(refused.status == 400 && refused.text.contains("image=@"))
+        let broken = try live.request("POST", "/v1/models/tones:classify", body: Array("--x\r\n".utf8),
+                                      headers: ["Content-Type": "multipart/form-data; boundary=x"])
+        #expect(broken.status == 400 && broken.text.contains("multipart"))
+        let notImage = multipart([("image", "a.txt", Array("text".utf8))])
+        #expect(try live.request("POST", "/v1/models/tones:classify", body: notImage.body,
+                                 headers: ["Content-Type": notImage.type]).status == 415)
+
+        // Several runs' scalars as CSV.
+        let csv = try live.request("GET", "/v1/metrics.csv?jobs=\(job)&tags=test/accuracy,test/loss")
+        #expect(csv.status == 200 && csv.headers["content-type"]?.hasPrefix("text/csv") == true)
+        let rows = csv.text.split(separator: "\n")
+        #expect(rows.first == "job_id,tag,step,wall_time,value" && rows.count == 1 + 2 * 3)
+        #expect(rows.dropFirst().allSatisfy { $0.hasPrefix("\(job),test/") })
+        #expect(try live.request("GET", "/v1/metrics.csv").status == 400)
+        #expect(try live.request("GET", "/v1/metrics.csv?jobs=\(job),x").status == 400)
+        #expect(try live.request("GET", "/v1/metrics.csv?jobs=\(job),9999").status == 404)
+
+        // The first layer's four 3×3 filters: a 2×2 grid of 24-pixel tiles with 2-pixel rules.
+        let filters = try live.request("GET", "/v1/models/tones/filters.png")
+        #expect(filters.status == 200 && filters.headers["content-type"] == "image/png")
+        let grid = try ImageDecoder().decode(filters.body, color: .gray)
+        #expect(grid.width == 54 && grid.height == 54)
+        #expect(grid.pixels.contains(0) && grid.pixels.contains(255))
+        #expect(try live.request("GET", "/v1/models/none/filters.png").status == 404)
+
+        let confusion = try live.object(try live.request("GET", "/v1/models/tones/confusion"))
+        #expect(confusion["labels"] as? [String] == ["dark", "bright"])
+        let matrix = try #require(confusion["matrix"] as? [[Int]])
+        #expect(matrix.count == 2 && matrix.joined().reduce(0, +) == 6)
+
+        let jobs = try live.array(try live.request("GET", "/v1/jobs?state=succeeded"))
+        #expect(jobs.first { $0["id"] as? Int == job }?["best_test_accuracy"] is Double)
+
+        let metrics = try live.request("GET", "/metrics")
+        #expect(metrics.status == 200 && metrics.headers["content-type"]?.hasPrefix("text/plain") == true)
+        for line in [#"kennel_http_requests_total{method="GET",route="/v1/jobs/{id}",status="200"}"#,
+                     #"kennel_http_requests_total{method="POST",route="/v1/models/{name}:classify",status="415"} 1"#,
+                     #"kennel_jobs{state="succeeded"} 2"#, "kennel_job_queue_depth 0", "kennel_classify_capacity 64",
+                     "kennel_classify_batch_size_count", "kennel_classify_queue_wait_seconds_bucket{le=\"+Inf\"}",
+                     "kennel_http_request_duration_seconds_count"] {
+            #expect(metrics.text.contains(line), "missing \(line)")
+        }
+    }
+
+    @Test func promotionAndRollbackUnderConcurrentClassificationFailNothing() throws {
+        let live = try LiveServer()
+        let job = try live.trainedJob(epochs: 2)
+        #expect(try live.request("POST", "/v1/models", json: #"{"name":"tones","job_id":\#(job)}"#).status == 201)
+        let image = try png(level: 40)
+        let stop = Atomic(false)
+        let outcomes = Mutex((ok: 0, failures: [String](), versions: Set<Int>()))
+        let group = DispatchGroup()
+        for _ in 0..<4 {
+            DispatchQueue.global().async(group: group) {
+                while !stop.load(ordering: .relaxed) {
+                    do {
+                        let answer = try live.request("POST", "/v1/models/tones:classify", body: image)
+                        let version = (try? JSONSerialization.jsonObject(with: Data(answer.body)) as? [String: Any])?["version"] as? Int
+                        outcomes.withLock {
+                            if answer.status == 200, let version { $0.ok += 1; $0.versions.insert(version) }
+                            else { $0.failures.append("\(answer.status) \(answer.text)") }
+                        }
+                    } catch {
+                        outcomes.withLock { $0.failures.append("\(error)") }
+                    }
+                }
+            }
+        }
+        // Swap versions while requests are in flight, letting some answers through between swaps.
+        func waitForMoreAnswers() {
+            let target = outcomes.withLock { $0.ok } + 10
+            while outcomes.withLock({ $0.ok < target && $0.failures.isEmpty }) { Thread.sleep(forTimeInterval: 0.005) }
+        }
+        waitForMoreAnswers()
+        for _ in 0..<3 {
+            #expect(try live.request("POST", "/v1/models", json: #"{"name":"tones","job_id":\#(job)}"#).status == 201)
+            waitForMoreAnswers()
+        }
+        #expect(try live.request("POST", "/v1/models/tones/rollback").status == 200)
+        Thread.sleep(forTimeInterval: 0.2)
+        stop.store(true, ordering: .relaxed)
+        group.wait()
+        let result = outcomes.withLock { $0 }
+        #expect(result.failures.isEmpty, "\(result.failures.prefix(3))")
+        #expect(result.ok >= 40 && result.versions == [1, 2, 3, 4])
+        #expect(try live.object(try live.request("GET", "/readyz"))["status"] as? String == "ready")
+    }
+
+    @Test func importsOutsideTheDatasetsRootAreRefused() throws {
+        let live = try LiveServer(datasetsRoot: "images")
+        for path in ["\(live.directory.path)/images/../var", "/etc", "../var"] {
+            let outside = try live.request("POST", "/v1/datasets", json: #"{"name":"escape","format":"imagefolder","path":"\#(path)"}"#)
+            #expect(outside.status == 422 && outside.headers["x-invalid-field"] == "path", "\(path)")
+            #expect(outside.text.contains("outside the datasets root"))
+        }
+        let inside = try live.request("POST", "/v1/datasets", json: #"{"name":"inside","format":"imagefolder","path":"."}"#)
+        #expect(inside.status == 202)
+        #expect(try live.waitForJob(try #require(try live.object(inside)["id"] as? Int)) == "succeeded")
+        #expect(try live.object(try live.request("GET", "/v1/datasets/inside"))["path"] as? String
+            == live.directory.url.appendingPathComponent("images").resolvingSymlinksInPath().path)
+    }
+}
