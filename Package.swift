@@ -51,7 +51,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "Prometheus", package: "swift-prometheus"),
-        ]),
+        ], resources: [.embedInCode("openapi.json")]),
         .executableTarget(name: "kennel", dependencies: [
             "KennelAPI", "KennelHTTP", "KennelStore", "KennelEngine", "KennelData", "KennelImage", "KennelJobs",
             .product(name: "GRDB", package: "GRDB.swift"),

@@ -7,6 +7,7 @@ public enum APIRouter {
         var routes = Router.Builder()
         routes.addHealthRoutes()
         if let context {
+            routes.addOpenAPIRoute()
             routes.addDatasetRoutes(context)
             routes.addJobRoutes(context)
             routes.addJobEventRoutes(context)

@@ -76,6 +76,11 @@ public struct Router: Sendable {
         self.logger = logger
     }
 
+    /// Every registered route (not the fallback), sorted by pattern and method: what an API description lists.
+    public var routes: [Route] {
+        root.allRoutes.sorted { ($0.pattern, $0.method.rawValue) < ($1.pattern, $1.method.rawValue) }
+    }
+
     /// Finds the route for `method` and `path`; HEAD is served by GET routes.
     public func resolve(_ method: HTTPMethod, path: String) -> RouteResolution {
         var captured: [String: String] = [:]
@@ -183,6 +188,11 @@ struct RouteNode: Sendable {
                 captures.sort { $0.suffix.count > $1.suffix.count }
             }
         }
+    }
+
+    /// Every route registered at or below this node.
+    var allRoutes: [Route] {
+        Array(routes.values) + literals.values.flatMap(\.allRoutes) + captures.flatMap(\.node.allRoutes)
     }
 
     /// The deepest node matching all of `segments` that has routes, backtracking from literals to captures.
