@@ -4,6 +4,7 @@ import GRDB
 import KennelJobs
 import KennelStore
 import Logging
+import Synchronization
 
 /// What `make run` shows a newcomer: on an empty data directory, import Fashion-MNIST from the Debian package,
 /// train `fashion-convnet` on it, and promote the best checkpoint as model `fashion`.
@@ -11,7 +12,7 @@ import Logging
 /// Each step is decided from the database (`advance`), at start and after every finished job, so a restart
 /// part-way carries on where the demo stood. A marker file in the data directory says a demo is under way;
 /// it is removed once the model is served.
-struct Demo: Sendable {
+final class Demo: Sendable {
     static let datasetName = "fashion"
     static let modelName = "fashion"
     static let source = "/usr/share/datasets/fashion-mnist"
@@ -22,6 +23,7 @@ struct Demo: Sendable {
     let marker: URL
     let logger = Logger(label: "kennel.demo")
     private let steps = DispatchQueue(label: "kennel.demo")
+    private let stopped = Atomic(false)
 
     init(store: Store, jobs: JobQueue, models: ModelRegistry, dataDirectory: URL) {
         (self.store, self.jobs, self.models) = (store, jobs, models)
@@ -46,15 +48,21 @@ struct Demo: Sendable {
                 '\(Self.modelName)' (start with --no-demo to skip)
                 """)
         }
-        _ = jobs.bus.subscribe { event in
-            if case .state(_, let state) = event, state.isFinal { steps.async { advance() } }
+        _ = jobs.bus.subscribe { [self] event in
+            if case .state(_, let state) = event, state.isFinal { steps.async { self.advance() } }
         }
-        steps.async { advance() }
+        steps.async { self.advance() }
+    }
+
+    /// Takes no further step; returns once a step under way has finished. Call before stopping the job queue.
+    func stop() {
+        stopped.store(true, ordering: .releasing)
+        steps.sync {}
     }
 
     /// Takes the next step the database calls for; does nothing when a job of the demo is still on its way.
     private func advance() {
-        guard FileManager.default.fileExists(atPath: marker.path) else { return }
+        guard !stopped.load(ordering: .acquiring), FileManager.default.fileExists(atPath: marker.path) else { return }
         do {
             let (dataset, all) = try store.pool.read { db in
                 (try DatasetRecord.fetchOne(db, key: Self.datasetName),

@@ -75,12 +75,9 @@ struct Serve: ParsableCommand {
                                 router: APIRouter.make(staticFiles: staticFiles, context: context),
                                 observer: metrics.record)
         try server.start()
-        if noDemo {
-            logger.info("demo disabled (--no-demo)")
-        } else {
-            try Demo(store: store, jobs: jobs, models: models,
-                     dataDirectory: URL(fileURLWithPath: storage.resolvedDataDirectory)).start()
-        }
+        let demo = noDemo ? nil : Demo(store: store, jobs: jobs, models: models,
+                                       dataDirectory: URL(fileURLWithPath: storage.resolvedDataDirectory))
+        if let demo { try demo.start() } else { logger.info("demo disabled (--no-demo)") }
         logger.info("""
             listening on http://\(settings.http.host.contains(":") ? "[\(settings.http.host)]" : settings.http.host):\
             \(server.port) (database \(store.path), dashboard \(staticFiles.root))
@@ -89,6 +86,7 @@ struct Serve: ParsableCommand {
         let signal = SignalWaiter.wait(for: [SIGINT, SIGTERM])
         logger.info("received \(signal == SIGINT ? "SIGINT" : "SIGTERM"), finishing in-flight requests")
         server.stop()
+        demo?.stop()
         jobs.stop()
         try store.close()
         logger.info("stopped")

@@ -123,6 +123,27 @@ final class OutputLog: Sendable {
         #expect(log.contains("stopped"))
     }
 
+    @Test func anEmptyDataDirectoryStartsTheFashionDemoUnlessToldNotTo() throws {
+        let demo = try ServerProcess(demo: true)
+        let deadline = Date().addingTimeInterval(20)
+        var jobs: [[String: Any]] = []
+        while jobs.isEmpty && Date() < deadline {
+            jobs = (try JSONSerialization.jsonObject(with: Data(try rawRequest(port: demo.port, "GET", "/v1/jobs").body))
+                as? [[String: Any]]) ?? []
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        #expect(jobs.first?["kind"] as? String == "import" && jobs.first?["dataset"] as? String == "fashion")
+        #expect(demo.output.contains("demo: importing Fashion-MNIST"))
+        #expect(demo.output.contains("--no-demo"))
+        #expect(FileManager.default.fileExists(atPath: demo.dataDirectory.path + "/demo-in-progress"))
+        kill(demo.process.processIdentifier, SIGTERM)
+        #expect(demo.waitForExit(seconds: 60) == 0)
+
+        let plain = try ServerProcess()
+        #expect(try rawRequest(port: plain.port, "GET", "/v1/jobs").text == "[]")
+        #expect(plain.output.contains("demo disabled (--no-demo)"))
+    }
+
     @Test func stopsCleanlyOnSIGINT() throws {
         let server = try ServerProcess()
         kill(server.process.processIdentifier, SIGINT)

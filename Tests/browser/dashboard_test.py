@@ -111,6 +111,14 @@ class DashboardTest:
             "const item = document.querySelector(`[data-chart=\"${arguments[0]}\"] li[data-series=\"${arguments[1]}\"]`);"
             "return item ? Number(item.dataset.points) : -1;", chart, f"{job}:{tag}")
 
+    def in_page(self, body, *args):
+        """Runs `body`, the body of an async function, in the page; `load(...paths)` imports the page's own modules
+        and `args` holds the extra arguments. Returns what the body returns."""
+        result = self.browser.execute_async_script(MODULE_SCRIPT.replace("BODY", body), *args)
+        if isinstance(result, dict) and "error" in result:
+            raise AssertionError(f"in the page: {result['error']}")
+        return result
+
     def screenshot(self, name):
         """The whole page, not only the window (Chromium's DevTools protocol can capture beyond the viewport)."""
         width, height = self.browser.execute_script(
@@ -234,7 +242,7 @@ class DashboardTest:
     def check_many_runs_stay_responsive(self):
         """20 runs × 20,000 points in the scalars view's four charts: the first draw, a redraw after a live
         point (what each animation frame costs while runs stream) and a zoom must each be quick."""
-        timings = self.browser.execute_async_script(STRESS_SCRIPT, 20, 20000)
+        timings = self.in_page(STRESS_SCRIPT, 20, 20000)
         print(f"  20 runs × 20,000 points: {json.dumps(timings)}")
         expected = 20 * 20000 * 2
         assert timings["points"]["loss"] == expected, f"the loss chart holds {timings['points']['loss']} points"
@@ -242,10 +250,47 @@ class DashboardTest:
         assert timings["live"] < 500, f"a redraw after a live point took {timings['live']:.0f} ms"
         assert timings["zoom"] < 500, f"zooming took {timings['zoom']:.0f} ms"
 
+    def check_cancel_button(self):
+        self.open("jobs")
+        button = f'tr[data-job-id="{self.running_job}"] button'
+        self.wait_until(lambda: self.find_all(button), "the running job's cancel button")
+        self.find(button).click()
+        self.wait_until(lambda: self.find_all(f'tr[data-job-id="{self.running_job}"][data-state="cancelled"]'),
+                        "the cancelled job's row", 30)
+        assert not self.find_all(button), "a cancelled job still offers to cancel"
+
+    def check_smoothing_is_debiased(self):
+        """TensorBoard's smoothing: 1, 2, 3 at weight 0.5 smooth to 1, 5/3, 17/7 (no pull toward 0 at the start)."""
+        values = self.in_page("""
+            const [{ Series }, { smoothed }] = await load("/js/metrics/series.js", "/js/metrics/smoothing.js");
+            const series = new Series("train/loss");
+            [1, 2, 3].forEach((value, i) => series.upsert(i + 1, i, value));
+            return smoothed(series, 0.5);""")
+        for got, want in zip(values, [1, 5 / 3, 17 / 7]):
+            assert abs(got - want) < 1e-12, f"smoothed {values}, expected 1, 5/3, 17/7"
+
+    def check_relative_time_skips_downtime(self):
+        """A run trains 50 steps at 0.1 s a step, evaluates for 2 s, is down for 60 s, resumes from its checkpoint
+        at step 40 (logging 41… again) and trains to step 100: 10 s of training and the 2 s evaluation."""
+        relative = self.in_page("""
+            const [{ Series }, { trainingClock }] =
+              await load("/js/metrics/series.js", "/js/metrics/training-clock.js");
+            const train = new Series("train/loss");
+            const test = new Series("test/loss");
+            for (let step = 1; step <= 50; step++) train.upsert(step, step * 0.1, 1);
+            test.upsert(50, 5 + 2, 1);
+            for (let step = 41; step <= 100; step++) train.upsert(step, 67 + (step - 40) * 0.1, 1);
+            const clock = trainingClock(train, test);
+            return train.walls.map(clock);""")
+        assert abs(relative[-1] - relative[0] - (99 * 0.1 + 2)) < 0.2, f"relative time {relative[-1]:.1f}s, " \
+            "expected about 11.9s"
+        assert all(b >= a for a, b in zip(relative, relative[1:])), "relative time runs backwards"
+
     def run(self):
         checks = [self.check_job_rows, self.check_422_beside_field, self.check_charts_match_api,
                   self.check_point_arrives_live, self.check_running_charts_keep_up, self.check_drag_zooms, self.check_classify_upload,
-                  self.check_phone_width, self.check_dark_mode, self.check_many_runs_stay_responsive]
+                  self.check_phone_width, self.check_dark_mode, self.check_many_runs_stay_responsive,
+                  self.check_smoothing_is_debiased, self.check_relative_time_skips_downtime, self.check_cancel_button]
         failed = 0
         for check in checks:
             started = time.monotonic()
@@ -262,52 +307,62 @@ class DashboardTest:
         return len(checks) - failed, failed
 
 
+# Runs the rest of a script (an async function body) with `load(...paths)` importing the page's own modules; what
+# it returns comes back to Python.
+MODULE_SCRIPT = """
+const done = arguments[arguments.length - 1];
+const args = [...arguments].slice(0, -1);
+const load = (...paths) => Promise.all(paths.map((path) => import(path)));
+(async () => {
+  BODY
+})().then(done, (error) => done({ error: String(error.stack ?? error) }));
+"""
+
 # Builds the scalars view's four charts from the page's own modules with synthetic runs, and times them.
 STRESS_SCRIPT = """
-const [runs, points, done] = arguments;
-Promise.all(["/js/metrics/series.js", "/js/metrics/smoothing.js", "/js/chart/line-chart.js", "/js/metrics/x-axis.js"]
-  .map((path) => import(path))).then(([{ Series }, { smoothed }, { LineChart }, { X_AXES }]) => {
-  const tags = { loss: ["train/loss", "test/loss"], accuracy: ["train/accuracy", "test/accuracy"],
-                 learning_rate: ["train/learning_rate"], images_per_s: ["train/images_per_s"] };
-  const data = [];
-  for (let run = 0; run < runs; run++) {
-    const byTag = {};
-    for (const tag of Object.values(tags).flat()) {
-      const series = new Series(tag);
-      for (let step = 1; step <= points; step++) {
-        series.upsert(step, 1e9 + step, Math.exp(-step / 5000) * (1 + run / 10) + Math.random() * 0.1);
-      }
-      byTag[tag] = series;
+const [runs, points] = args;
+const [{ Series }, { smoothed }, { LineChart }, { X_AXES }] = await load("/js/metrics/series.js",
+  "/js/metrics/smoothing.js", "/js/chart/line-chart.js", "/js/metrics/x-axis.js");
+const tags = { loss: ["train/loss", "test/loss"], accuracy: ["train/accuracy", "test/accuracy"],
+               learning_rate: ["train/learning_rate"], images_per_s: ["train/images_per_s"] };
+const data = [];
+for (let run = 0; run < runs; run++) {
+  const byTag = {};
+  for (const tag of Object.values(tags).flat()) {
+    const series = new Series(tag);
+    for (let step = 1; step <= points; step++) {
+      series.upsert(step, 1e9 + step, Math.exp(-step / 5000) * (1 + run / 10) + Math.random() * 0.1);
     }
-    data.push(byTag);
+    byTag[tag] = series;
   }
-  const host = document.createElement("div");
-  host.style.cssText = "position:absolute; left:0; top:0; width:640px; background:var(--bg)";
-  document.body.append(host);
-  const charts = Object.keys(tags).map((name) => new LineChart(name, name));
-  charts.forEach((chart) => host.append(chart.element));
-  const options = { xAxis: X_AXES.step, logY: false, clipOutliers: true, yFormat: String };
-  const drawAll = () => charts.forEach((chart, index) => {
-    const chartTags = Object.values(tags)[index];
-    chart.update(data.flatMap((byTag, run) => chartTags.map((tag) => ({
-      key: `${run}:${tag}`, label: `run ${run}`, color: `hsl(${run * 137.5} 70% 45%)`, dashed: tag.startsWith("test/"),
-      xs: byTag[tag].steps, ys: byTag[tag].values, steps: byTag[tag].steps, smoothed: smoothed(byTag[tag], 0.6),
-    }))), options);
-  });
-  let started = performance.now();
-  drawAll();
-  const first = performance.now() - started;
-  const counts = Object.fromEntries(charts.map((chart) => [chart.element.dataset.chart, Number(chart.element.dataset.points)]));
-  for (const byTag of data) for (const tag in byTag) byTag[tag].upsert(points + 1, 1e9 + points + 1, 0.5);
-  started = performance.now();
-  drawAll();
-  const live = performance.now() - started;
-  started = performance.now();
-  charts.forEach((chart) => chart.setZoom([points / 4, points / 4 + 500]));
-  const zoom = performance.now() - started;
-  host.remove();
-  done({ first, live, zoom, points: counts });
+  data.push(byTag);
+}
+const host = document.createElement("div");
+host.style.cssText = "position:absolute; left:0; top:0; width:640px; background:var(--bg)";
+document.body.append(host);
+const charts = Object.keys(tags).map((name) => new LineChart(name, name));
+charts.forEach((chart) => host.append(chart.element));
+const options = { xAxis: X_AXES.step, logY: false, clipOutliers: true, yFormat: String };
+const drawAll = () => charts.forEach((chart, index) => {
+  const chartTags = Object.values(tags)[index];
+  chart.update(data.flatMap((byTag, run) => chartTags.map((tag) => ({
+    key: `${run}:${tag}`, label: `run ${run}`, color: `hsl(${run * 137.5} 70% 45%)`, dashed: tag.startsWith("test/"),
+    xs: byTag[tag].steps, ys: byTag[tag].values, steps: byTag[tag].steps, smoothed: smoothed(byTag[tag], 0.6),
+  }))), options);
 });
+let started = performance.now();
+drawAll();
+const first = performance.now() - started;
+const counts = Object.fromEntries(charts.map((chart) => [chart.element.dataset.chart, Number(chart.element.dataset.points)]));
+for (const byTag of data) for (const tag in byTag) byTag[tag].upsert(points + 1, 1e9 + points + 1, 0.5);
+started = performance.now();
+drawAll();
+const live = performance.now() - started;
+started = performance.now();
+charts.forEach((chart) => chart.setZoom([points / 4, points / 4 + 500]));
+const zoom = performance.now() - started;
+host.remove();
+return { first, live, zoom, points: counts };
 """
 
 
