@@ -2,26 +2,32 @@
 SHELL := /bin/bash
 DEBIAN_PACKAGES := libmicrohttpd-dev libturbojpeg0-dev libpng-dev libsqlite3-dev libopenblas-dev zlib1g-dev \
                    pkg-config dataset-fashion-mnist
-BENCH_PACKAGES := wrk curl
+BENCH_PACKAGES := wrk curl libjpeg-turbo-progs
+# The dashboard's browser test: headless Chromium driven by Selenium, all from Debian (run with /usr/bin/python3).
+BROWSER_TEST_PACKAGES := chromium chromium-driver python3-selenium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SWIFT_TEST_FLAGS ?=
 
-.PHONY: run test bench build release deps bench-deps install-packages clean
+.PHONY: run test bench build release deps bench-deps browser-test-deps install-packages clean
 
 ## Install missing Debian packages (apt-get update first), build in release mode, start the server.
 run: deps release
 	.build/release/kennel serve
 
-## Install missing Debian packages, build, run every test (Swift Testing; there are no XCTest cases).
-test: deps
+## Install missing Debian packages, build, run every test (Swift Testing; there are no XCTest cases), then the
+## dashboard in headless Chromium against the built server (screenshots in .build/browser-test/).
+test: deps browser-test-deps
 	swift build $(SWIFT_TEST_FLAGS)
 	swift test --disable-xctest $(SWIFT_TEST_FLAGS)
+	Tests/browser/run.sh "$$(swift build $(SWIFT_TEST_FLAGS) --show-bin-path)/kennel"
 
-## Benchmarks, one JSON line each: HTTP /healthz against a raw libmicrohttpd floor; the engine's presets against
-## the Keras anchor when KERAS_PYTHON (or /opt/keras-anchor-venv) has tensorflow-cpu; the batch loader's wait while
-## training; import against a Pillow loop when PILLOW_PYTHON has Pillow.
+## Benchmarks, one JSON line each: HTTP /healthz against a raw libmicrohttpd floor; classification under wrk
+## (fashion PNG, dogs JPEG) against compiled Keras's model call; the engine's presets against the Keras anchor when
+## KERAS_PYTHON (or /opt/keras-anchor-venv) has tensorflow-cpu; the batch loader's wait while training; import
+## against a Pillow loop when PILLOW_PYTHON has Pillow.
 bench: deps bench-deps release
 	bench/http/run.sh 10
+	bench/serve/run.sh 20
 	bench/engine/run.sh 5
 	.build/release/kennel bench loader --preset dogs-seed --batch-size 32 --json
 	bench/import/run.sh 3000
@@ -37,6 +43,9 @@ deps:
 
 bench-deps:
 	@$(MAKE) --no-print-directory install-packages PACKAGES="$(BENCH_PACKAGES)"
+
+browser-test-deps:
+	@$(MAKE) --no-print-directory install-packages PACKAGES="$(BROWSER_TEST_PACKAGES)"
 
 # Installs whichever of $(PACKAGES) dpkg does not list as installed.
 install-packages:

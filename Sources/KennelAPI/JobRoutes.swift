@@ -56,7 +56,9 @@ extension Router.Builder {
                 }
                 return state
             }
-            let after = Int64(page.after ?? "0") ?? 0
+            guard let after = Int64(page.after ?? "0") else {
+                throw HTTPError.badRequest("after must be a job id, got '\(page.after ?? "")'")
+            }
             let jobs = try context.store.pool.read { db in
                 var query = JobRecord.filter(JobRecord.Columns.id > after)
                 if let state { query = query.filter(JobRecord.Columns.state == state.rawValue) }
@@ -92,11 +94,16 @@ extension Router.Builder {
 
         get("/v1/jobs/{id}/checkpoints") { request in
             let job = try Self.job(request, context)
+            let page = try PageRequest(request)
+            let afterStep = Int(page.after ?? "") ?? -1
             let records = try context.store.pool.read { db in
                 try CheckpointRecord.filter(CheckpointRecord.Columns.jobId == job.id!)
-                    .order(CheckpointRecord.Columns.step).fetchAll(db)
+                    .filter(CheckpointRecord.Columns.step > afterStep)
+                    .order(CheckpointRecord.Columns.step).limit(page.limit).fetchAll(db)
             }
-            return .json(records.map(CheckpointBody.init))
+            return page.response(records.map(CheckpointBody.init), path: "/v1/jobs/\(job.id!)/checkpoints") {
+                String($0.step)
+            }
         }
     }
 

@@ -24,12 +24,21 @@ extension Router.Builder {
             return .json(try Self.model(named: served.name, version: served.version, context), status: .created)
         }
 
-        get("/v1/models") { _ in
+        get("/v1/models") { request in
+            let page = try PageRequest(request)
+            // The cursor is `name@version`, the last row of the previous page.
+            let (afterName, afterVersion) = page.after.map { cursor -> (String, Int) in
+                let parts = cursor.split(separator: "@", maxSplits: 1)
+                return (String(parts[0]), parts.count > 1 ? Int(parts[1]) ?? Int.max : Int.max)
+            } ?? ("", 0)
             let (models, served) = try context.store.pool.read { db in
-                (try ModelRecord.order(ModelRecord.Columns.name, ModelRecord.Columns.version).fetchAll(db),
+                (try ModelRecord.filter(sql: "name > ? OR (name = ? AND version > ?)",
+                                        arguments: [afterName, afterName, afterVersion])
+                    .order(ModelRecord.Columns.name, ModelRecord.Columns.version).limit(page.limit).fetchAll(db),
                  try Self.servedVersions(db))
             }
-            return .json(models.map { ModelBody($0, served: served[$0.name] == $0.version) })
+            return page.response(models.map { ModelBody($0, served: served[$0.name] == $0.version) },
+                                 path: "/v1/models") { "\($0.name)@\($0.version)" }
         }
 
         get("/v1/models/{name}") { request in

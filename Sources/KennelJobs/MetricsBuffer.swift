@@ -40,6 +40,14 @@ public final class MetricsBuffer: Sendable {
         }
     }
 
+    /// Queues one step's scalars, published in tag order: the order event streams number a step's events in
+    /// (a stream skips an event that sorts before one it already sent).
+    public func record(job: Int64, step: Int, _ values: [String: Double], at time: Date = Date()) {
+        for (tag, value) in values.sorted(by: { $0.key < $1.key }) {
+            record(job: job, tag: tag, step: step, value: value, at: time)
+        }
+    }
+
     /// Writes everything queued. A point written again for the same (job, tag, step) — a resumed job
     /// repeating a step — replaces the old row.
     @discardableResult

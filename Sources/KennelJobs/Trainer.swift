@@ -128,10 +128,10 @@ public struct Trainer {
                 if step % logEvery == 0 || step == epoch * stepsPerEpoch {
                     let meanLoss = window.loss / Float(window.steps), accuracy = window.correct / Float(window.images)
                     let rate = Double(window.images) / max(Date().timeIntervalSince(window.started), 1e-9)
-                    metrics.record(job: job, tag: "train/loss", step: step, value: Double(meanLoss))
-                    metrics.record(job: job, tag: "train/accuracy", step: step, value: Double(accuracy))
-                    metrics.record(job: job, tag: "train/learning_rate", step: step, value: Double(result.learningRate))
-                    metrics.record(job: job, tag: "train/images_per_s", step: step, value: rate)
+                    metrics.record(job: job, step: step, ["train/loss": Double(meanLoss),
+                                                          "train/accuracy": Double(accuracy),
+                                                          "train/learning_rate": Double(result.learningRate),
+                                                          "train/images_per_s": rate])
                     progress(TrainingProgress(epoch: epoch, epochs: spec.epochs, step: step, totalSteps: totalSteps,
                                               loss: meanLoss, accuracy: accuracy))
                     // Every few seconds the points and the progress reach the database, not only per epoch.
@@ -143,9 +143,9 @@ public struct Trainer {
             }
 
             let evaluation = try Evaluation(model: model, shard: shard, batchSize: max(spec.batchSize, 256))
-            metrics.record(job: job, tag: "test/loss", step: step, value: Double(evaluation.loss))
-            metrics.record(job: job, tag: "test/accuracy", step: step, value: Double(evaluation.accuracy))
-            metrics.record(job: job, tag: "test/top5_accuracy", step: step, value: Double(evaluation.top5Accuracy))
+            metrics.record(job: job, step: step, ["test/loss": Double(evaluation.loss),
+                                                  "test/accuracy": Double(evaluation.accuracy),
+                                                  "test/top5_accuracy": Double(evaluation.top5Accuracy)])
             metrics.flush()
             model.endEpoch(testAccuracy: evaluation.accuracy)
 

@@ -106,9 +106,10 @@ struct EventStreamTests {
         #expect(replay.map(\.name) == ["metric", "state"])
         #expect(replay[0].json["value"] as? Double == 0.9 && replay[1].json["state"] as? String == "running")
 
-        live.jobs.metrics.record(job: job, tag: "train/loss", step: 2, value: 0.7)
-        let arrived = try stream.read { $0.name == "metric" }
-        #expect(arrived.last?.json["step"] as? Int == 2 && arrived.last?.id == "2:0:train/loss")
+        // A step's scalars as the trainer records them: every one arrives, in id order.
+        live.jobs.metrics.record(job: job, step: 2, ["train/loss": 0.7, "train/accuracy": 0.6, "train/learning_rate": 0.01])
+        let arrived = try stream.read { $0.id == "2:0:train/loss" }.filter { $0.name == "metric" }
+        #expect(arrived.map(\.id) == ["2:0:train/accuracy", "2:0:train/learning_rate", "2:0:train/loss"])
         let quiet = try stream.read { $0.isComment }
         #expect(quiet.last?.isComment == true)
 

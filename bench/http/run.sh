@@ -21,7 +21,7 @@ raw=$(requests_per_second "$raw_port")
 kill "$raw_pid"; wait "$raw_pid" 2>/dev/null || true
 
 kennel_port=$(free_port)
-KENNEL_LOG_LEVEL=${KENNEL_LOG_LEVEL:-info} .build/release/kennel serve --port "$kennel_port" \
+KENNEL_LOG_LEVEL=${KENNEL_LOG_LEVEL:-info} .build/release/kennel serve --no-demo --port "$kennel_port" \
     --data-dir "$scratch/var" 2>"$scratch/kennel.log" & kennel_pid=$!
 wait_up "$kennel_port"
 kennel=$(requests_per_second "$kennel_port")
