@@ -105,10 +105,10 @@ class DashboardTest:
         wait_for(condition, timeout, what)
 
     def legend_points(self, chart, job, tag):
-        """The points a chart holds for one run's tag (-1 when it has no such series). Read in one script: the
-        legend is rebuilt on every redraw, so an element found earlier may be gone."""
+        """The points a chart holds for one run's tag (-1 when it has no such series). Read in one script: a
+        redraw may rebuild the legend, so an element found earlier may be gone."""
         return self.browser.execute_script(
-            "const item = document.querySelector(`[data-chart=\"${arguments[0]}\"] li[data-series=\"${arguments[1]}\"]`);"
+            "const item = document.querySelector(`[data-chart='${arguments[0]}'] li[data-series='${arguments[1]}']`);"
             "return item ? Number(item.dataset.points) : -1;", chart, f"{job}:{tag}")
 
     def in_page(self, body, *args):
@@ -176,6 +176,7 @@ class DashboardTest:
         shown = self.legend_points("loss", self.running_job, "train/loss")
         self.wait_until(lambda: self.legend_points("loss", self.running_job, "train/loss") > shown,
                         "a new point to arrive on the running job's loss chart")
+        self.screenshot("scalars")
 
     def check_running_charts_keep_up(self):
         """Every chart of the running job ends up holding at least what the API had stored a moment ago: points
@@ -187,7 +188,6 @@ class DashboardTest:
                 self.wait_until(lambda: self.legend_points(chart, self.running_job, tag) >= stored,
                                 f"chart {chart} to hold the running job's {stored} stored {tag} points (it holds "
                                 f"{self.legend_points(chart, self.running_job, tag)})")
-        self.screenshot("scalars")
 
     def check_drag_zooms(self):
         chart = self.find('[data-chart="loss"]')
@@ -219,7 +219,8 @@ class DashboardTest:
     def check_phone_width(self):
         self.browser.set_window_size(*PHONE)
         self.open(f"scalars?runs={self.finished_job},{self.running_job}")
-        self.wait_until(lambda: self.legend_points("loss", self.finished_job, "train/loss") > 0, "charts at phone width")
+        self.wait_until(lambda: self.legend_points("loss", self.finished_job, "train/loss") > 0,
+                        "charts at phone width")
         overflow = self.browser.execute_script(
             "return document.documentElement.scrollWidth - document.documentElement.clientWidth")
         assert overflow <= 1, f"the page is {overflow}px wider than a phone"
@@ -247,8 +248,8 @@ class DashboardTest:
         expected = 20 * 20000 * 2
         assert timings["points"]["loss"] == expected, f"the loss chart holds {timings['points']['loss']} points"
         assert timings["first"] < 2000, f"drawing took {timings['first']:.0f} ms"
-        assert timings["live"] < 500, f"a redraw after a live point took {timings['live']:.0f} ms"
-        assert timings["zoom"] < 500, f"zooming took {timings['zoom']:.0f} ms"
+        assert timings["live"] < 200, f"a redraw after a live point took {timings['live']:.0f} ms"
+        assert timings["zoom"] < 300, f"zooming took {timings['zoom']:.0f} ms"
 
     def check_cancel_button(self):
         self.open("jobs")
@@ -270,26 +271,27 @@ class DashboardTest:
             assert abs(got - want) < 1e-12, f"smoothed {values}, expected 1, 5/3, 17/7"
 
     def check_relative_time_skips_downtime(self):
-        """A run trains 50 steps at 0.1 s a step, evaluates for 2 s, is down for 60 s, resumes from its checkpoint
-        at step 40 (logging 41… again) and trains to step 100: 10 s of training and the 2 s evaluation."""
+        """A run trains steps 1…50 at 0.1 s a step, evaluates until 7 s, is down for 60 s, then resumes from its
+        checkpoint at step 40 (logging 41… again) and trains to step 100. Its relative time counts the 6.9 s it was
+        up before the crash and the 6 s after the resume; the 60 s down count as one usual step (0.1 s)."""
         relative = self.in_page("""
             const [{ Series }, { trainingClock }] =
               await load("/js/metrics/series.js", "/js/metrics/training-clock.js");
             const train = new Series("train/loss");
             const test = new Series("test/loss");
             for (let step = 1; step <= 50; step++) train.upsert(step, step * 0.1, 1);
-            test.upsert(50, 5 + 2, 1);
+            test.upsert(50, 7, 1);
             for (let step = 41; step <= 100; step++) train.upsert(step, 67 + (step - 40) * 0.1, 1);
             const clock = trainingClock(train, test);
             return train.walls.map(clock);""")
-        assert abs(relative[-1] - relative[0] - (99 * 0.1 + 2)) < 0.2, f"relative time {relative[-1]:.1f}s, " \
-            "expected about 11.9s"
+        assert abs(relative[-1] - relative[0] - 12.9) < 1e-6, f"relative time {relative[-1]:.2f}s, expected 12.9s"
         assert all(b >= a for a, b in zip(relative, relative[1:])), "relative time runs backwards"
 
     def run(self):
         checks = [self.check_job_rows, self.check_422_beside_field, self.check_charts_match_api,
-                  self.check_point_arrives_live, self.check_running_charts_keep_up, self.check_drag_zooms, self.check_classify_upload,
-                  self.check_phone_width, self.check_dark_mode, self.check_many_runs_stay_responsive,
+                  self.check_point_arrives_live, self.check_running_charts_keep_up, self.check_drag_zooms,
+                  self.check_classify_upload, self.check_phone_width, self.check_dark_mode,
+                  self.check_many_runs_stay_responsive,
                   self.check_smoothing_is_debiased, self.check_relative_time_skips_downtime, self.check_cancel_button]
         failed = 0
         for check in checks:
@@ -348,16 +350,21 @@ const drawAll = () => charts.forEach((chart, index) => {
   chart.update(data.flatMap((byTag, run) => chartTags.map((tag) => ({
     key: `${run}:${tag}`, label: `run ${run}`, color: `hsl(${run * 137.5} 70% 45%)`, dashed: tag.startsWith("test/"),
     xs: byTag[tag].steps, ys: byTag[tag].values, steps: byTag[tag].steps, smoothed: smoothed(byTag[tag], 0.6),
+    version: byTag[tag].length,
   }))), options);
 });
 let started = performance.now();
 drawAll();
 const first = performance.now() - started;
-const counts = Object.fromEntries(charts.map((chart) => [chart.element.dataset.chart, Number(chart.element.dataset.points)]));
-for (const byTag of data) for (const tag in byTag) byTag[tag].upsert(points + 1, 1e9 + points + 1, 0.5);
+const counts = Object.fromEntries(charts.map(({ element }) => [element.dataset.chart, Number(element.dataset.points)]));
+// One run streaming among finished ones: a redraw per new point, on average (now and then the x-range grows).
+const frames = 20;
 started = performance.now();
-drawAll();
-const live = performance.now() - started;
+for (let step = points + 1; step <= points + frames; step++) {
+  for (const series of Object.values(data[0])) series.upsert(step, 1e9 + step, 0.5);
+  drawAll();
+}
+const live = (performance.now() - started) / frames;
 started = performance.now();
 charts.forEach((chart) => chart.setZoom([points / 4, points / 4 + 500]));
 const zoom = performance.now() - started;
@@ -385,6 +392,10 @@ def main():
             test = DashboardTest(server, browser, args.out, work)
             test.prepare()
             passed, failed = test.run()
+        except Exception:
+            # Setting up failed: nothing could be checked.
+            traceback.print_exc()
+            passed, failed = 0, 1
         finally:
             browser.quit()
     print(f"screenshots in {os.path.abspath(args.out)}; {time.monotonic() - started:.0f}s in all")

@@ -3,6 +3,8 @@
 # Needs Debian's chromium, chromium-driver and python3-selenium; runs Debian's /usr/bin/python3 on purpose, since
 # the python3 first on PATH may be another one without selenium.
 set -euo pipefail
-kennel=${1:?usage: Tests/browser/run.sh KENNEL_BINARY [OUTPUT_DIR]}
+kennel=$(realpath "${1:?usage: Tests/browser/run.sh KENNEL_BINARY [OUTPUT_DIR]}")
+out=${2:+$(realpath -m "$2")}
 cd "$(dirname "$0")/../.."
-exec /usr/bin/python3 Tests/browser/dashboard_test.py "$kennel" --out "${2:-.build/browser-test}"
+# -B: no __pycache__ left in the source tree.
+exec /usr/bin/python3 -B Tests/browser/dashboard_test.py "$kennel" --out "${out:-.build/browser-test}"
