@@ -2,27 +2,36 @@ import Foundation
 import KennelHTTP
 import KennelJobs
 
-extension Router.Builder {
-    /// One classification answer (DESIGN.md: model, version, top-K predictions, timing).
-    struct ClassifyAnswer: Encodable {
-        struct Prediction: Encodable {
-            let label: String
-            let `class`: String
-            let probability: Float
-        }
-        struct Timing: Encodable {
-            let decode: Double
-            let queue: Double
-            let infer: Double
-        }
-        let model: String
-        let version: Int
-        let predictions: [Prediction]
-        let timingMs: Timing
-
-        enum CodingKeys: String, CodingKey { case model, version, predictions, timingMs = "timing_ms" }
+/// One classification answer (DESIGN.md: model, version, top-K predictions, timing), as `POST …:classify` and
+/// `kennel classify` print it.
+public struct ClassifyAnswer: Encodable, Sendable {
+    struct Prediction: Encodable {
+        let label: String
+        let `class`: String
+        let probability: Float
     }
+    struct Timing: Encodable {
+        let decode: Double
+        let queue: Double
+        let infer: Double
+    }
+    let model: String
+    let version: Int
+    let predictions: [Prediction]
+    let timingMs: Timing
 
+    enum CodingKeys: String, CodingKey { case model, version, predictions, timingMs = "timing_ms" }
+
+    public init(_ model: ServedModel, _ result: ServedModel.Classification) {
+        self.model = model.name
+        version = model.version
+        predictions = result.predictions.map { .init(label: $0.label, class: $0.classId, probability: $0.probability) }
+        timingMs = .init(decode: result.decodeMilliseconds, queue: result.queueMilliseconds,
+                         infer: result.inferMilliseconds)
+    }
+}
+
+extension Router.Builder {
     /// Classifies the request's images: a raw JPEG/PNG body (curl -T, --data-binary), multipart form files
     /// (curl -F image=@dog.jpg; several files answer an array), or TF Serving's JSON
     /// `{"instances":[{"b64":"…"}]}` (an array of answers, one per instance).
@@ -35,11 +44,7 @@ extension Router.Builder {
         } ?? min(5, model.labels.count)
         func answer(_ bytes: [UInt8]) throws -> ClassifyAnswer {
             let result = try APIErrors.map { try model.classify(bytes, topK: topK, decoder: context.decoder) }
-            return ClassifyAnswer(
-                model: model.name, version: model.version,
-                predictions: result.predictions.map { .init(label: $0.label, class: $0.classId, probability: $0.probability) },
-                timingMs: .init(decode: result.decodeMilliseconds, queue: result.queueMilliseconds,
-                                infer: result.inferMilliseconds))
+            return ClassifyAnswer(model, result)
         }
         let contentType = (request.headers["Content-Type"] ?? "").lowercased()
         if contentType.hasPrefix("application/json") {

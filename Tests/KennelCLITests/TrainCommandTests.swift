@@ -47,5 +47,31 @@ import Testing
         #expect(try store.pool.read { try JobRecord.fetchCount($0) } == 1)
         let missing = try runKennel(["train", "--dataset", "nothing", "--preset", "cifar-cnn"] + storage)
         #expect(missing.status != 0 && missing.output.contains("dataset 'nothing' does not exist"))
+
+        // Serve the newest checkpoint (as POST /v1/models records it), then list and classify from the command line.
+        let checkpoint = try #require(try store.pool.read {
+            try CheckpointRecord.order(CheckpointRecord.Columns.step.desc).fetchOne($0)?.id
+        })
+        try store.pool.write { db in
+            var model = ModelRecord(name: "colors", version: 1, checkpointId: checkpoint, labelsJson: #"["red","blue"]"#)
+            try model.insert(db)
+            try db.execute(sql: "INSERT INTO served_models (name, version, promoted_at) VALUES ('colors', 1, 0)")
+        }
+        let jobs = try runKennel(["jobs", "list"] + storage)
+        #expect(jobs.status == 0 && jobs.output.contains("1   train  succeeded  colors   100%"), "\(jobs.output)")
+        let models = try runKennel(["models", "list"] + storage)
+        #expect(models.output.contains("colors  1        \(checkpoint)"), "\(models.output)")
+        #expect(models.output.contains("yes"))
+        let answer = try runKennel(["classify", "--model", "colors", "--top-k", "9"] + storage
+            + [directory.path + "/images/n1-red/3.png"])
+        #expect(answer.status == 0, "\(answer.output)")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(answer.output.utf8)) as? [String: Any])
+        let predictions = try #require(json["predictions"] as? [[String: Any]])
+        #expect(json["model"] as? String == "colors" && predictions.count == 2)
+        #expect(predictions.first?["label"] as? String == "red" && predictions.first?["class"] as? String == "n1-red")
+        let notImage = try runKennel(["classify", "--model", "colors"] + storage + [repositoryRoot.path + "/Package.swift"])
+        #expect(notImage.status != 0 && notImage.output.contains("not a JPEG or PNG"))
+        #expect(try runKennel(["classify", "--model", "nope"] + storage + [directory.path + "/images/n1-red/3.png"])
+            .output.contains("no model named 'nope'"))
     }
 }
