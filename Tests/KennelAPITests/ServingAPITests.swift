@@ -121,6 +121,31 @@ struct EventStreamTests {
     }
 }
 
+extension EventStreamTests {
+    private func threadCount() throws -> Int {
+        try FileManager.default.contentsOfDirectory(atPath: "/proc/self/task").count
+    }
+
+    @Test func manyOpenStreamsHoldNoThreadEach() throws {
+        let live = try LiveServer()
+        let job = try #require(try JobLedger(store: live.store).submitRunning(kind: .train, dataset: "tones",
+                                                                                specJson: "{}").id)
+        let baseline = try threadCount()
+        let clients = try (0..<60).map { _ in try EventStreamClient(port: live.port, path: "/v1/jobs/\(job)/events") }
+        for client in clients { _ = try client.read { $0.name == "state" } }
+        Thread.sleep(forTimeInterval: 0.2)
+        live.jobs.metrics.record(job: job, step: 7, ["train/loss": 0.25])
+        for client in clients {
+            #expect(try client.read { $0.name == "metric" }.last?.json["value"] as? Double == 0.25)
+        }
+        // Sixty parked streams: the server's threads did not grow with them.
+        #expect(try threadCount() < baseline + 20, "threads grew from \(baseline) with 60 streams")
+        try JobLedger(store: live.store).move(job, to: .cancelled)
+        live.jobs.bus.publish(.state(job: job, state: .cancelled))
+        for client in clients { _ = try client.read(); #expect(client.ended) }
+    }
+}
+
 struct ServingAPITests {
     private func png(level: Float) throws -> [UInt8] {
         try ImageEncoder.png(Image(width: 8, height: 8, channels: 1, pixels: (0..<64).map { level + Float($0 % 23) }))
