@@ -23,8 +23,9 @@ public struct APIContext: Sendable {
     let decoder = ImageDecoder()
     /// Where requests that touch the disk or the queue run, off the HTTP polling threads.
     let work = DispatchQueue(label: "kennel.api", qos: .userInitiated, attributes: .concurrent)
-    /// Classification runs on its own queue, never behind other requests.
-    let classify = DispatchQueue(label: "kennel.classify", qos: .userInitiated, attributes: .concurrent)
+    /// Classification runs on its own lanes, never behind other requests; a lane per admitted request (up to 128),
+    /// so requests waiting for a shared forward pass each wait on their own thread and batches can fill.
+    let classify: QueueLanes
 
     public init(store: Store, jobs: JobQueue, models: ModelRegistry, metrics: ServerMetrics, token: String? = nil,
                 datasetsRoot: URL? = nil, classifyCapacity: Int = 64, heartbeatSeconds: TimeInterval = 15) {
@@ -35,6 +36,7 @@ public struct APIContext: Sendable {
         self.token = token.flatMap { $0.isEmpty ? nil : $0 }
         self.datasetsRoot = datasetsRoot
         classifyLimit = AdmissionLimit(capacity: classifyCapacity, work: "classification")
+        classify = QueueLanes(label: "kennel.classify", count: min(classifyCapacity, 128))
         self.heartbeatSeconds = heartbeatSeconds
     }
 

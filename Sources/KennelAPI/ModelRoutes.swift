@@ -60,7 +60,7 @@ extension Router.Builder {
 
         // PUT too: `curl -T image.jpg URL` uploads with PUT.
         for method in [HTTPMethod.post, .put] {
-            on(method, "/v1/models/{name}:classify", execution: .queue(context.classify, limit: context.classifyLimit)) {
+            on(method, "/v1/models/{name}:classify", execution: .lanes(context.classify, limit: context.classifyLimit)) {
                 request in
                 try context.authorize(request)
                 return try Self.classify(request, context)

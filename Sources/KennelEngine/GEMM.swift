@@ -19,6 +19,10 @@ public enum GEMM {
     /// Products smaller than this many multiply-adds run on the calling thread.
     static let parallelThreshold = 1 << 18
 
+    /// Up to this many rows of `a` (a few images through a dense layer), a large `b` is streamed once for all of
+    /// them instead of being packed by sgemm on every call: batched inference then costs little more than one image.
+    static let fewRows = 16
+
     private static let configureOpenBLAS: Void = {
         openblas_set_num_threads(1)
         // Page-faulting freed activation buffers back in every step cost as much as the elementwise layers.
@@ -36,10 +40,13 @@ public enum GEMM {
         _ = configureOpenBLAS
         let lda = transposeA == .normal ? k : m
         let ldb = transposeB == .normal ? n : k
-        if m == 1 {
-            // One input row (batch-1 inference through a dense layer): a matrix-vector product, which streams the
-            // weights once instead of packing them as sgemm would.
-            return rowTimesMatrix(a, b, transposeB, into: c, n: n, k: k, ldb: ldb, alpha: alpha, beta: beta)
+        if m == 1 && transposeB == .transposed {
+            // b is n×k row-major: c[j] = Σ_t b[j][t]·a[t], rows of b already contiguous.
+            cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(n), Int32(k), alpha, b, Int32(ldb), a, 1, beta, c, 1)
+            return
+        }
+        if transposeB == .normal && (m == 1 || (transposeA == .normal && m <= fewRows && n * k >= parallelThreshold)) {
+            return rowsTimesMatrix(a, b, into: c, m: m, n: n, k: k, lda: lda, ldb: ldb, alpha: alpha, beta: beta)
         }
         let parts = m * n * k >= parallelThreshold ? Parallel.width : 1
         let pointers = Pointers(a: a, b: b, c: c)
@@ -62,31 +69,38 @@ public enum GEMM {
         }
     }
 
-    /// c (1×n) = alpha · a (1×k) · op(b) + beta · c. With b stored k×n, each core streams a contiguous band of
-    /// b's rows into its own partial sum (memory-bound, so contiguous bands matter more than anything else).
-    private static func rowTimesMatrix(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ transposeB: Operand,
-                                       into c: UnsafeMutablePointer<Float>, n: Int, k: Int, ldb: Int, alpha: Float,
-                                       beta: Float) {
-        guard transposeB == .normal else {
-            // b is n×k row-major: c[j] = Σ_t b[j][t]·a[t], rows of b already contiguous.
-            cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(n), Int32(k), alpha, b, Int32(ldb), a, 1, beta, c, 1)
-            return
-        }
+    /// c (m×n) = alpha · a (m×k) · b (k×n) + beta · c for a few rows, streaming b once. Each core takes a
+    /// contiguous band of b's rows into its own partial sums (memory-bound, so contiguous bands matter most):
+    /// one row is a matrix-vector product, several are accumulated row by row of b while it is in cache.
+    private static func rowsTimesMatrix(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
+                                        into c: UnsafeMutablePointer<Float>, m: Int, n: Int, k: Int, lda: Int, ldb: Int,
+                                        alpha: Float, beta: Float) {
         let bands = n * k >= parallelThreshold ? min(Parallel.width, k) : 1
-        var partials = [Float](repeating: 0, count: bands * n)
+        var partials = [Float](repeating: 0, count: bands * m * n)
         partials.withUnsafeMutableBufferPointer { partial in
             let pointers = Pointers(a: a, b: b, c: partial.baseAddress!)
             Parallel.forEach(bands) { band in
                 let start = k * band / bands, end = k * (band + 1) / bands
                 guard end > start else { return }
-                cblas_sgemv(CblasRowMajor, CblasTrans, Int32(end - start), Int32(n), 1, pointers.b + start * ldb,
-                            Int32(ldb), pointers.a + start, 1, 0, pointers.c + band * n, 1)
+                let sums = pointers.c + band * m * n
+                if m == 1 {
+                    cblas_sgemv(CblasRowMajor, CblasTrans, Int32(end - start), Int32(n), 1, pointers.b + start * ldb,
+                                Int32(ldb), pointers.a + start, 1, 0, sums, 1)
+                    return
+                }
+                for t in start..<end {
+                    let row = pointers.b + t * ldb
+                    for i in 0..<m {
+                        let scale = pointers.a[i * lda + t], sum = sums + i * n
+                        for j in 0..<n { sum[j] += scale * row[j] }
+                    }
+                }
             }
         }
-        for j in 0..<n {
+        for index in 0..<(m * n) {
             var sum: Float = 0
-            for band in 0..<bands { sum += partials[band * n + j] }
-            c[j] = alpha * sum + (beta == 0 ? 0 : beta * c[j])
+            for band in 0..<bands { sum += partials[band * m * n + index] }
+            c[index] = alpha * sum + (beta == 0 ? 0 : beta * c[index])
         }
     }
 

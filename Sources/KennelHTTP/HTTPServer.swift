@@ -272,7 +272,7 @@ extension HTTPServer {
         exchange.formParts = []
         let resolution = router.resolve(request.method, path: request.path)
         if case .matched(let route, _) = resolution { exchange.route = route.pattern }
-        guard case .matched(let route, _) = resolution, case .queue(let queue, let limit) = route.execution else {
+        guard case .matched(let route, _) = resolution, let (queue, limit) = route.execution.offload else {
             return send(router.answer(resolution, request: request), for: exchange, on: connection)
         }
         if let limit, !limit.enter() {

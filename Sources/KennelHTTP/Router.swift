@@ -1,5 +1,6 @@
 import Dispatch
 import Logging
+import Synchronization
 
 /// Produces the answer to a request. Throw `HTTPError` for a deliberate error answer.
 public typealias RequestHandler = @Sendable (Request) throws -> Response
@@ -12,6 +13,34 @@ public enum RouteExecution: Sendable {
     /// queries) never holds up other connections on the same polling thread. With a `limit`, requests past
     /// its capacity are answered 429 at once instead of waiting.
     case queue(DispatchQueue, limit: AdmissionLimit? = nil)
+    /// On one of `lanes`' serial queues in turn: for handlers that wait on a shared resource, so many can wait
+    /// at once (a concurrent queue runs only about one blocked handler per core at a time).
+    case lanes(QueueLanes, limit: AdmissionLimit? = nil)
+
+    /// Where an offloaded handler runs and what limits it; nil for inline handlers.
+    var offload: (queue: DispatchQueue, limit: AdmissionLimit?)? {
+        switch self {
+        case .inline: return nil
+        case .queue(let queue, let limit): return (queue, limit)
+        case .lanes(let lanes, let limit): return (lanes.next(), limit)
+        }
+    }
+}
+
+/// Serial dispatch queues taken in turn. Each serial queue brings its own thread when it has work, so
+/// handlers that block do not hold Dispatch's few per-core worker threads.
+public final class QueueLanes: Sendable {
+    private let lanes: [DispatchQueue]
+    private let turn = Atomic(0)
+
+    public init(label: String, count: Int, qos: DispatchQoS = .userInitiated) {
+        precondition(count > 0, "a lane pool needs at least one lane")
+        lanes = (0..<count).map { DispatchQueue(label: "\(label).\($0)", qos: qos) }
+    }
+
+    func next() -> DispatchQueue {
+        lanes[Int(UInt(bitPattern: turn.wrappingAdd(1, ordering: .relaxed).oldValue) % UInt(lanes.count))]
+    }
 }
 
 /// A registered route: method, pattern and handler.

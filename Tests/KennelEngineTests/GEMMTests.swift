@@ -52,6 +52,18 @@ struct GEMMTests {
         for (got, want) in zip(c, product.map { 0.5 * $0 + 2 }) { #expect(abs(got - want) < 1e-3 * max(1, abs(want))) }
     }
 
+    @Test(arguments: [2, 5, 16, 17])
+    func fewRowsThroughALargeMatrixMatchTheNaiveProduct(rows: Int) {
+        // A handful of images through a dense layer: b is streamed once for every row (17 rows go to sgemm).
+        let (n, k) = (300, 1000)
+        let a = (0..<(rows * k)).map { Float($0 % 11) * 0.1 - 0.5 }
+        let b = (0..<(k * n)).map { Float($0 % 13) * 0.05 - 0.3 }
+        var c = [Float](repeating: 1, count: rows * n)
+        GEMM.multiply(a, .normal, b, .normal, into: &c, m: rows, n: n, k: k, alpha: 0.5, beta: 2)
+        let product = naive(a, false, b, false, m: rows, n: n, k: k)
+        #expect(zip(c, product.map { 0.5 * $0 + 2 }).allSatisfy { abs($0 - $1) < 1e-3 * max(1, abs($1)) })
+    }
+
     @Test func largeProductsSplitAcrossCoresMatchTheNaiveProduct() {
         let (m, n, k) = (300, 70, 40)
         let a = (0..<(k * m)).map { Float($0 % 9) * 0.1 - 0.4 }
