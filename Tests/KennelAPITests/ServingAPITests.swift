@@ -1,5 +1,5 @@
 import Foundation
-import KennelHTTP
+@testable import KennelHTTP
 import KennelImage
 import KennelJobs
 import KennelStore
@@ -266,6 +266,33 @@ struct ServingAPITests {
         #expect(result.failures.isEmpty, "\(result.failures.prefix(3))")
         #expect(result.ok >= 40 && result.versions == [1, 2, 3, 4])
         #expect(try live.object(try live.request("GET", "/readyz"))["status"] as? String == "ready")
+    }
+
+    @Test func aFullClassifyQueueIs429AndAnUnloadedModelKeepsReadyz503() throws {
+        let live = try LiveServer()
+        let job = try live.trainedJob(epochs: 1)
+        #expect(try live.request("POST", "/v1/models", json: #"{"name":"tones","job_id":\#(job)}"#).status == 201)
+        // Occupy every place in the classify queue, as 64 slow requests would.
+        let limit = live.context.classifyLimit
+        for _ in 0..<limit.capacity { #expect(limit.enter()) }
+        let refused = try live.request("POST", "/v1/models/tones:classify", body: try png(level: 40))
+        #expect(refused.status == 429 && refused.headers["retry-after"] == "1")
+        #expect(refused.text.contains("classification queue is full"))
+        for _ in 0..<limit.capacity { limit.leave() }
+        #expect(try live.request("POST", "/v1/models/tones:classify", body: try png(level: 40)).status == 200)
+
+        // A process that has not loaded the served model yet is not ready; warming it makes it ready.
+        let fresh = ModelRegistry(store: live.store, dataDirectory: live.directory.url.appendingPathComponent("var"))
+        let metrics = ServerMetrics()
+        let router = APIRouter.make(staticFiles: try StaticFiles(directory: repositoryRoot.path + "/public"),
+                                    context: APIContext(store: live.store, jobs: live.jobs, models: fresh,
+                                                        metrics: metrics))
+        let loading = router.respond(to: Request(method: .get, path: "/readyz"))
+        #expect(loading.status == .serviceUnavailable)
+        guard case .bytes(let body) = loading.body else { Issue.record("readyz should answer bytes"); return }
+        #expect(String(decoding: body, as: UTF8.self).contains(#""ready":false"#))
+        fresh.warmAll()
+        #expect(router.respond(to: Request(method: .get, path: "/readyz")).status == .ok)
     }
 
     @Test func importsOutsideTheDatasetsRootAreRefused() throws {
