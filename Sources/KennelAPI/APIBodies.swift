@@ -89,19 +89,34 @@ struct ModelBody: Encodable {
     let name: String
     let version: Int
     let checkpointId: Int64
+    /// The training job the checkpoint came from, and the checkpoint's test accuracy.
+    let jobId: Int64?
+    let testAccuracy: Double?
     let labels: JSONValue
     let createdAt: Double
     let served: Bool
 
-    init(_ record: ModelRecord, served: Bool) {
-        (name, version, checkpointId) = (record.name, record.version, record.checkpointId)
-        labels = JSONValue(text: record.labelsJson)
-        createdAt = record.createdAt.timeIntervalSince1970
-        self.served = served
+    enum CodingKeys: String, CodingKey {
+        case name, version, checkpointId = "checkpoint_id", jobId = "job_id", testAccuracy = "test_accuracy", labels
+        case createdAt = "created_at", served
     }
 
-    enum CodingKeys: String, CodingKey {
-        case name, version, checkpointId = "checkpoint_id", labels, createdAt = "created_at", served
+    /// The answers for `models`, with their checkpoints' job and accuracy and which versions are served.
+    static func list(_ models: [ModelRecord], _ db: Database) throws -> [ModelBody] {
+        let served = Dictionary(try Row.fetchAll(db, sql: "SELECT name, version FROM served_models")
+            .map { (row: Row) -> (String, Int) in (row["name"], row["version"]) }, uniquingKeysWith: { first, _ in first })
+        let checkpoints = Dictionary(uniqueKeysWithValues: try CheckpointRecord
+            .filter(keys: models.map(\.checkpointId)).fetchAll(db)
+            .map { ($0.id ?? 0, $0) })
+        return models.map { model in
+            let checkpoint = checkpoints[model.checkpointId]
+            let metrics = checkpoint.map { JSONValue(text: $0.metricsJson) }
+            var accuracy: Double?
+            if case .object(let fields)? = metrics, case .number(let value)? = fields["test/accuracy"] { accuracy = value }
+            return ModelBody(name: model.name, version: model.version, checkpointId: model.checkpointId,
+                             jobId: checkpoint?.jobId, testAccuracy: accuracy, labels: JSONValue(text: model.labelsJson),
+                             createdAt: model.createdAt.timeIntervalSince1970, served: served[model.name] == model.version)
+        }
     }
 }
 

@@ -31,24 +31,22 @@ extension Router.Builder {
                 let parts = cursor.split(separator: "@", maxSplits: 1)
                 return (String(parts[0]), parts.count > 1 ? Int(parts[1]) ?? Int.max : Int.max)
             } ?? ("", 0)
-            let (models, served) = try context.store.pool.read { db in
-                (try ModelRecord.filter(sql: "name > ? OR (name = ? AND version > ?)",
-                                        arguments: [afterName, afterName, afterVersion])
-                    .order(ModelRecord.Columns.name, ModelRecord.Columns.version).limit(page.limit).fetchAll(db),
-                 try Self.servedVersions(db))
+            let models = try context.store.pool.read { db in
+                try ModelBody.list(try ModelRecord.filter(sql: "name > ? OR (name = ? AND version > ?)",
+                                                          arguments: [afterName, afterName, afterVersion])
+                    .order(ModelRecord.Columns.name, ModelRecord.Columns.version).limit(page.limit).fetchAll(db), db)
             }
-            return page.response(models.map { ModelBody($0, served: served[$0.name] == $0.version) },
-                                 path: "/v1/models") { "\($0.name)@\($0.version)" }
+            return page.response(models, path: "/v1/models") { "\($0.name)@\($0.version)" }
         }
 
         get("/v1/models/{name}") { request in
             let name = try request.parameters.require("name")
-            let (models, served) = try context.store.pool.read { db in
-                (try ModelRecord.filter(ModelRecord.Columns.name == name).order(ModelRecord.Columns.version).fetchAll(db),
-                 try Self.servedVersions(db))
+            let models = try context.store.pool.read { db in
+                try ModelBody.list(try ModelRecord.filter(ModelRecord.Columns.name == name)
+                    .order(ModelRecord.Columns.version).fetchAll(db), db)
             }
             guard !models.isEmpty else { throw HTTPError.notFound("no model named '\(name)'") }
-            return .json(models.map { ModelBody($0, served: served[$0.name] == $0.version) })
+            return .json(models)
         }
 
         post("/v1/models/{name}/rollback", execution: .queue(context.work)) { request in
@@ -122,17 +120,12 @@ extension Router.Builder {
                              accuracy: decoded?.accuracy)
     }
 
-    private static func servedVersions(_ db: Database) throws -> [String: Int] {
-        Dictionary(try Row.fetchAll(db, sql: "SELECT name, version FROM served_models").map { ($0["name"], $0["version"]) },
-                   uniquingKeysWith: { first, _ in first })
-    }
-
     private static func model(named name: String, version: Int, _ context: APIContext) throws -> ModelBody {
         try context.store.pool.read { db in
             guard let record = try ModelRecord.fetchOne(db, key: ["name": name, "version": version]) else {
                 throw HTTPError.notFound("no model named '\(name)'")
             }
-            return ModelBody(record, served: try servedVersions(db)[name] == version)
+            return try ModelBody.list([record], db)[0]
         }
     }
 }

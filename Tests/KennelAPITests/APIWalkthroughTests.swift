@@ -182,6 +182,7 @@ struct APIWalkthroughTests {
         let models = try #require(try JSONSerialization.jsonObject(
             with: Data(try live.request("GET", "/v1/models").body)) as? [[String: Any]])
         #expect(models.count == 1 && models.first?["served"] as? Bool == true)
+        #expect(models.first?["job_id"] as? Int == job && models.first?["test_accuracy"] is Double)
     }
 
     @Test func aTokenGuardsChangesButNotReads() throws {

@@ -3,9 +3,8 @@
 
 import { explain, get, post } from "../api.js";
 import { h, replace } from "../dom.js";
-import { findCheckpoints } from "../checkpoints.js";
 import { dateTime, percent } from "../format.js";
-import { allJobs, onJobs } from "../jobs-store.js";
+import { onJobs } from "../jobs-store.js";
 import { ClassifyPanel } from "./classify.js";
 import { confusionTable } from "./confusion.js";
 import { PromoteForm } from "./promote-form.js";
@@ -14,8 +13,6 @@ export class ModelsView {
   constructor() {
     this.title = "Models";
     this.models = [];
-    // Checkpoints of model versions by id, for their test accuracy.
-    this.checkpoints = new Map();
     this.notice = h("p", { class: "notice", role: "alert", hidden: true });
     this.body = h("tbody");
     this.chooser = h("select", { name: "model", "aria-label": "model", onchange: () => this.showServed() });
@@ -36,10 +33,7 @@ export class ModelsView {
         h("div", { class: "served-details" },
           h("div", {}, h("h3", {}, "First-layer filters"), this.filters),
           h("div", {}, h("h3", {}, "Confusion matrix"), this.confusion))));
-    onJobs((jobs) => {
-      this.promote.setJobs(jobs);
-      this.findAccuracies(jobs);
-    });
+    onJobs((jobs) => this.promote.setJobs(jobs));
   }
 
   show() {
@@ -58,19 +52,6 @@ export class ModelsView {
     }
     this.renderTable();
     this.renderChooser();
-    this.findAccuracies(allJobs());
-  }
-
-  /** Looks up the test accuracy of versions whose checkpoint is not known yet (the job list may come later). */
-  async findAccuracies(jobs) {
-    const missing = this.models.map((model) => model.checkpoint_id).filter((id) => !this.checkpoints.has(id));
-    if (missing.length === 0 || jobs.length === 0) return;
-    try {
-      for (const [id, checkpoint] of await findCheckpoints(missing, jobs)) this.checkpoints.set(id, checkpoint);
-      this.renderTable();
-    } catch (error) {
-      this.say(`Could not load test accuracies: ${explain(error)}`);
-    }
   }
 
   renderTable() {
@@ -79,12 +60,11 @@ export class ModelsView {
       // The newest version of each name carries the name's rollback button.
       const first = !names.has(model.name);
       names.add(model.name);
-      const accuracy = this.checkpoints.get(model.checkpoint_id)?.metrics?.["test/accuracy"];
       return h("tr", { "data-model": model.name, "data-version": model.version },
         h("td", {}, model.name),
         h("td", { class: "num" }, `v${model.version}`),
-        h("td", { class: "num" }, `#${model.checkpoint_id}`),
-        h("td", { class: "num" }, percent(accuracy)),
+        h("td", { class: "num" }, `#${model.checkpoint_id} (job ${model.job_id})`),
+        h("td", { class: "num" }, percent(model.test_accuracy)),
         h("td", {}, dateTime(model.created_at)),
         h("td", {}, model.served ? h("span", { class: "state served" }, "served") : ""),
         h("td", {}, first ? h("button", { type: "button", class: "small", onclick: () => this.rollback(model.name) },
