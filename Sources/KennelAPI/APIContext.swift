@@ -80,7 +80,7 @@ enum APIErrors {
             case .unknownModel, .unknownCheckpoint: throw HTTPError.notFound(error.description)
             case .invalidName, .checkpointOfAnotherJob:
                 throw HTTPError(.unprocessableContent, code: "invalid_field", message: error.description)
-            case .jobHasNoCheckpoint, .nothingToRollBackTo:
+            case .jobHasNoCheckpoint, .nothingToRollBackTo, .changedMeanwhile:
                 throw HTTPError(.conflict, code: "conflict", message: error.description)
             }
         } catch let error as ImageError {

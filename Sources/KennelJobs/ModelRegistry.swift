@@ -15,6 +15,7 @@ public enum RegistryError: Error, Equatable, CustomStringConvertible {
     case checkpointOfAnotherJob(checkpoint: Int64, job: Int64)
     case unknownModel(String)
     case nothingToRollBackTo(String)
+    case changedMeanwhile(String)
 
     public var description: String {
         switch self {
@@ -24,6 +25,8 @@ public enum RegistryError: Error, Equatable, CustomStringConvertible {
         case .checkpointOfAnotherJob(let checkpoint, let job): return "checkpoint \(checkpoint) does not belong to job \(job)"
         case .unknownModel(let name): return "no model named '\(name)'"
         case .nothingToRollBackTo(let name): return "model '\(name)' has no earlier version to serve"
+        case .changedMeanwhile(let name):
+            return "model '\(name)' was promoted or rolled back by another request meanwhile; look again and retry"
         }
     }
 }
@@ -110,8 +113,9 @@ public final class ModelRegistry: Sendable {
         checkpoints = CheckpointStore(store: store, dataDirectory: dataDirectory)
     }
 
-    /// Adds a version of `name` from `job` (its best checkpoint by test accuracy unless `checkpoint` is given),
-    /// loads it, and serves it.
+    /// Adds a version of `name` from `job` (its best checkpoint by test accuracy unless `checkpoint` is given):
+    /// loads and warms it first, then records and serves it in one transaction and swaps it in, so requests in
+    /// flight finish on the version they started with and none meets a half-loaded one.
     @discardableResult
     public func promote(name: String, job: Int64, checkpoint: Int64? = nil) throws -> ServedModel {
         guard name.range(of: #"^[A-Za-z0-9._-]{1,100}$"#, options: .regularExpression) != nil else {
@@ -119,40 +123,48 @@ public final class ModelRegistry: Sendable {
         }
         let record = try chosenCheckpoint(job: job, checkpoint: checkpoint)
         let loaded = try Checkpoint.decode(try checkpoints.load(record))
-        let classIds = try datasetClassIds(job: job)
         let labels = String(decoding: try JSONEncoder().encode(loaded.header.labels), as: UTF8.self)
-        let version = try store.pool.write { db -> Int in
-            let next = (try Int.fetchOne(db, sql: "SELECT MAX(version) FROM models WHERE name = ?", arguments: [name])
-                ?? 0) + 1
-            var model = ModelRecord(name: name, version: next, checkpointId: record.id!, labelsJson: labels)
-            try model.insert(db)
-            try Self.serve(name: name, version: next, in: db)
-            return next
-        }
-        let served = try ServedModel(name: name, version: version, loaded: loaded, classIds: classIds,
+        let version = try store.pool.read { db in try Self.newestVersion(of: name, in: db) + 1 }
+        let served = try ServedModel(name: name, version: version, loaded: loaded, classIds: try datasetClassIds(job: job),
                                      statistics: statistics)
         try served.warmUp()
+        try store.pool.write { db in
+            guard try Self.newestVersion(of: name, in: db) + 1 == version else { throw RegistryError.changedMeanwhile(name) }
+            var model = ModelRecord(name: name, version: version, checkpointId: record.id!, labelsJson: labels)
+            try model.insert(db)
+            try Self.serve(name: name, version: version, in: db)
+        }
         cache.withLock { $0[name] = served }
         return served
     }
 
-    /// Serves the version before the one served now.
+    /// Serves the version before the one served now, loaded and warmed before the swap like a promotion.
     @discardableResult
     public func rollback(name: String) throws -> ServedModel {
-        let version = try store.pool.write { db -> Int in
-            guard let current = try Int.fetchOne(db, sql: "SELECT version FROM served_models WHERE name = ?",
-                                                 arguments: [name]) else { throw RegistryError.unknownModel(name) }
+        let (current, previous) = try store.pool.read { db -> (Int, Int) in
+            guard let current = try Self.servedVersion(of: name, in: db) else { throw RegistryError.unknownModel(name) }
             guard let previous = try Int.fetchOne(db, sql: "SELECT MAX(version) FROM models WHERE name = ? AND version < ?",
                                                   arguments: [name, current]) else {
                 throw RegistryError.nothingToRollBackTo(name)
             }
-            try Self.serve(name: name, version: previous, in: db)
-            return previous
+            return (current, previous)
         }
-        let served = try load(name: name, version: version)
+        let served = try load(name: name, version: previous)
         try served.warmUp()
+        try store.pool.write { db in
+            guard try Self.servedVersion(of: name, in: db) == current else { throw RegistryError.changedMeanwhile(name) }
+            try Self.serve(name: name, version: previous, in: db)
+        }
         cache.withLock { $0[name] = served }
         return served
+    }
+
+    private static func newestVersion(of name: String, in db: Database) throws -> Int {
+        try Int.fetchOne(db, sql: "SELECT MAX(version) FROM models WHERE name = ?", arguments: [name]) ?? 0
+    }
+
+    private static func servedVersion(of name: String, in db: Database) throws -> Int? {
+        try Int.fetchOne(db, sql: "SELECT version FROM served_models WHERE name = ?", arguments: [name])
     }
 
     /// Every served model name, and whether it is loaded and warmed in this process.
@@ -177,9 +189,9 @@ public final class ModelRegistry: Sendable {
     /// The served version of `name`, loaded once and then kept.
     public func served(_ name: String) throws -> ServedModel {
         if let cached = cache.withLock({ $0[name] }) { return cached }
-        guard let version = try store.pool.read({ db in
-            try Int.fetchOne(db, sql: "SELECT version FROM served_models WHERE name = ?", arguments: [name])
-        }) else { throw RegistryError.unknownModel(name) }
+        guard let version = try store.pool.read({ try Self.servedVersion(of: name, in: $0) }) else {
+            throw RegistryError.unknownModel(name)
+        }
         let served = try load(name: name, version: version)
         cache.withLock { $0[name] = $0[name] ?? served }
         return served
