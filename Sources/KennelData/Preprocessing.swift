@@ -23,8 +23,11 @@ public struct Preprocessing: Codable, Equatable, Sendable {
 
     /// Decodes `bytes` and brings the image to this size and color, as 8-bit samples.
     public func prepare(_ bytes: [UInt8], decoder: ImageDecoder) throws -> [UInt8] {
-        // Let JPEG's DCT scaling shrink big photos, but never below what the resize mode needs to cover.
-        let image = try decoder.decode(bytes, color: color, atLeast: (width: width, height: height))
+        // Let JPEG's DCT scaling shrink big photos, but never below the size the resize mode scales them to
+        // (a 500×375 photo padded into 151×250 is first scaled to 151×113, so a half-size decode is enough).
+        let source = try decoder.inspect(bytes)
+        let needed = resize.scaledSize(ofWidth: source.width, height: source.height, toWidth: width, height: height)
+        let image = try decoder.decode(bytes, color: color, atLeast: needed)
         return prepare(image)
     }
 

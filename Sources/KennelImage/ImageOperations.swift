@@ -9,6 +9,19 @@ public enum ResizeMode: String, Sendable, Codable {
     case pad
     /// Ignore the aspect ratio: scale each axis to the target.
     case stretch
+
+    /// The size a `width`×`height` source is scaled to on its way to the target box, before any crop or pad: what
+    /// a shrunken decode (JPEG DCT scaling) must still cover so the resize never enlarges.
+    public func scaledSize(ofWidth width: Int, height: Int, toWidth targetWidth: Int, height targetHeight: Int)
+        -> (width: Int, height: Int) {
+        let widthRatio = Double(targetWidth) / Double(width), heightRatio = Double(targetHeight) / Double(height)
+        switch self {
+        case .stretch: return (targetWidth, targetHeight)
+        case .pad, .crop:
+            let scale = self == .pad ? min(widthRatio, heightRatio) : max(widthRatio, heightRatio)
+            return (Int((Double(width) * scale).rounded(.up)), Int((Double(height) * scale).rounded(.up)))
+        }
+    }
 }
 
 extension Image {
