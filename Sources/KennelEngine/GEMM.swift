@@ -31,10 +31,11 @@ public enum GEMM {
 
     /// Computes `c = alpha · op(a) · op(b) + beta · c` where op(a) is m×k, op(b) is k×n and c is m×n, all
     /// row-major and contiguous. `a` holds m×k (or k×m when transposed) values, `b` k×n (or n×k).
+    /// `parallel: false` keeps the product on the calling thread (for callers that already split work across cores).
     public static func multiply(_ a: UnsafePointer<Float>, _ transposeA: Operand,
                                 _ b: UnsafePointer<Float>, _ transposeB: Operand,
                                 into c: UnsafeMutablePointer<Float>,
-                                m: Int, n: Int, k: Int, alpha: Float = 1, beta: Float = 0) {
+                                m: Int, n: Int, k: Int, alpha: Float = 1, beta: Float = 0, parallel: Bool = true) {
         precondition(m >= 0 && n >= 0 && k >= 0, "GEMM dimensions must not be negative (m \(m), n \(n), k \(k))")
         guard m > 0, n > 0 else { return }
         _ = configureOpenBLAS
@@ -46,9 +47,10 @@ public enum GEMM {
             return
         }
         if transposeB == .normal && (m == 1 || (transposeA == .normal && m <= fewRows && n * k >= parallelThreshold)) {
-            return rowsTimesMatrix(a, b, into: c, m: m, n: n, k: k, lda: lda, ldb: ldb, alpha: alpha, beta: beta)
+            return rowsTimesMatrix(a, b, into: c, m: m, n: n, k: k, lda: lda, ldb: ldb, alpha: alpha, beta: beta,
+                                   parallel: parallel)
         }
-        let parts = m * n * k >= parallelThreshold ? Parallel.width : 1
+        let parts = parallel && m * n * k >= parallelThreshold ? Parallel.width : 1
         let pointers = Pointers(a: a, b: b, c: c)
         // Split the longer side of C into one block per core; each block is an independent sgemm.
         let splitRows = m >= n
@@ -74,8 +76,8 @@ public enum GEMM {
     /// one row is a matrix-vector product, several are accumulated row by row of b while it is in cache.
     private static func rowsTimesMatrix(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
                                         into c: UnsafeMutablePointer<Float>, m: Int, n: Int, k: Int, lda: Int, ldb: Int,
-                                        alpha: Float, beta: Float) {
-        let bands = n * k >= parallelThreshold ? min(Parallel.width, k) : 1
+                                        alpha: Float, beta: Float, parallel: Bool) {
+        let bands = parallel && n * k >= parallelThreshold ? min(Parallel.width, k) : 1
         var partials = [Float](repeating: 0, count: bands * m * n)
         partials.withUnsafeMutableBufferPointer { partial in
             let pointers = Pointers(a: a, b: b, c: partial.baseAddress!)

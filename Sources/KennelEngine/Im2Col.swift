@@ -5,53 +5,58 @@
 /// `columns · kernel` is the NHWC output directly.
 enum Im2Col {
     /// Fills `columns` (n·OH·OW × KH·KW·C) from `input` (n × H × W × C); taps in the padding are zero.
-    /// Images are split across cores.
+    /// Rows are split across cores.
     static func pack(_ input: UnsafePointer<Float>, images n: Int, channels c: Int, geometry g: WindowGeometry,
                      into columns: UnsafeMutablePointer<Float>) {
         let pointers = Elementwise.Pointers(source: input, target: columns)
-        Parallel.forRanges(n) { images in packImages(images, pointers.source, channels: c, geometry: g, into: pointers.target) }
+        let rowLength = g.kernelHeight * g.kernelWidth * c
+        Parallel.forRanges(n * g.outputHeight * g.outputWidth, grain: 64) { rows in
+            packRows(rows, pointers.source, channels: c, geometry: g, into: pointers.target + rows.lowerBound * rowLength)
+        }
     }
 
-    private static func packImages(_ images: Range<Int>, _ input: UnsafePointer<Float>, channels c: Int,
-                                   geometry g: WindowGeometry, into columns: UnsafeMutablePointer<Float>) {
+    /// Fills the column-matrix rows `rows` (output pixels counted across the batch, NHWC order) into `columns`,
+    /// which receives them from its start: a slice of the matrix, for a caller that multiplies it while it is
+    /// still in cache.
+    static func packRows(_ rows: Range<Int>, _ input: UnsafePointer<Float>, channels c: Int, geometry g: WindowGeometry,
+                         into columns: UnsafeMutablePointer<Float>) {
         let rowLength = g.kernelHeight * g.kernelWidth * c
         let imageSize = g.inputHeight * g.inputWidth * c
-        for image in images {
+        let pixelsPerImage = g.outputHeight * g.outputWidth
+        var row = columns
+        for pixel in rows {
+            let image = pixel / pixelsPerImage, oy = (pixel % pixelsPerImage) / g.outputWidth, ox = pixel % g.outputWidth
             let source = input + image * imageSize
-            for oy in 0..<g.outputHeight {
-                for ox in 0..<g.outputWidth {
-                    var row = columns + ((image * g.outputHeight + oy) * g.outputWidth + ox) * rowLength
-                    // Runs of kernel columns that fall inside the image are contiguous in NHWC.
-                    let firstX = ox * g.strideX - g.padLeft
-                    let kxStart = max(0, -firstX)
-                    let kxEnd = min(g.kernelWidth, g.inputWidth - firstX)
-                    let firstY = oy * g.strideY - g.padTop
-                    if firstY >= 0, firstY + g.kernelHeight <= g.inputHeight, kxStart == 0, kxEnd == g.kernelWidth {
-                        // The whole window is inside the image: kernelHeight contiguous runs, nothing to zero.
-                        let span = g.kernelWidth * c
-                        var tap = source + (firstY * g.inputWidth + firstX) * c
-                        for _ in 0..<g.kernelHeight {
-                            copy(from: tap, to: row, count: span)
-                            row += span
-                            tap += g.inputWidth * c
-                        }
-                        continue
-                    }
-                    for ky in 0..<g.kernelHeight {
-                        let iy = firstY + ky
-                        if iy < 0 || iy >= g.inputHeight || kxStart >= kxEnd {
-                            zero(row, count: g.kernelWidth * c)
-                        } else {
-                            zero(row, count: kxStart * c)
-                            copy(from: source + (iy * g.inputWidth + firstX + kxStart) * c, to: row + kxStart * c,
-                                 count: (kxEnd - kxStart) * c)
-                            zero(row + kxEnd * c, count: (g.kernelWidth - kxEnd) * c)
-                        }
-                        row += g.kernelWidth * c
-                    }
+            // Runs of kernel columns that fall inside the image are contiguous in NHWC.
+            let firstX = ox * g.strideX - g.padLeft
+            let kxStart = max(0, -firstX)
+            let kxEnd = min(g.kernelWidth, g.inputWidth - firstX)
+            let firstY = oy * g.strideY - g.padTop
+            if firstY >= 0, firstY + g.kernelHeight <= g.inputHeight, kxStart == 0, kxEnd == g.kernelWidth {
+                // The whole window is inside the image: kernelHeight contiguous runs, nothing to zero.
+                let span = g.kernelWidth * c
+                var tap = source + (firstY * g.inputWidth + firstX) * c
+                for _ in 0..<g.kernelHeight {
+                    copy(from: tap, to: row, count: span)
+                    row += span
+                    tap += g.inputWidth * c
                 }
+                continue
+            }
+            for ky in 0..<g.kernelHeight {
+                let iy = firstY + ky
+                if iy < 0 || iy >= g.inputHeight || kxStart >= kxEnd {
+                    zero(row, count: g.kernelWidth * c)
+                } else {
+                    zero(row, count: kxStart * c)
+                    copy(from: source + (iy * g.inputWidth + firstX + kxStart) * c, to: row + kxStart * c,
+                         count: (kxEnd - kxStart) * c)
+                    zero(row + kxEnd * c, count: (g.kernelWidth - kxEnd) * c)
+                }
+                row += g.kernelWidth * c
             }
         }
+        assert(row == columns + rows.count * rowLength)
     }
 
     /// Adds each column-matrix entry back onto the input position it came from (the adjoint of `pack`);

@@ -46,21 +46,37 @@ public final class ConvolutionLayer: Layer {
     /// Images per im2col slice, so the column matrix stays within the workspace's limit.
     private var imagesPerSlice: Int { max(1, workspace.sliceLimit / max(1, pixelsPerImage * tapCount)) }
 
+    /// Bytes of column matrix one core packs and multiplies at a time: small enough to stay in its L2 cache
+    /// between the packing and OpenBLAS's reading, so the matrix never makes a round trip through memory.
+    static let blockBytes = 256 << 10
+
     public func forward(_ input: consuming Tensor, training: Bool) -> Tensor {
         let batch = input.batch
         var output = Tensor(uninitialized: [batch] + outputShape)
-        let inputSize = inputShape.reduce(1, *), outputSize = outputShape.reduce(1, *)
+        let rows = batch * pixelsPerImage
+        // Cache-sized blocks of output pixels, dealt to the cores in turn; at least one block per core when the
+        // product is big enough to split.
+        let cacheRows = max(8, Self.blockBytes / (tapCount * MemoryLayout<Float>.stride))
+        let splits = rows * filters * tapCount >= GEMM.parallelThreshold ? Parallel.width : 1
+        let blockRows = max(1, min(cacheRows, (rows + splits - 1) / splits))
+        let blocks = (rows + blockRows - 1) / blockRows
+        let workers = min(Parallel.width, blocks)
+        let scratch = workspace.reserve(workers * blockRows * tapCount)
+        let (geometry, channels, taps, filters) = (geometry, inputChannels, tapCount, filters)
         input.data.withUnsafeBufferPointer { source in
             kernel.value.data.withUnsafeBufferPointer { weights in
                 output.data.withUnsafeMutableBufferPointer { target in
-                    for start in stride(from: 0, to: batch, by: imagesPerSlice) {
-                        let count = min(imagesPerSlice, batch - start)
-                        let rows = count * pixelsPerImage
-                        let columns = workspace.reserve(rows * tapCount)
-                        Im2Col.pack(source.baseAddress! + start * inputSize, images: count, channels: inputChannels,
-                                    geometry: geometry, into: columns)
-                        GEMM.multiply(columns, .normal, weights.baseAddress!, .normal,
-                                      into: target.baseAddress! + start * outputSize, m: rows, n: filters, k: tapCount)
+                    let pointers = BlockPointers(source: source.baseAddress!, weights: weights.baseAddress!,
+                                                 target: target.baseAddress!, columns: scratch)
+                    Parallel.forEach(workers) { worker in
+                        let columns = pointers.columns + worker * blockRows * taps
+                        for block in stride(from: worker, to: blocks, by: workers) {
+                            let range = (block * blockRows)..<min(rows, (block + 1) * blockRows)
+                            Im2Col.packRows(range, pointers.source, channels: channels, geometry: geometry, into: columns)
+                            GEMM.multiply(columns, .normal, pointers.weights, .normal,
+                                          into: pointers.target + range.lowerBound * filters,
+                                          m: range.count, n: filters, k: taps, parallel: false)
+                        }
                     }
                 }
             }
@@ -106,4 +122,13 @@ public final class ConvolutionLayer: Layer {
         }
         return inputGradient
     }
+}
+
+/// A forward pass's buffers, carried into the per-core blocks (each writes its own rows of the output and its
+/// own part of the column scratch).
+private struct BlockPointers: @unchecked Sendable {
+    let source: UnsafePointer<Float>
+    let weights: UnsafePointer<Float>
+    let target: UnsafeMutablePointer<Float>
+    let columns: UnsafeMutablePointer<Float>
 }
