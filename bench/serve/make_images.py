@@ -1,6 +1,8 @@
 """Synthetic image folders for the serving benchmark, standard library only: gray PNGs whose pattern depends on
-the class (so a model has something to learn) and one PGM to turn into the request JPEG.
+the class (so a model has something to learn), and the request image as PGM (for cjpeg) and PNG: smooth shading
+with some edges and texture, so its JPEG is about as large as a photo's rather than full of sawtooth noise.
 Usage: make_images.py OUT_DIR CLASSES PER_CLASS WIDTH HEIGHT"""
+import math
 import os
 import struct
 import sys
@@ -26,7 +28,16 @@ for label in range(classes):
     for index in range(per_class):
         with open(os.path.join(folder, f"{index}.png"), "wb") as f:
             f.write(png(width, height, pattern(label, index)))
+
+
+def photo(x, y):
+    shade = 90 + 60 * math.sin(x / 37) * math.cos(y / 29) + 40 * (y / height)
+    edge = 50 if (x - width / 2) ** 2 + (y - height / 2) ** 2 < (min(width, height) / 3) ** 2 else 0
+    texture = 12 * math.sin(x * 0.9 + y * 0.4)
+    return max(0, min(255, int(shade + edge + texture)))
+
+
 with open(os.path.join(out, "request.pgm"), "wb") as f:
-    f.write(b"P5 %d %d 255\n" % (width, height) + bytes(pattern(1, 99)(x, y) for y in range(height) for x in range(width)))
+    f.write(b"P5 %d %d 255\n" % (width, height) + bytes(photo(x, y) for y in range(height) for x in range(width)))
 with open(os.path.join(out, "request.png"), "wb") as f:
-    f.write(png(width, height, pattern(1, 99)))
+    f.write(png(width, height, photo))

@@ -43,6 +43,7 @@ prepare fashion fashion-convnet 10 20 28 28 28 28 32
 prepare dogs dogs-seed 120 3 151 250 500 375 8
 cjpeg -quality 90 "$scratch/dogs/request.pgm" >"$scratch/dogs.jpg"
 cp "$scratch/fashion/request.png" "$scratch/fashion.png"
+jpeg_bytes=$(stat -c %s "$scratch/dogs.jpg")
 
 # wrk posting FILE with TYPE; prints "rps p50_ms p99_ms non2xx".
 load() {
@@ -75,18 +76,19 @@ kill -TERM "$pid"; wait "$pid" 2>/dev/null || true
 anchor='{}'
 if "$keras_python" -c 'import tensorflow' 2>/dev/null; then anchor=$("$keras_python" ../shared/bench/infer_anchor.py); fi
 python3 - "$anchor" "$scratch/batches.txt" "$rss" \
-  "$f_rps $f_p50 $f_p99 $f_bad $f_err" "$d_rps $d_p50 $d_p99 $d_bad $d_err" "$f1_p50 $f1_p99 $d1_p50 $d1_p99" <<'PY'
+  "$f_rps $f_p50 $f_p99 $f_bad $f_err" "$d_rps $d_p50 $d_p99 $d_bad $d_err" "$f1_p50 $f1_p99 $d1_p50 $d1_p99" "$jpeg_bytes" <<'PY'
 import json, sys
 anchor = json.loads(sys.argv[1])
 batches = dict(line.split() for line in open(sys.argv[2]))
 rss = float(sys.argv[3])
+jpeg_bytes = int(sys.argv[7])
 def run(fields):
     rps, p50, p99, bad, errors = fields.split()
     return {"rps": round(float(rps)), "p50_ms": float(p50), "p99_ms": float(p99), "non_2xx": int(bad),
             "socket_errors": errors}
 f1_p50, f1_p99, d1_p50, d1_p99 = map(float, sys.argv[6].split())
 out = {"bench": "serve_classify", "wrk": "-t2 -c16", "fashion_png_28x28": run(sys.argv[4]),
-       "dogs_jpeg_500x375": run(sys.argv[5]),
+       "dogs_jpeg_500x375": dict(run(sys.argv[5]), jpeg_bytes=jpeg_bytes),
        "one_connection_ms": {"fashion_p50": f1_p50, "fashion_p99": f1_p99, "dogs_p50": d1_p50, "dogs_p99": d1_p99},
        "mean_batch_size": round(float(batches["kennel_classify_batch_size_sum"])
                                 / max(1.0, float(batches["kennel_classify_batch_size_count"])), 2),
