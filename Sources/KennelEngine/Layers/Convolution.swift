@@ -65,23 +65,30 @@ public final class ConvolutionLayer: Layer {
         let (geometry, channels, taps, filters) = (geometry, inputChannels, tapCount, filters)
         input.data.withUnsafeBufferPointer { source in
             kernel.value.data.withUnsafeBufferPointer { weights in
-                output.data.withUnsafeMutableBufferPointer { target in
-                    let pointers = BlockPointers(source: source.baseAddress!, weights: weights.baseAddress!,
-                                                 target: target.baseAddress!, columns: scratch)
-                    Parallel.forEach(workers) { worker in
-                        let columns = pointers.columns + worker * blockRows * taps
-                        for block in stride(from: worker, to: blocks, by: workers) {
-                            let range = (block * blockRows)..<min(rows, (block + 1) * blockRows)
-                            Im2Col.packRows(range, pointers.source, channels: channels, geometry: geometry, into: columns)
-                            GEMM.multiply(columns, .normal, pointers.weights, .normal,
-                                          into: pointers.target + range.lowerBound * filters,
-                                          m: range.count, n: filters, k: taps, parallel: false)
+                bias.value.data.withUnsafeBufferPointer { bias in
+                    output.data.withUnsafeMutableBufferPointer { target in
+                        let pointers = BlockPointers(source: source.baseAddress!, weights: weights.baseAddress!,
+                                                     bias: bias.baseAddress!, target: target.baseAddress!,
+                                                     columns: scratch)
+                        Parallel.forEach(workers) { worker in
+                            let columns = pointers.columns + worker * blockRows * taps
+                            for block in stride(from: worker, to: blocks, by: workers) {
+                                let range = (block * blockRows)..<min(rows, (block + 1) * blockRows)
+                                Im2Col.packRows(range, pointers.source, channels: channels, geometry: geometry,
+                                                into: columns)
+                                // Each output row starts as the bias; the product is added to it.
+                                let result = pointers.target + range.lowerBound * filters
+                                for row in 0..<range.count {
+                                    (result + row * filters).update(from: pointers.bias, count: filters)
+                                }
+                                GEMM.multiply(columns, .normal, pointers.weights, .normal, into: result,
+                                              m: range.count, n: filters, k: taps, beta: 1, parallel: false)
+                            }
                         }
                     }
                 }
             }
         }
-        Elementwise.addRowVector(bias.value.data, to: &output.data)
         cachedInput = training ? input : nil
         return output
     }
@@ -129,6 +136,7 @@ public final class ConvolutionLayer: Layer {
 private struct BlockPointers: @unchecked Sendable {
     let source: UnsafePointer<Float>
     let weights: UnsafePointer<Float>
+    let bias: UnsafePointer<Float>
     let target: UnsafeMutablePointer<Float>
     let columns: UnsafeMutablePointer<Float>
 }
