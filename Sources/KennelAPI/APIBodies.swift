@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import KennelJobs
 import KennelStore
 
 // The JSON shapes of DESIGN.md: the data model's snake_case column names, `*_json` columns decoded under the
@@ -110,11 +111,9 @@ struct ModelBody: Encodable {
             .map { ($0.id ?? 0, $0) })
         return models.map { model in
             let checkpoint = checkpoints[model.checkpointId]
-            let metrics = checkpoint.map { JSONValue(text: $0.metricsJson) }
-            var accuracy: Double?
-            if case .object(let fields)? = metrics, case .number(let value)? = fields["test/accuracy"] { accuracy = value }
             return ModelBody(name: model.name, version: model.version, checkpointId: model.checkpointId,
-                             jobId: checkpoint?.jobId, testAccuracy: accuracy, labels: JSONValue(text: model.labelsJson),
+                             jobId: checkpoint?.jobId, testAccuracy: checkpoint?.recordedTestMetrics?.accuracy,
+                             labels: JSONValue(text: model.labelsJson),
                              createdAt: model.createdAt.timeIntervalSince1970, served: served[model.name] == model.version)
         }
     }

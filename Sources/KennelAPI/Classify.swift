@@ -40,8 +40,8 @@ extension Router.Builder {
         let model = try APIErrors.map { try context.models.served(name) }
         let topK = try request.query["top_k"].map { raw -> Int in
             guard let value = Int(raw), value >= 1 else { throw HTTPError.badRequest("top_k must be a positive integer") }
-            return min(value, model.labels.count)
-        } ?? min(5, model.labels.count)
+            return value
+        } ?? 5
         func answer(_ bytes: [UInt8]) throws -> ClassifyAnswer {
             let result = try APIErrors.map { try model.classify(bytes, topK: topK, decoder: context.decoder) }
             return ClassifyAnswer(model, result)

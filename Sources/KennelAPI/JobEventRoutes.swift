@@ -107,9 +107,7 @@ final class JobEventStream: Sendable {
     }
 
     private func write(_ name: String, id: String, _ body: some Encodable) {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        guard let data = try? encoder.encode(body) else { return }
+        guard let data = try? Response.jsonBytes(body) else { return }
         stream.write("id: \(id)\nevent: \(name)\ndata: \(String(decoding: data, as: UTF8.self))\n\n")
     }
 }

@@ -97,27 +97,21 @@ extension Router.Builder {
 
     /// The served checkpoint's confusion matrix on its test split, as the trainer recorded it.
     private static func confusion(of name: String, _ context: APIContext) throws -> ConfusionBody {
-        struct Matrix: Decodable {
-            let confusion: [[Int]]?
-            let accuracy: Double?
-            enum CodingKeys: String, CodingKey { case confusion, accuracy = "test/accuracy" }
-        }
-        let (model, metrics) = try context.store.pool.read { db -> (ModelRecord, String) in
-            guard let version = try Int.fetchOne(db, sql: "SELECT version FROM served_models WHERE name = ?",
-                                                 arguments: [name]),
+        let (model, checkpoint) = try context.store.pool.read { db -> (ModelRecord, CheckpointRecord) in
+            guard let version = try ModelRegistry.servedVersion(of: name, in: db),
                   let model = try ModelRecord.fetchOne(db, key: ["name": name, "version": version]),
                   let checkpoint = try CheckpointRecord.fetchOne(db, key: model.checkpointId) else {
                 throw HTTPError.notFound("no model named '\(name)'")
             }
-            return (model, checkpoint.metricsJson)
+            return (model, checkpoint)
         }
-        let decoded = try? JSONDecoder().decode(Matrix.self, from: Data(metrics.utf8))
+        let recorded = checkpoint.recordedTestMetrics
         let labels = (try? JSONDecoder().decode([String].self, from: Data(model.labelsJson.utf8))) ?? []
-        guard let matrix = decoded?.confusion else {
+        guard let matrix = recorded?.confusion else {
             throw HTTPError.notFound("model '\(name)' version \(model.version) has no confusion matrix recorded")
         }
         return ConfusionBody(model: name, version: model.version, labels: labels, matrix: matrix,
-                             accuracy: decoded?.accuracy)
+                             accuracy: recorded?.accuracy)
     }
 
     private static func model(named name: String, version: Int, _ context: APIContext) throws -> ModelBody {

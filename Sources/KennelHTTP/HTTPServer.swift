@@ -271,8 +271,11 @@ extension HTTPServer {
         exchange.body = Data()
         exchange.formParts = []
         let resolution = router.resolve(request.method, path: request.path)
-        if case .matched(let route, _) = resolution { exchange.route = route.pattern }
-        guard case .matched(let route, _) = resolution, let (queue, limit) = route.execution.offload else {
+        guard case .matched(let route, _) = resolution else {
+            return send(router.answer(resolution, request: request), for: exchange, on: connection)
+        }
+        exchange.route = route.pattern
+        guard let (queue, limit) = route.execution.offload else {
             return send(router.answer(resolution, request: request), for: exchange, on: connection)
         }
         if let limit, !limit.enter() {

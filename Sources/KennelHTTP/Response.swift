@@ -23,7 +23,7 @@ public struct Response: Sendable {
     /// A JSON answer; encoding failures of Kennel's own types are programming errors and answer 500.
     public static func json(_ value: some Encodable, status: HTTPStatus = .ok) -> Response {
         do {
-            return json(bytes: Array(try jsonEncoder.encode(value)), status: status)
+            return json(bytes: try jsonBytes(value), status: status)
         } catch {
             return json(bytes: Array(#"{"error":{"code":"internal","message":"response encoding failed"}}"#.utf8),
                         status: .internalServerError)
@@ -38,6 +38,12 @@ public struct Response: Sendable {
     /// A plain-text answer.
     public static func text(_ text: String, status: HTTPStatus = .ok) -> Response {
         Response(status: status, headers: ["Content-Type": "text/plain; charset=utf-8"], body: .bytes(Array(text.utf8)))
+    }
+
+    /// `value` as the API writes JSON everywhere (sorted keys, unescaped slashes): response bodies, event data,
+    /// and the command line's answers.
+    public static func jsonBytes(_ value: some Encodable) throws -> [UInt8] {
+        Array(try jsonEncoder.encode(value))
     }
 
     private static let jsonEncoder: JSONEncoder = {

@@ -92,15 +92,13 @@ public struct DatasetCatalog: Sendable {
             summary = try IDXImport.run(directory: spec.path, preprocessing: preprocessing, labelNames: spec.labels,
                                         shardPath: shardPath, progress: progress)
         }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
         let preprocessing = summary.header.preprocessing
         var dataset = DatasetRecord(
             name: spec.name, format: spec.format.rawValue, path: URL(fileURLWithPath: spec.path).standardizedFileURL.path,
             width: preprocessing.width, height: preprocessing.height, channels: preprocessing.channels,
-            classesJson: String(decoding: try encoder.encode(summary.header.classes), as: UTF8.self),
+            classesJson: try ColumnJSON.text(summary.header.classes),
             trainCount: summary.header.trainCount, testCount: summary.header.testCount,
-            skippedJson: String(decoding: try encoder.encode(summary.skipped), as: UTF8.self),
+            skippedJson: try ColumnJSON.text(summary.skipped),
             shardPath: summary.shardPath)
         try store.pool.write { db in try dataset.insert(db) }
         return (dataset, summary)

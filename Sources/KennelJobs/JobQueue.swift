@@ -61,16 +61,18 @@ public final class JobQueue: Sendable {
     /// Validates `spec` against its dataset, records the job as queued and schedules it.
     public func submit(_ spec: TrainingSpec) throws -> JobRecord {
         try Trainer(store: store, dataDirectory: dataDirectory).validate(spec)
-        let job = try JobLedger(store: store).submit(kind: .train, dataset: spec.dataset, specJson: try Self.json(spec))
-        bus.publish(.state(job: job.id!, state: .queued))
-        scheduling.async { self.schedule(recovering: false) }
-        return job
+        return try enqueue(.train, dataset: spec.dataset, spec: spec)
     }
 
     /// Validates an import, records it as a queued job of kind `import` and schedules it.
     public func submit(_ spec: DatasetImportSpec) throws -> JobRecord {
         try DatasetCatalog(store: store, dataDirectory: dataDirectory).validate(spec)
-        let job = try JobLedger(store: store).submit(kind: .import, dataset: spec.name, specJson: try Self.json(spec))
+        return try enqueue(.import, dataset: spec.name, spec: spec)
+    }
+
+    /// Records a validated job as queued, announces it and schedules it.
+    private func enqueue(_ kind: JobKind, dataset: String, spec: some Encodable) throws -> JobRecord {
+        let job = try JobLedger(store: store).submit(kind: kind, dataset: dataset, specJson: try ColumnJSON.text(spec))
         bus.publish(.state(job: job.id!, state: .queued))
         scheduling.async { self.schedule(recovering: false) }
         return job
@@ -199,7 +201,7 @@ public final class JobQueue: Sendable {
                                 progress: (TrainingProgress) -> Void = { _ in }) throws -> (JobRecord, TrainingOutcome) {
         try Trainer(store: store, dataDirectory: dataDirectory).validate(spec)
         let job = try JobLedger(store: store).submitRunning(kind: .train, dataset: spec.dataset,
-                                                            specJson: try Self.json(spec))
+                                                            specJson: try ColumnJSON.text(spec))
         let id = job.id!
         bus.publish(.state(job: id, state: .running))
         do {
@@ -223,13 +225,6 @@ public final class JobQueue: Sendable {
             try? ledger.setProgress(id, total > 0 ? Double(done) / Double(total) : 1)
         }
         try move(id, to: .succeeded)
-    }
-
-    /// A job's spec as the `spec_json` column stores it.
-    private static func json(_ spec: some Encodable) throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        return String(decoding: try encoder.encode(spec), as: UTF8.self)
     }
 
     /// A state change written to the database, then announced.

@@ -76,7 +76,8 @@ public final class ServedModel: Sendable {
         public let inferMilliseconds: Double
     }
 
-    /// The `topK` most probable classes for encoded image bytes, prepared exactly as at training time.
+    /// The `topK` most probable classes (clamped to 1…class count) for encoded image bytes, prepared exactly as at
+    /// training time.
     public func classify(_ bytes: [UInt8], topK: Int = 5, decoder: ImageDecoder = ImageDecoder()) throws -> Classification {
         let started = Date()
         let pixels = try preprocessing.prepare(bytes, decoder: decoder)
@@ -123,7 +124,7 @@ public final class ModelRegistry: Sendable {
         }
         let record = try chosenCheckpoint(job: job, checkpoint: checkpoint)
         let loaded = try Checkpoint.decode(try checkpoints.load(record))
-        let labels = String(decoding: try JSONEncoder().encode(loaded.header.labels), as: UTF8.self)
+        let labels = try ColumnJSON.text(loaded.header.labels)
         let version = try store.pool.read { db in try Self.newestVersion(of: name, in: db) + 1 }
         let served = try ServedModel(name: name, version: version, loaded: loaded, classIds: try datasetClassIds(job: job),
                                      statistics: statistics)
@@ -163,7 +164,8 @@ public final class ModelRegistry: Sendable {
         try Int.fetchOne(db, sql: "SELECT MAX(version) FROM models WHERE name = ?", arguments: [name]) ?? 0
     }
 
-    private static func servedVersion(of name: String, in db: Database) throws -> Int? {
+    /// The version of `name` the database says is served, if any.
+    public static func servedVersion(of name: String, in db: Database) throws -> Int? {
         try Int.fetchOne(db, sql: "SELECT version FROM served_models WHERE name = ?", arguments: [name])
     }
 
@@ -229,10 +231,7 @@ public final class ModelRegistry: Sendable {
             }
             let all = try CheckpointRecord.filter(CheckpointRecord.Columns.jobId == job)
                 .order(CheckpointRecord.Columns.step).fetchAll(db)
-            func accuracy(_ record: CheckpointRecord) -> Double {
-                let json = try? JSONSerialization.jsonObject(with: Data(record.metricsJson.utf8)) as? [String: Any]
-                return json?["test/accuracy"] as? Double ?? -1
-            }
+            func accuracy(_ record: CheckpointRecord) -> Double { record.recordedTestMetrics?.accuracy ?? -1 }
             // The earliest checkpoint with the highest accuracy, as the trainer counts "best".
             guard let best = all.max(by: { accuracy($0) < accuracy($1) }) else { throw RegistryError.jobHasNoCheckpoint(job) }
             return best

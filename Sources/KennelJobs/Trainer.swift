@@ -226,10 +226,23 @@ struct Evaluation {
                 case loss = "test/loss", accuracy = "test/accuracy", top5Accuracy = "test/top5_accuracy", confusion
             }
         }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        let data = (try? encoder.encode(Body(loss: loss, accuracy: accuracy, top5Accuracy: top5Accuracy,
-                                             confusion: confusion))) ?? Data("{}".utf8)
-        return String(decoding: data, as: UTF8.self)
+        return (try? ColumnJSON.text(Body(loss: loss, accuracy: accuracy, top5Accuracy: top5Accuracy,
+                                          confusion: confusion))) ?? "{}"
+    }
+}
+
+/// The test results a checkpoint's `metrics_json` holds (written by `Evaluation.metricsJson`), as readers use them.
+public struct RecordedTestMetrics: Decodable, Sendable {
+    public let accuracy: Double?
+    /// confusion[true class][predicted class] on the test split.
+    public let confusion: [[Int]]?
+
+    enum CodingKeys: String, CodingKey { case accuracy = "test/accuracy", confusion }
+}
+
+extension CheckpointRecord {
+    /// The test accuracy and confusion matrix recorded with this checkpoint; nil when they cannot be read.
+    public var recordedTestMetrics: RecordedTestMetrics? {
+        try? JSONDecoder().decode(RecordedTestMetrics.self, from: Data(metricsJson.utf8))
     }
 }

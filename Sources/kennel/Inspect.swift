@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import GRDB
 import KennelAPI
+import KennelHTTP
 import KennelJobs
 import KennelStore
 
@@ -37,14 +38,12 @@ struct Classify: ParsableCommand {
                 throw CommandFailure("cannot read \(file)")
             }
             do {
-                return ClassifyAnswer(served, try served.classify([UInt8](bytes), topK: min(topK, served.labels.count)))
+                return ClassifyAnswer(served, try served.classify([UInt8](bytes), topK: topK))
             } catch {
                 throw CommandFailure("\(file): \(error)")
             }
         }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        let json = answers.count == 1 ? try encoder.encode(answers[0]) : try encoder.encode(answers)
+        let json = answers.count == 1 ? try Response.jsonBytes(answers[0]) : try Response.jsonBytes(answers)
         print(String(decoding: json, as: UTF8.self))
     }
 }
