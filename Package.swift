@@ -59,8 +59,8 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
 
-        // Raw-socket HTTP client and temporary directories shared by the test targets.
-        .target(name: "KennelTestSupport", path: "Tests/KennelTestSupport"),
+        // Raw-socket HTTP client, temporary directories and small image folders shared by the test targets.
+        .target(name: "KennelTestSupport", dependencies: ["KennelImage"], path: "Tests/KennelTestSupport"),
         .testTarget(name: "KennelEngineTests", dependencies: ["KennelTestSupport", "KennelEngine"]),
         .testTarget(name: "KennelImageTests", dependencies: [
             "KennelTestSupport", "KennelImage", "CPNG", "CTurboJPEG", "CZlib",

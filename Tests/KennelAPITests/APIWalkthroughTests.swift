@@ -19,16 +19,7 @@ final class LiveServer: Sendable {
     /// `datasetsRoot` is a folder inside the server's temporary directory.
     init(token: String? = nil, datasetsRoot: String? = nil, heartbeatSeconds: TimeInterval = 15) throws {
         directory = try TemporaryDirectory()
-        for (classIndex, name) in ["n0-dark", "n1-bright"].enumerated() {
-            let folder = directory.path + "/images/" + name
-            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-            for index in 0..<12 {
-                let level = Float(classIndex == 0 ? 40 : 210)
-                let image = Image(width: 8, height: 8, channels: 1,
-                                  pixels: (0..<64).map { level + Float(($0 * 7 + index * 13) % 30) })
-                try Data(try ImageEncoder.png(image)).write(to: URL(fileURLWithPath: "\(folder)/\(index).png"))
-            }
-        }
+        try writeToneImages(under: directory.path)
         let root = directory.url
         let data = root.appendingPathComponent("var")
         store = try Store(dataDirectory: data,

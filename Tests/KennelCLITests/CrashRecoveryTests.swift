@@ -11,16 +11,7 @@ import Testing
     @Test func aKilledTrainingJobResumesWhenTheServerStarts() throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
-        for (classIndex, name) in ["n0-dark", "n1-bright"].enumerated() {
-            let folder = directory.path + "/images/" + name
-            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-            for index in 0..<12 {
-                let level = Float(classIndex == 0 ? 40 : 210)
-                let image = Image(width: 8, height: 8, channels: 1,
-                                  pixels: (0..<64).map { level + Float(($0 * 7 + index * 13) % 30) })
-                try Data(try ImageEncoder.png(image)).write(to: URL(fileURLWithPath: "\(folder)/\(index).png"))
-            }
-        }
+        try writeToneImages(under: directory.path)
         let data = directory.path + "/var"
         let storage = ["--data-dir", data, "--migrations", repositoryRoot.path + "/migrations"]
         let imported = try runKennel(["import", "--name", "tiny", "--format", "imagefolder", "--width", "8",

@@ -167,12 +167,7 @@ final class OutputLog: Sendable {
         // No length (chunked): the server must read it all, keeping at most the cap, then answer 413.
         let chunked = try RawHTTPConnection(port: server.port)
         try chunked.send("POST /v1/datasets HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
-        for _ in 0..<300 {
-            try chunked.send("100000\r\n")
-            try chunked.send(megabyte)
-            try chunked.send("\r\n")
-        }
-        try chunked.send("0\r\n\r\n")
+        try chunked.sendChunks(repeatElement(megabyte, count: 300))
         #expect(try chunked.readResponse().status == 413)
 
         #expect(try rawRequest(port: server.port, "GET", "/healthz").status == 200)

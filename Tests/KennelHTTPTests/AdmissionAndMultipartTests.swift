@@ -74,11 +74,9 @@ struct MultipartFormTests {
         let connection = try RawHTTPConnection(port: server.port)
         try connection.send("POST /form HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\n"
             + "Transfer-Encoding: chunked\r\n\r\n")
-        for start in stride(from: 0, to: huge.count, by: 16384) {
-            let slice = Array(huge[start..<min(start + 16384, huge.count)])
-            try connection.send(Array("\(String(slice.count, radix: 16))\r\n".utf8) + slice + Array("\r\n".utf8))
-        }
-        try connection.send("0\r\n\r\n")
+        try connection.sendChunks(stride(from: 0, to: huge.count, by: 16384).map {
+            Array(huge[$0..<min($0 + 16384, huge.count)])
+        })
         let chunked = try connection.readResponse()
         #expect(chunked.status == 413 && chunked.text.contains("65536"))
     }

@@ -87,13 +87,7 @@ import Testing
         defer { server.stop() }
         let connection = try RawHTTPConnection(port: server.port)
         try connection.send("POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
-        let chunk = [UInt8](repeating: 0x61, count: 1000)
-        for _ in 0..<10 {
-            try connection.send("3e8\r\n")
-            try connection.send(chunk)
-            try connection.send("\r\n")
-        }
-        try connection.send("0\r\n\r\n")
+        try connection.sendChunks(repeatElement([UInt8](repeating: 0x61, count: 1000), count: 10))
         #expect(try connection.readResponse().status == 413)
         let small = try rawRequest(port: server.port, "POST", "/echo", body: Array(repeating: 1, count: 4096))
         #expect(small.status == 200)

@@ -58,6 +58,16 @@ public final class RawHTTPConnection {
     public func send(_ bytes: [UInt8]) throws { try bytes.withUnsafeBytes { try send($0) } }
     public func send(_ text: String) throws { try send(Array(text.utf8)) }
 
+    /// Sends `chunks` as a chunked body (each with its hex size line), then the closing zero-size chunk.
+    public func sendChunks(_ chunks: some Sequence<[UInt8]>) throws {
+        for chunk in chunks {
+            try send("\(String(chunk.count, radix: 16))\r\n")
+            try send(chunk)
+            try send("\r\n")
+        }
+        try send("0\r\n\r\n")
+    }
+
     /// Sends a request with `Content-Length` when it has a body.
     public func sendRequest(_ method: String, _ target: String, headers: [String: String] = [:],
                             body: [UInt8] = []) throws {
