@@ -9,6 +9,14 @@ struct ReferenceTests {
          "batchnorm"].contains { name.hasPrefix($0) }
     }
 
+    /// The committed fixture is there and whole; a missing or damaged one fails here rather than leaving the
+    /// parameterized tests below with no cases.
+    @Test func referenceFixtureLoads() throws {
+        let cases = try ReferenceCase.loaded.get()
+        #expect(cases.count == 34)
+        #expect(Self.layerCases.count == 21)
+    }
+
     /// Builds the layer a case describes, loaded with the case's weights.
     private func layer(for reference: ReferenceCase) throws -> (Layer, [String: Parameter]) {
         let x = reference.inputs!["x"]!
@@ -59,7 +67,7 @@ struct ReferenceTests {
 
     @Test(arguments: layerCases)
     func layerMatchesTensorFlow(caseName: String) throws {
-        let reference = ReferenceCase.named(caseName)
+        let reference = try ReferenceCase.named(caseName)
         let (layer, parameters) = try layer(for: reference)
         let output = layer.forward(reference.inputs!["x"]!.tensor, training: true)
         let expected = try #require(reference.output?.array)
@@ -72,8 +80,8 @@ struct ReferenceTests {
         }
     }
 
-    @Test func softmaxCrossEntropyMatchesTensorFlow() {
-        let reference = ReferenceCase.named("softmax_cross_entropy_mean")
+    @Test func softmaxCrossEntropyMatchesTensorFlow() throws {
+        let reference = try ReferenceCase.named("softmax_cross_entropy_mean")
         let labels = reference.inputs!["labels"]!.data.map { Int32($0) }
         let (loss, gradient, _) = SoftmaxCrossEntropy.evaluate(logits: reference.inputs!["logits"]!.tensor, labels: labels)
         #expect(assertClose([loss], reference.output!.array!.data, "loss") == nil)
@@ -83,7 +91,7 @@ struct ReferenceTests {
     @Test(arguments: ["optimizer_adam_lr0.01", "optimizer_sgd_momentum0.9_lr0.1", "optimizer_sgd_nesterov0.9_lr0.1",
                       "optimizer_rmsprop_lr0.01", "optimizer_adamw_lr0.01_wd0.1"])
     func optimizerStepsMatchKeras(caseName: String) throws {
-        let reference = ReferenceCase.named(caseName)
+        let reference = try ReferenceCase.named(caseName)
         let kind: OptimizerConfig.Kind = caseName.contains("adamw") ? .adamw : caseName.contains("adam") ? .adam
             : caseName.contains("rmsprop") ? .rmsprop : .sgd
         var config = OptimizerConfig(name: kind, learningRate: Float(reference.attr("learning_rate")))
@@ -104,7 +112,7 @@ struct ReferenceTests {
     }
 
     @Test func exponentialDecayMatchesTensorFlow() throws {
-        let reference = ReferenceCase.named("exponential_decay")
+        let reference = try ReferenceCase.named("exponential_decay")
         let steps = try #require(reference.output?.scheduleSteps)
         for (staircase, expected) in [(false, reference.output!.smooth!), (true, reference.output!.staircase!)] {
             let schedule = try LearningRateSchedule(

@@ -7,8 +7,8 @@ struct ImageOperationTests {
         Image(width: reference.shape[1], height: reference.shape[0], channels: reference.shape[2], pixels: reference.data)
     }
 
-    @Test func grayscaleMatchesTensorFlow() {
-        let reference = ReferenceCase.named("rgb_to_grayscale")
+    @Test func grayscaleMatchesTensorFlow() throws {
+        let reference = try ReferenceCase.named("rgb_to_grayscale")
         let gray = image(reference.inputs!["image"]!).grayscale()
         #expect(assertClose(gray.pixels, reference.output!.array!.data, "grayscale") == nil)
     }
@@ -19,22 +19,22 @@ struct ImageOperationTests {
     }
 
     @Test(arguments: ["resize_bilinear_to_3x4", "resize_bilinear_to_9x11", "resize_bilinear_to_5x7"])
-    func bilinearResizeMatchesTensorFlow(caseName: String) {
-        let reference = ReferenceCase.named(caseName)
+    func bilinearResizeMatchesTensorFlow(caseName: String) throws {
+        let reference = try ReferenceCase.named(caseName)
         let expected = reference.output!.array!
         let resized = image(reference.inputs!["image"]!).resized(width: expected.shape[1], height: expected.shape[0])
         #expect(assertClose(resized.pixels, expected.data, caseName) == nil)
     }
 
-    @Test func cropOrPadMatchesTensorFlow() {
-        let reference = ReferenceCase.named("resize_with_crop_or_pad_to_4x9")
+    @Test func cropOrPadMatchesTensorFlow() throws {
+        let reference = try ReferenceCase.named("resize_with_crop_or_pad_to_4x9")
         let expected = reference.output!.array!
         let result = image(reference.inputs!["image"]!).croppedOrPadded(width: expected.shape[1], height: expected.shape[0])
         #expect(assertClose(result.pixels, expected.data, "crop or pad") == nil)
     }
 
-    @Test func resizeWithPadMatchesTensorFlow() {
-        let reference = ReferenceCase.named("resize_with_pad_to_6x6")
+    @Test func resizeWithPadMatchesTensorFlow() throws {
+        let reference = try ReferenceCase.named("resize_with_pad_to_6x6")
         let expected = reference.output!.array!
         let result = image(reference.inputs!["image"]!).resized(width: 6, height: 6, mode: .pad)
         #expect(assertClose(result.pixels, expected.data, "resize with pad") == nil)

@@ -1,6 +1,6 @@
 import Foundation
 
-/// TensorFlow's reference cases (../shared/testdata/tf_reference.json).
+/// TensorFlow's reference cases, committed as Tests/Fixtures/tf_reference.json (tools/import_tf_reference.py).
 public struct ReferenceCase: Decodable, Sendable {
     public struct Array: Decodable, Sendable {
         public let shape: [Int]
@@ -46,20 +46,33 @@ public struct ReferenceCase: Decodable, Sendable {
 
     public func attr(_ key: String) -> Double { attrs?[key]?.number ?? .nan }
 
-    public static let all: [ReferenceCase] = {
-        let url = repositoryRoot.deletingLastPathComponent().appendingPathComponent("shared/testdata/tf_reference.json")
+    /// The committed fixture's cases, or why it could not be read (a test reports that; nothing crashes).
+    public static let loaded: Result<[ReferenceCase], ReferenceFixtureError> = {
+        let url = repositoryRoot.appendingPathComponent("Tests/Fixtures/tf_reference.json")
         struct File: Decodable { let cases: [ReferenceCase] }
         do {
-            return try JSONDecoder().decode(File.self, from: Data(contentsOf: url)).cases
+            return .success(try JSONDecoder().decode(File.self, from: Data(contentsOf: url)).cases)
         } catch {
-            fatalError("cannot read TensorFlow reference at \(url.path): \(error)")
+            return .failure(ReferenceFixtureError(message: "cannot read TensorFlow reference at \(url.path): \(error)"))
         }
     }()
 
-    public static func named(_ name: String) -> ReferenceCase {
-        guard let found = all.first(where: { $0.name == name }) else { fatalError("no reference case \(name)") }
+    /// Every case; empty when the fixture is missing (`loaded` says why).
+    public static var all: [ReferenceCase] { (try? loaded.get()) ?? [] }
+
+    /// The case called `name`; throws when the fixture is missing or lacks it.
+    public static func named(_ name: String) throws -> ReferenceCase {
+        guard let found = try loaded.get().first(where: { $0.name == name }) else {
+            throw ReferenceFixtureError(message: "no reference case \(name)")
+        }
         return found
     }
+}
+
+/// The reference fixture is missing, unreadable or lacks a case.
+public struct ReferenceFixtureError: Error, CustomStringConvertible {
+    public let message: String
+    public var description: String { message }
 }
 
 /// |a − b| ≤ tolerance·max(1, |b|) for every element (relative, or absolute near zero).
