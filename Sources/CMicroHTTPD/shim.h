@@ -3,7 +3,9 @@
 // libmicrohttpd as Swift can reach it. Each wrapper exists because Swift cannot call or see the original:
 // MHD_start_daemon is variadic, and closed C enums (MHD_Result, MHD_ResponseMemoryMode, MHD_ValueKind, the
 // daemon flags) import without usable cases, so their values cross as plain integers here.
+#include <stdarg.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -26,12 +28,69 @@ static const uint64_t kennel_mhd_size_unknown = MHD_SIZE_UNKNOWN;
 static const ssize_t kennel_mhd_end_of_stream = MHD_CONTENT_READER_END_OF_STREAM;
 static const ssize_t kennel_mhd_end_with_error = MHD_CONTENT_READER_END_WITH_ERROR;
 
-/// The two Swift callbacks and their context, held by MHD as the `cls` of its own C callbacks.
+/// Called when a socket is accepted (`started` 1) and when it closes (0); `socket_context` is the connection's
+/// own pointer, kept by MHD for its lifetime.
+typedef void (*kennel_mhd_connection_handler)(void *cls, struct MHD_Connection *connection, int fd,
+                                              void **socket_context, int started);
+/// Receives one of MHD's own log messages, already formatted.
+typedef void (*kennel_mhd_log_handler)(void *cls, const char *message);
+
+/// The Swift callbacks and their context, held by MHD as the `cls` of its own C callbacks.
 struct kennel_mhd_callbacks {
     kennel_mhd_access_handler access;
     kennel_mhd_completed_handler completed;
+    kennel_mhd_connection_handler connection;
+    kennel_mhd_log_handler log;
     void *context;
 };
+
+static inline void kennel_mhd_connection_trampoline(void *cls, struct MHD_Connection *connection,
+                                                    void **socket_context, enum MHD_ConnectionNotificationCode code) {
+    const struct kennel_mhd_callbacks *callbacks = (const struct kennel_mhd_callbacks *)cls;
+    const union MHD_ConnectionInfo *info = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CONNECTION_FD);
+    callbacks->connection(callbacks->context, connection, info ? info->connect_fd : -1, socket_context,
+                          code == MHD_CONNECTION_NOTIFY_STARTED);
+}
+
+static inline void kennel_mhd_log_trampoline(void *cls, const char *format, va_list arguments) {
+    const struct kennel_mhd_callbacks *callbacks = (const struct kennel_mhd_callbacks *)cls;
+    char message[512];
+    vsnprintf(message, sizeof message, format, arguments);
+    callbacks->log(callbacks->context, message);
+}
+
+/// The pointer the connection handler stored for `connection`'s socket.
+static inline void *kennel_mhd_socket_context(struct MHD_Connection *connection) {
+    const union MHD_ConnectionInfo *info = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return info ? info->socket_context : NULL;
+}
+
+static inline int kennel_mhd_hex(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+/// Percent-decodes the path and query values in place, except `%00`, which stays as those three characters:
+/// a NUL inside a C string would silently cut the path short (`/index.html%00.js` read as `/index.html`).
+static inline size_t kennel_mhd_unescape(void *cls, struct MHD_Connection *connection, char *text) {
+    (void)cls;
+    (void)connection;
+    char *out = text;
+    for (const char *in = text; *in; ) {
+        int high = in[0] == '%' ? kennel_mhd_hex(in[1]) : -1;
+        int low = high >= 0 ? kennel_mhd_hex(in[2]) : -1;
+        if (low >= 0 && (high | low) != 0) {
+            *out++ = (char)(high * 16 + low);
+            in += 3;
+        } else {
+            *out++ = *in++;
+        }
+    }
+    *out = '\0';
+    return (size_t)(out - text);
+}
 
 static inline enum MHD_Result kennel_mhd_access_trampoline(void *cls, struct MHD_Connection *connection,
                                                            const char *url, const char *method,
@@ -53,18 +112,26 @@ static inline void kennel_mhd_completed_trampoline(void *cls, struct MHD_Connect
 }
 
 /// Starts an epoll daemon with its own pool of polling threads, suspend/resume enabled (which also enables
-/// the inter-thread channel MHD_quiesce_daemon needs), bound to `address` (IPv4 or IPv6).
+/// the inter-thread channel MHD_quiesce_daemon needs), bound to `address` (IPv4 or IPv6), holding at most
+/// `connection_limit` connections and `per_ip_limit` from one address, its messages sent to the log callback.
 /// `callbacks` must outlive the daemon. Returns NULL when the address cannot be bound.
 static inline struct MHD_Daemon *kennel_mhd_start(const struct sockaddr *address, int ipv6,
                                                   const struct kennel_mhd_callbacks *callbacks,
                                                   unsigned int thread_pool_size,
                                                   unsigned int connection_timeout_seconds,
-                                                  unsigned int listen_backlog) {
+                                                  unsigned int listen_backlog,
+                                                  unsigned int connection_limit,
+                                                  unsigned int per_ip_limit) {
     unsigned int flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
     if (ipv6) flags |= MHD_USE_IPv6;
     return MHD_start_daemon(flags, 0, NULL, NULL,
                             &kennel_mhd_access_trampoline, (void *)callbacks,
+                            MHD_OPTION_EXTERNAL_LOGGER, &kennel_mhd_log_trampoline, (void *)callbacks,
                             MHD_OPTION_SOCK_ADDR, address,
+                            MHD_OPTION_NOTIFY_CONNECTION, &kennel_mhd_connection_trampoline, (void *)callbacks,
+                            MHD_OPTION_UNESCAPE_CALLBACK, &kennel_mhd_unescape, (void *)NULL,
+                            MHD_OPTION_CONNECTION_LIMIT, connection_limit,
+                            MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_ip_limit,
                             MHD_OPTION_NOTIFY_COMPLETED, &kennel_mhd_completed_trampoline, (void *)callbacks,
                             MHD_OPTION_THREAD_POOL_SIZE, thread_pool_size,
                             MHD_OPTION_CONNECTION_TIMEOUT, connection_timeout_seconds,

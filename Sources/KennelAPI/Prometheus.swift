@@ -31,7 +31,7 @@ public final class ServerMetrics: Sendable {
     /// Counts one finished exchange by method, route pattern (so the label set stays bounded) and status.
     @Sendable public func record(_ exchange: ExchangeSummary) {
         Counter(label: "kennel_http_requests_total",
-                dimensions: [("method", exchange.method.rawValue), ("route", exchange.route),
+                dimensions: [("method", exchange.method.label), ("route", exchange.route),
                              ("status", String(exchange.status))],
                 factory: factory).increment()
         latency.recordNanoseconds(Int64(exchange.seconds * 1e9))

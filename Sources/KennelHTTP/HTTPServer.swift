@@ -16,6 +16,13 @@ public struct HTTPServerConfiguration: Sendable {
     public var pollingThreads = max(2, ProcessInfo.processInfo.activeProcessorCount)
     /// Seconds of inactivity after which an idle connection is closed.
     public var connectionTimeoutSeconds = 60
+    /// Seconds a connection has to deliver a whole request (headers and body) once it is ready for one; a
+    /// client trickling bytes past it is disconnected, however active it keeps the socket.
+    public var requestDeadlineSeconds = 30
+    /// Connections held at once; past it new ones are closed at accept.
+    public var connectionLimit = 4096
+    /// Connections held at once from one client address.
+    public var perAddressConnectionLimit = 256
     public var listenBacklog = 1024
 
     public init() {}
@@ -74,6 +81,8 @@ public final class HTTPServer: Sendable {
     private let streams = Mutex([ObjectIdentifier: ResponseStream]())
     /// The C callback table handed to libmicrohttpd; it points back at this server, which outlives the daemon.
     private let callbacks: CPointer<UnsafeMutablePointer<kennel_mhd_callbacks>>
+    /// Open connections, for the request deadline.
+    private let connections = Mutex([ObjectIdentifier: ConnectionClock]())
 
     public init(configuration: HTTPServerConfiguration = HTTPServerConfiguration(), router: Router,
                 logger: Logger = Logger(label: "kennel.http"),
@@ -83,7 +92,7 @@ public final class HTTPServer: Sendable {
         self.logger = logger
         self.observer = observer
         let table = UnsafeMutablePointer<kennel_mhd_callbacks>.allocate(capacity: 1)
-        table.initialize(to: kennel_mhd_callbacks(access: nil, completed: nil, context: nil))
+        table.initialize(to: kennel_mhd_callbacks(access: nil, completed: nil, connection: nil, log: nil, context: nil))
         callbacks = CPointer(table)
     }
 
@@ -102,18 +111,52 @@ public final class HTTPServer: Sendable {
             guard running.daemon == nil else { throw HTTPServerError.alreadyStarted }
             callbacks.value.pointee = kennel_mhd_callbacks(
                 access: HTTPServer.accessHandler, completed: HTTPServer.completedHandler,
+                connection: HTTPServer.connectionHandler, log: HTTPServer.logHandler,
                 context: Unmanaged.passUnretained(self).toOpaque())
+            Self.raiseDescriptorLimit(toHold: configuration.connectionLimit)
             let daemon = address.withSockaddr { sockaddr in
                 kennel_mhd_start(sockaddr, address.isIPv6 ? 1 : 0, callbacks.value,
                                  UInt32(configuration.pollingThreads), UInt32(configuration.connectionTimeoutSeconds),
-                                 UInt32(configuration.listenBacklog))
+                                 UInt32(configuration.listenBacklog), UInt32(configuration.connectionLimit),
+                                 UInt32(configuration.perAddressConnectionLimit))
             }
             guard let daemon else {
                 throw HTTPServerError.cannotListen(host: configuration.host, port: configuration.port)
             }
             running = Running(daemon: CPointer(daemon), port: kennel_mhd_bound_port(daemon))
         }
+        scheduleDeadlineCheck()
     }
+
+    /// Lifts the soft open-file limit towards the hard one so `connectionLimit` sockets fit beside the
+    /// process's files (the usual soft limit of 1024 would otherwise be the real connection limit).
+    private static func raiseDescriptorLimit(toHold connections: Int) {
+        var limit = rlimit()
+        guard getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return }
+        let wanted = rlim_t(connections + 1024)
+        if limit.rlim_cur < wanted {
+            limit.rlim_cur = min(wanted, limit.rlim_max)
+            _ = setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit)
+        }
+    }
+
+    /// Once a second while the daemon runs, disconnects every connection that has waited longer than the
+    /// deadline for its request to arrive.
+    private func scheduleDeadlineCheck() {
+        let deadline = UInt64(configuration.requestDeadlineSeconds) * 1_000_000_000
+        Self.deadlineQueue.asyncAfter(deadline: .now() + 1) { [weak self] in
+            guard let self, running.withLock({ $0.daemon != nil }) else { return }
+            let now = DispatchTime.now().uptimeNanoseconds
+            let late = connections.withLock { $0.values.filter { $0.isLate(now: now, deadline: deadline) } }
+            for connection in late {
+                logger.info("closing a connection that sent no complete request in \(configuration.requestDeadlineSeconds) s")
+                connection.disconnect()
+            }
+            scheduleDeadlineCheck()
+        }
+    }
+
+    private static let deadlineQueue = DispatchQueue(label: "kennel.http.deadline")
 
     /// Stops accepting connections, ends open streams, waits up to `gracePeriod` for in-flight requests, then
     /// shuts the daemon down. Safe to call more than once.
@@ -169,6 +212,29 @@ extension HTTPServer {
         server.finish(exchange, completedNormally: completedNormally != 0)
     }
 
+    /// A socket was accepted or closed: its clock is kept in the socket context and the server's table.
+    private static let connectionHandler: kennel_mhd_connection_handler = { cls, _, fd, socketContext, started in
+        guard let cls, let socketContext else { return }
+        let server = Unmanaged<HTTPServer>.fromOpaque(cls).takeUnretainedValue()
+        if started != 0 {
+            let clock = ConnectionClock(fd: fd)
+            socketContext.pointee = Unmanaged.passRetained(clock).toOpaque()
+            server.connections.withLock { $0[ObjectIdentifier(clock)] = clock }
+        } else if let pointer = socketContext.pointee {
+            let clock = Unmanaged<ConnectionClock>.fromOpaque(pointer).takeRetainedValue()
+            socketContext.pointee = nil
+            server.connections.withLock { _ = $0.removeValue(forKey: ObjectIdentifier(clock)) }
+        }
+    }
+
+    /// libmicrohttpd's own messages, through the server's logger like every other line.
+    private static let logHandler: kennel_mhd_log_handler = { cls, message in
+        guard let cls, let message else { return }
+        let server = Unmanaged<HTTPServer>.fromOpaque(cls).takeUnretainedValue()
+        let text = String(cString: message).trimmingCharacters(in: .whitespacesAndNewlines)
+        server.logger.warning("libmicrohttpd: \(text)")
+    }
+
     /// Reads an exchange's streaming body.
     private static let streamReader: MHD_ContentReaderCallback = { cls, _, buffer, max in
         guard let cls, let buffer else { return kennel_mhd_end_with_error }
@@ -209,6 +275,19 @@ extension HTTPServer {
     /// First call: headers are in. Refuses an announced oversized body before reading any of it.
     private func begin(_ exchange: Exchange, connection: OpaquePointer) -> Bool {
         inFlight.add(1, ordering: .relaxed)
+        exchange.clock = kennel_mhd_socket_context(connection).map {
+            Unmanaged<ConnectionClock>.fromOpaque($0).takeUnretainedValue()
+        }
+        guard HTTPMethod.standard.contains(exchange.method) else {
+            return send(HTTPError(.notImplemented, code: "not_implemented",
+                                  message: "unknown method; this server answers GET, HEAD, POST, PUT, PATCH, DELETE "
+                                      + "and OPTIONS").response, for: exchange, on: connection)
+        }
+        // libmicrohttpd leaves %00 undecoded (kennel_mhd_unescape): no path holding a NUL names anything here.
+        guard !exchange.path.contains("%00") else {
+            return send(HTTPError.notFound("no such resource: the path holds a NUL byte (%00)").response,
+                        for: exchange, on: connection)
+        }
         exchange.headers = Self.values(of: connection, arguments: false)
         if exchange.headers["Content-Type"]?.lowercased().hasPrefix("multipart/form-data") == true {
             exchange.form = kennel_mhd_form_create(connection, 64 * 1024, Self.formIterator,
@@ -217,12 +296,10 @@ extension HTTPServer {
                 exchange.formError = "the multipart Content-Type needs a boundary parameter"
             }
         }
-        if let declared = exchange.headers["Content-Length"].flatMap(Int.init) {
-            if declared > configuration.maxBodyBytes {
-                return send(HTTPError.contentTooLarge(limit: configuration.maxBodyBytes).response,
-                            for: exchange, on: connection)
-            }
-            exchange.body.reserveCapacity(declared)
+        // The announced length only refuses; memory is taken as bytes arrive, never on a header's say-so.
+        if let declared = exchange.headers["Content-Length"].flatMap(Int.init), declared > configuration.maxBodyBytes {
+            return send(HTTPError.contentTooLarge(limit: configuration.maxBodyBytes).response,
+                        for: exchange, on: connection)
         }
         return true
     }
@@ -252,6 +329,7 @@ extension HTTPServer {
             guard let response = exchange.takeHandlerResponse() else { return false }
             return send(response, for: exchange, on: connection)
         }
+        exchange.clock?.requestArrived()
         let isForm = exchange.form != nil || exchange.formError != nil
         if exchange.form != nil, !exchange.endForm() {
             exchange.formError = exchange.formError ?? "the multipart body ends before its closing boundary"
@@ -318,6 +396,7 @@ extension HTTPServer {
 
     /// The exchange is over: end its stream, write the access-log line, count it out.
     private func finish(_ exchange: Exchange, completedNormally: Bool) {
+        exchange.clock?.awaitRequest()
         exchange.endForm()
         if let stream = exchange.stream {
             stream.terminate()
@@ -371,6 +450,8 @@ private final class Exchange: @unchecked Sendable {
     /// The matched route's pattern (`*` for static files), for metrics that must not grow per path.
     var route = "unmatched"
     var stream: ResponseStream?
+    /// The connection's deadline clock.
+    var clock: ConnectionClock?
     private let handlerResponse = Mutex<Response?>(nil)
 
     init(method: HTTPMethod, path: String) {
@@ -388,6 +469,32 @@ private final class Exchange: @unchecked Sendable {
 
     func setHandlerResponse(_ response: Response) { handlerResponse.withLock { $0 = response } }
     func takeHandlerResponse() -> Response? { handlerResponse.withLock { $0.take() } }
+}
+
+/// When one connection began waiting for its current request (headers and body), for the request deadline.
+/// Set on a polling thread, read by the deadline timer.
+private final class ConnectionClock: Sendable {
+    let fd: Int32
+    /// Uptime nanoseconds since the connection became ready for a request; 0 while a request is being answered.
+    private let waitingSince = Atomic<UInt64>(DispatchTime.now().uptimeNanoseconds)
+
+    init(fd: Int32) { self.fd = fd }
+
+    /// The request is complete: no deadline while it is answered (handlers and event streams take their time).
+    func requestArrived() { waitingSince.store(0, ordering: .relaxed) }
+    /// The answer is done; the connection waits for the next request.
+    func awaitRequest() { waitingSince.store(DispatchTime.now().uptimeNanoseconds, ordering: .relaxed) }
+
+    func isLate(now: UInt64, deadline: UInt64) -> Bool {
+        let since = waitingSince.load(ordering: .relaxed)
+        return since != 0 && now > since && now - since > deadline
+    }
+
+    /// Shuts the socket down (libmicrohttpd still owns and closes the descriptor, so it cannot be reused under it).
+    func disconnect() {
+        waitingSince.store(0, ordering: .relaxed)
+        if fd >= 0 { shutdown(fd, Int32(SHUT_RDWR)) }
+    }
 }
 
 /// A streaming body and the connection it parks.

@@ -11,6 +11,12 @@ public struct HTTPMethod: RawRepresentable, Hashable, Sendable, CustomStringConv
     public static let delete = HTTPMethod(rawValue: "DELETE")
     public static let options = HTTPMethod(rawValue: "OPTIONS")
 
+    /// The methods the server handles; any other token is answered 501 before routing.
+    public static let standard: Set<HTTPMethod> = [.get, .head, .post, .put, .patch, .delete, .options]
+
+    /// The method as a metrics label: one of `standard`, or `other`, so a client cannot mint label values.
+    public var label: String { Self.standard.contains(self) ? rawValue : "other" }
+
     public var description: String { rawValue }
 }
 
@@ -34,6 +40,7 @@ public struct HTTPStatus: RawRepresentable, Hashable, Sendable, CustomStringConv
     public static let unprocessableContent = HTTPStatus(rawValue: 422)
     public static let tooManyRequests = HTTPStatus(rawValue: 429)
     public static let internalServerError = HTTPStatus(rawValue: 500)
+    public static let notImplemented = HTTPStatus(rawValue: 501)
     public static let serviceUnavailable = HTTPStatus(rawValue: 503)
 
     public var description: String { String(rawValue) }

@@ -94,17 +94,26 @@ struct RouterTests {
         guard case .methodNotAllowed = router.resolve(.post, path: "/healthz") else { Issue.record("no 405"); return }
     }
 
-    @Test func decodeReportsMalformedJSONAs400() {
+    @Test func decodeReportsMalformedJSONAs400() throws {
         struct Spec: Decodable { let epochs: Int }
-        let request = Request(method: .post, path: "/", body: Data(#"{"epochs": "ten"}"#.utf8))
-        #expect(throws: HTTPError.self) { try request.decode(Spec.self) }
-        do {
-            _ = try request.decode(Spec.self)
-        } catch let error as HTTPError {
-            #expect(error.status == .badRequest)
-            #expect(error.message.contains("epochs"))
-        } catch {
-            Issue.record("unexpected \(error)")
-        }
+        let request = Request(method: .post, path: "/", body: Data(#"{"epochs": 3"#.utf8))
+        let error = try #require(throws: HTTPError.self) { try request.decode(Spec.self) }
+        #expect(error.status == .badRequest)
+        #expect(error.message.contains("malformed JSON"))
+    }
+
+    /// Valid JSON whose field cannot hold its value (wrong type, beyond the type's range, missing) is a 422
+    /// naming the field, not a claim that the JSON is malformed.
+    @Test(arguments: [(#"{"epochs": "ten"}"#, "epochs"), (#"{"epochs": 1e30}"#, "epochs"),
+                      (#"{"epochs": 1, "seed": -1}"#, "seed"), (#"{"epochs": 1, "rate": 1e308}"#, "rate"),
+                      (#"{"epochs": 1, "inner": {"rate": 1e39}}"#, "inner.rate"), (#"{}"#, "epochs")])
+    func decodeNamesTheFieldOfValidJSON(body: String, field: String) throws {
+        struct Inner: Decodable { let rate: Float }
+        struct Spec: Decodable { let epochs: Int; let seed: UInt64?; let rate: Float?; let inner: Inner? }
+        let request = Request(method: .post, path: "/", body: Data(body.utf8))
+        let error = try #require(throws: HTTPError.self) { try request.decode(Spec.self) }
+        #expect(error.status == .unprocessableContent)
+        #expect(error.headers["X-Invalid-Field"] == field)
+        #expect(error.message.hasPrefix(field + ":"))
     }
 }

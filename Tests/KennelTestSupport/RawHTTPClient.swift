@@ -21,12 +21,29 @@ public final class RawHTTPConnection {
     private let socket: Int32
     private var buffer: [UInt8] = []
 
-    public init(port: UInt16, timeoutSeconds: Int = 20) throws {
+    /// Connects to 127.0.0.1:`port`, from `source` when given (any 127.x.y.z address is this machine's
+    /// loopback, so tests can be several clients with addresses of their own).
+    public init(port: UInt16, timeoutSeconds: Int = 20, source: String? = nil) throws {
         socket = Foundation.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard socket >= 0 else { throw RawHTTPError("socket() failed: errno \(errno)") }
         var timeout = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
         setsockopt(socket, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         setsockopt(socket, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        if let source {
+            var local = sockaddr_in()
+            local.sin_family = sa_family_t(AF_INET)
+            local.sin_addr.s_addr = inet_addr(source)
+            let bound = withUnsafePointer(to: &local) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    bind(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                }
+            }
+            guard bound == 0 else {
+                let code = errno
+                Foundation.close(socket)
+                throw RawHTTPError("bind to \(source) failed: errno \(code)")
+            }
+        }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = port.bigEndian
@@ -131,6 +148,13 @@ public final class RawHTTPConnection {
     /// True when the server has closed the connection (reads end of stream).
     public func isClosedByPeer() -> Bool {
         buffer.isEmpty && ((try? receiveMore()) ?? true) == false
+    }
+
+    /// Whether the server has closed (or reset) the connection by now, without waiting.
+    public func isClosedNow() -> Bool {
+        var byte: UInt8 = 0
+        let received = recv(socket, &byte, 1, Int32(MSG_PEEK | MSG_DONTWAIT))
+        return received == 0 || (received < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
     }
 
     private func readUntil(_ marker: [UInt8]) throws -> Int {
