@@ -1,28 +1,40 @@
 import CZlib
 
-/// zlib, the only file that talks to it: gzip-compressed (or plain) files, and CRC-32.
-enum Compression {
-    /// The whole decompressed content of `path`; a file that is not gzip-compressed is read as it is.
-    static func readGzip(_ path: String) throws -> [UInt8] {
-        guard let file = gzopen(path, "rb") else {
-            throw DataError.unreadable(path: path, reason: "cannot open")
-        }
-        defer { gzclose(file) }
+/// A gzip-compressed (or plain) file, read in order; zlib's stream reader, closed with the reader.
+final class GzipReader {
+    private let path: String
+    private let file: gzFile
+
+    init(path: String) throws {
+        guard let file = gzopen(path, "rb") else { throw DataError.unreadable(path: path, reason: "cannot open") }
+        self.path = path
+        self.file = file
+    }
+
+    deinit { gzclose(file) }
+
+    /// The next `count` decompressed bytes, fewer only at the end of the file. Memory grows with what is read,
+    /// never with what `count` asks for.
+    func read(_ count: Int) throws -> [UInt8] {
         var output: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 1 << 20)
-        while true {
-            let count = chunk.withUnsafeMutableBytes { gzread(file, $0.baseAddress, UInt32($0.count)) }
-            if count < 0 {
+        var chunk = [UInt8](repeating: 0, count: min(count, 1 << 20))
+        while output.count < count {
+            let wanted = min(chunk.count, count - output.count)
+            let got = chunk.withUnsafeMutableBytes { gzread(file, $0.baseAddress, UInt32(wanted)) }
+            if got < 0 {
                 var code: Int32 = 0
                 let message = gzerror(file, &code).map { String(cString: $0) } ?? "read error"
                 throw DataError.unreadable(path: path, reason: message)
             }
-            if count == 0 { break }
-            output += chunk[0..<Int(count)]
+            if got == 0 { break }
+            output += chunk[0..<Int(got)]
         }
         return output
     }
+}
 
+/// zlib's CRC-32 (the gzip reader above is the other place that talks to zlib).
+enum Compression {
     /// CRC-32 of `bytes`, continuing from `crc` (start from 0).
     static func crc32(_ bytes: UnsafeRawBufferPointer, continuing crc: UInt32 = 0) -> UInt32 {
         var value = UInt(crc)

@@ -33,10 +33,11 @@ public final class Model {
     /// `EngineError` naming the layer.
     public init(layers specs: [LayerSpec], inputShape: [Int], classCount: Int, seed: UInt64 = 0,
                 optimizer: OptimizerConfig = OptimizerConfig(name: .adam, learningRate: 1e-3),
-                schedule: ScheduleKind = .constant) throws {
+                schedule: ScheduleKind = .constant, limits: ModelLimits = ModelLimits()) throws {
         guard inputShape.count == 3, inputShape.allSatisfy({ $0 > 0 }) else {
             throw EngineError.invalidHyperparameter(name: "input_shape", reason: "must be H×W×C > 0, got \(inputShape)")
         }
+        try limits.check(output: inputShape)
         guard classCount >= 2 else {
             throw EngineError.invalidHyperparameter(name: "classes", reason: "need at least 2 classes, got \(classCount)")
         }
@@ -52,12 +53,15 @@ public final class Model {
         var built: [Layer] = []
         var shape = inputShape
         var counts: [String: Int] = [:]
+        var parameters = 0
         for (index, spec) in specs.enumerated() {
             do {
+                parameters = try limits.admit(spec, input: shape, after: parameters)
                 let made = try LayerFactory.make(spec, input: shape, counts: &counts, random: &generator,
                                                  dropoutRandom: random, workspace: workspace)
                 built += made
                 shape = made.last?.outputShape ?? shape
+                try limits.check(output: shape)
             } catch let error as EngineError {
                 if case .invalidLayer = error { throw error }
                 throw EngineError.invalidLayer(index: index, reason: "\(spec.type): \(error.description)")
@@ -76,14 +80,14 @@ public final class Model {
     /// Builds a preset with the class count of its dataset.
     public convenience init(preset: Preset, classCount: Int? = nil, seed: UInt64 = 0,
                             optimizer: OptimizerConfig = OptimizerConfig(name: .adam, learningRate: 1e-3),
-                            schedule: ScheduleKind = .constant) throws {
+                            schedule: ScheduleKind = .constant, limits: ModelLimits = ModelLimits()) throws {
         var layers = preset.layers
         if let classCount, var last = layers.last, last.type == "dense" {
             last.units = classCount
             layers[layers.count - 1] = last
         }
         try self.init(layers: layers, inputShape: preset.inputShape, classCount: classCount ?? preset.classCount,
-                      seed: seed, optimizer: optimizer, schedule: schedule)
+                      seed: seed, optimizer: optimizer, schedule: schedule, limits: limits)
     }
 
     /// Every tensor the model keeps, in checkpoint order.

@@ -2,7 +2,12 @@ import Foundation
 
 /// Which update rule, with Keras's hyperparameter names and defaults.
 public struct OptimizerConfig: Codable, Equatable, Sendable {
-    public enum Kind: String, Codable, Sendable, CaseIterable { case sgd, adam, adamw, rmsprop }
+    public enum Kind: String, Codable, Sendable, CaseIterable {
+        case sgd, adam, adamw, rmsprop
+
+        /// Keras's default `learning_rate` for this optimizer.
+        public var defaultLearningRate: Float { self == .sgd ? 0.01 : 0.001 }
+    }
 
     public var name: Kind
     public var learningRate: Float
@@ -34,7 +39,8 @@ public struct OptimizerConfig: Codable, Equatable, Sendable {
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        self.init(name: try c.decode(Kind.self, forKey: .name), learningRate: try c.decode(Float.self, forKey: .learningRate))
+        let name = try c.decode(Kind.self, forKey: .name)
+        self.init(name: name, learningRate: try c.decodeIfPresent(Float.self, forKey: .learningRate) ?? name.defaultLearningRate)
         momentum = try c.decodeIfPresent(Float.self, forKey: .momentum) ?? momentum
         nesterov = try c.decodeIfPresent(Bool.self, forKey: .nesterov) ?? nesterov
         beta1 = try c.decodeIfPresent(Float.self, forKey: .beta1) ?? beta1

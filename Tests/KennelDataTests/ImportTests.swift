@@ -97,6 +97,22 @@ struct ImportTests {
         #expect(throws: DataError.self) { try IDXFile(path: path) }
         try Data([0, 0, 0x08, 1, 0, 0, 0, 2, 1, 2]).write(to: URL(fileURLWithPath: path))
         #expect(try IDXFile(path: path).values == [1, 2])
+        try Data([0, 0, 0x08, 1, 0, 0, 0, 2, 1, 2, 3]).write(to: URL(fileURLWithPath: path))
+        #expect(throws: DataError.self) { try IDXFile(path: path) }
+    }
+
+    /// Dimensions whose product overflows (or exceeds the cap) once trapped the import; now they are refused
+    /// from the header, before any data is inflated.
+    @Test func idxDimensionsThatOverflowAreRefusedFromTheHeader() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let path = directory.path + "/huge-idx"
+        let huge: [UInt8] = [0xFF, 0xFF, 0xFF, 0xFF]
+        try Data([0, 0, 0x08, 4] + huge + huge + huge + huge + [1, 2, 3]).write(to: URL(fileURLWithPath: path))
+        let overflow = try #require(throws: DataError.self) { try IDXFile(path: path) }
+        #expect(overflow.description.contains("may hold"))
+        try Data([0, 0, 0x08, 3, 0, 0, 0x10, 0, 0, 0, 0x10, 0, 0, 0, 0x10, 0, 9]).write(to: URL(fileURLWithPath: path))
+        #expect(throws: DataError.self) { try IDXFile(path: path, maxDataBytes: 1 << 20) }
     }
 
     @Test func damagedShardsAreRefused() throws {
