@@ -95,7 +95,12 @@ extension Router.Builder {
         get("/v1/jobs/{id}/checkpoints") { request in
             let job = try Self.job(request, context)
             let page = try PageRequest(request)
-            let afterStep = Int(page.after ?? "") ?? -1
+            let afterStep = try page.after.map { raw -> Int in
+                guard let step = Int(raw) else {
+                    throw HTTPError.badRequest("after must be a checkpoint's step, got '\(raw)'")
+                }
+                return step
+            } ?? -1
             let records = try context.store.pool.read { db in
                 try CheckpointRecord.filter(CheckpointRecord.Columns.jobId == job.id!)
                     .filter(CheckpointRecord.Columns.step > afterStep)

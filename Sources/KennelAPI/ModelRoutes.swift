@@ -27,9 +27,12 @@ extension Router.Builder {
         get("/v1/models") { request in
             let page = try PageRequest(request)
             // The cursor is `name@version`, the last row of the previous page.
-            let (afterName, afterVersion) = page.after.map { cursor -> (String, Int) in
-                let parts = cursor.split(separator: "@", maxSplits: 1)
-                return (String(parts[0]), parts.count > 1 ? Int(parts[1]) ?? Int.max : Int.max)
+            let (afterName, afterVersion) = try page.after.map { cursor -> (String, Int) in
+                guard let at = cursor.lastIndex(of: "@"), let version = Int(cursor[cursor.index(after: at)...]) else {
+                    throw HTTPError.badRequest("after must be NAME@VERSION, the last model of the previous page, "
+                                               + "got '\(cursor)'")
+                }
+                return (String(cursor[..<at]), version)
             } ?? ("", 0)
             let models = try context.store.pool.read { db in
                 try ModelBody.list(try ModelRecord.filter(sql: "name > ? OR (name = ? AND version > ?)",

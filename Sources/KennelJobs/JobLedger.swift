@@ -101,12 +101,43 @@ public struct JobLedger: Sendable {
         }
     }
 
+    /// Takes over running job `id`, interrupted while `previousOwner` ran it, for this process. The update only
+    /// happens while the row still names `previousOwner`, so of two processes recovering at once one wins.
+    /// Returns the job's crash count after this take-over (a previous owner that was set, rather than cleared by
+    /// a clean stop, died under the job), or nil when another process claimed it first.
+    public func reclaim(_ id: Int64, from previousOwner: String?) throws -> Int? {
+        try store.pool.write { db in
+            try db.execute(sql: """
+                UPDATE jobs SET owner = ?, crashes = crashes + (owner IS NOT NULL)
+                WHERE id = ? AND state = 'running' AND owner IS ?
+                """, arguments: [ProcessIdentity.current, id, previousOwner])
+            guard db.changesCount == 1 else { return nil }
+            return try Int.fetchOne(db, sql: "SELECT crashes FROM jobs WHERE id = ?", arguments: [id])
+        }
+    }
+
     /// Notes that running job `id` continues in this process after an interruption, from `checkpoint` (nil: from
     /// step 0).
     public func markResumed(_ id: Int64, from checkpoint: Int64?) throws {
         try store.pool.write { db in
-            try db.execute(sql: "UPDATE jobs SET resumed_from = ?, owner = ? WHERE id = ?",
-                           arguments: [checkpoint, ProcessIdentity.current, id])
+            try db.execute(sql: "UPDATE jobs SET resumed_from = ? WHERE id = ?", arguments: [checkpoint, id])
+        }
+    }
+
+    /// The job has made progress since it was taken over: earlier deaths no longer count against it.
+    public func clearCrashes(_ id: Int64) throws {
+        try store.pool.write { db in
+            try db.execute(sql: "UPDATE jobs SET crashes = 0 WHERE id = ? AND crashes > 0", arguments: [id])
+        }
+    }
+
+    /// A clean stop leaves `ids` running without an owner, so the next start resumes them without counting a crash.
+    public func release(_ ids: [Int64]) throws {
+        try store.pool.write { db in
+            for id in ids {
+                try db.execute(sql: "UPDATE jobs SET owner = NULL WHERE id = ? AND state = 'running' AND owner = ?",
+                               arguments: [id, ProcessIdentity.current])
+            }
         }
     }
 }

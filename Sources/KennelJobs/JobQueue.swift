@@ -55,7 +55,7 @@ public final class JobQueue: Sendable {
 
     /// Resumes interrupted jobs, then starts queued ones.
     public func start() {
-        scheduling.async { self.schedule(recovering: true) }
+        scheduling.async { self.schedule() }
     }
 
     /// Validates `spec` against its dataset, records the job as queued and schedules it.
@@ -74,7 +74,7 @@ public final class JobQueue: Sendable {
     private func enqueue(_ kind: JobKind, dataset: String, spec: some Encodable) throws -> JobRecord {
         let job = try JobLedger(store: store).submit(kind: kind, dataset: dataset, specJson: try ColumnJSON.text(spec))
         bus.publish(.state(job: job.id!, state: .queued))
-        scheduling.async { self.schedule(recovering: false) }
+        scheduling.async { self.schedule() }
         return job
     }
 
@@ -100,30 +100,36 @@ public final class JobQueue: Sendable {
         idle.wait()
     }
 
-    /// Stops running jobs where they are (they stay `running` and resume at the next start) and waits for them.
+    /// Stops running jobs where they are (they stay `running`, without an owner, and resume at the next start
+    /// without counting as a crash) and waits for them.
     public func stop() {
-        let flags = state.withLock { state -> [Atomic<Bool>.Handle] in
+        let (flags, ids) = state.withLock { state -> ([Atomic<Bool>.Handle], [Int64]) in
             state.stopping = true
-            return Array(state.running.values)
+            return (Array(state.running.values), Array(state.running.keys))
         }
         flags.forEach { $0.store(true) }
         idle.wait()
+        do {
+            try JobLedger(store: store).release(ids)
+        } catch {
+            logger.error("cannot record that jobs \(ids) stopped cleanly: \(error)")
+        }
     }
 
-    /// Starts jobs while there is room: interrupted ones first (when recovering), then queued in id order.
-    private func schedule(recovering: Bool) {
+    /// Starts jobs while there is room: interrupted ones first (running, but their process is gone: a crash,
+    /// or a clean stop that left no owner), then queued ones, each in id order.
+    private func schedule() {
         let (room, stopping) = state.withLock { ($0.running.count < concurrency ? concurrency - $0.running.count : 0,
                                                  $0.stopping) }
         guard room > 0, !stopping else { return }
         let candidates: [JobRecord]
         do {
             candidates = try store.pool.read { db in
-                // A running job whose process still runs (a foreground `kennel train`) is not interrupted.
-                let interrupted = recovering
-                    ? try JobRecord.filter(JobRecord.Columns.state == JobState.running.rawValue)
-                        .order(JobRecord.Columns.id).fetchAll(db)
-                        .filter { job in job.owner.map { !ProcessIdentity.isAlive($0) } ?? true }
-                    : []
+                // A running job whose process still runs (this one, or a foreground `kennel train`) is not
+                // interrupted.
+                let interrupted = try JobRecord.filter(JobRecord.Columns.state == JobState.running.rawValue)
+                    .order(JobRecord.Columns.id).fetchAll(db)
+                    .filter { job in job.owner.map { !ProcessIdentity.isAlive($0) } ?? true }
                 let queued = try JobRecord.filter(JobRecord.Columns.state == JobState.queued.rawValue)
                     .order(JobRecord.Columns.id).fetchAll(db)
                 return interrupted + queued
@@ -146,7 +152,7 @@ public final class JobQueue: Sendable {
                 self.execute(job, cancelled: flag)
                 self.state.withLock { _ = $0.running.removeValue(forKey: id) }
                 // Start the next job before leaving the group, so `waitUntilIdle` never sees a gap between jobs.
-                self.scheduling.sync { self.schedule(recovering: false) }
+                self.scheduling.sync { self.schedule() }
                 self.idle.leave()
             }
         }
@@ -155,6 +161,16 @@ public final class JobQueue: Sendable {
     private func execute(_ job: JobRecord, cancelled: Atomic<Bool>.Handle) {
         guard let id = job.id else { return }
         do {
+            if job.state == .running {
+                guard let crashes = try JobLedger(store: store).reclaim(id, from: job.owner) else { return }
+                if crashes >= 2 {
+                    logger.error("job \(id) was running when the process died at \(crashes) starts in a row; failing it")
+                    try move(id, to: .failed, error: "the job stopped the server twice: Kennel died while running "
+                             + "it at \(crashes) starts in a row before it finished a step; check its layers and "
+                             + "dataset, then submit it again")
+                    return
+                }
+            }
             switch job.kind {
             case .train: try train(job, id: id, cancelled: cancelled)
             case .import: try importDataset(job, id: id)
@@ -168,14 +184,21 @@ public final class JobQueue: Sendable {
     private func train(_ job: JobRecord, id: Int64, cancelled: Atomic<Bool>.Handle) throws {
         let spec = try JSONDecoder().decode(TrainingSpec.self, from: Data(job.specJson.utf8))
         var resume: CheckpointRecord?
+        let ledger = JobLedger(store: store)
         if job.state == .running {
             resume = try newestValidCheckpoint(of: id)
-            try JobLedger(store: store).markResumed(id, from: resume?.id)
+            try ledger.markResumed(id, from: resume?.id)
         } else {
-            guard try JobLedger(store: store).claim(id) else { return }
+            guard try ledger.claim(id) else { return }
             bus.publish(.state(job: id, state: .running))
         }
-        try run(id, spec: spec, resume: resume, isCancelled: { cancelled.load() })
+        // The first finished step shows the job does not kill the process: earlier deaths stop counting.
+        var steppedSinceStart = false
+        try run(id, spec: spec, resume: resume, isCancelled: { cancelled.load() }, progress: { _ in
+            guard !steppedSinceStart else { return }
+            steppedSinceStart = true
+            try? ledger.clearCrashes(id)
+        })
     }
 
     /// Trains `spec` as job `id` (already running in this process) and records how it ended.

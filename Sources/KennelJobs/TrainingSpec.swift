@@ -34,6 +34,26 @@ public struct TrainingSpec: Codable, Equatable, Sendable {
         case earlyStopping = "early_stopping", keepCheckpoints = "keep_checkpoints"
     }
 
+    /// Keras's `fit` and `compile` defaults: batch size 32, RMSProp at 0.001.
+    public static let defaultBatchSize = 32
+    public static let defaultOptimizer = OptimizerConfig(name: .rmsprop, learningRate: 0.001)
+
+    /// Only `dataset`, `epochs` and a preset or layers are required; the rest default as in Keras.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        dataset = try c.decode(String.self, forKey: .dataset)
+        preset = try c.decodeIfPresent(String.self, forKey: .preset)
+        layers = try c.decodeIfPresent([LayerSpec].self, forKey: .layers)
+        epochs = try c.decode(Int.self, forKey: .epochs)
+        batchSize = try c.decodeIfPresent(Int.self, forKey: .batchSize) ?? Self.defaultBatchSize
+        optimizer = try c.decodeIfPresent(OptimizerConfig.self, forKey: .optimizer) ?? Self.defaultOptimizer
+        schedule = try c.decodeIfPresent(ScheduleSpec.self, forKey: .schedule)
+        augment = try c.decodeIfPresent(Augmentation.self, forKey: .augment)
+        seed = try c.decodeIfPresent(UInt64.self, forKey: .seed)
+        earlyStopping = try c.decodeIfPresent(EarlyStopping.self, forKey: .earlyStopping)
+        keepCheckpoints = try c.decodeIfPresent(Int.self, forKey: .keepCheckpoints)
+    }
+
     /// Early stopping on test accuracy, as the seed's `EarlyStopping(patience, min_delta)`.
     public struct EarlyStopping: Codable, Equatable, Sendable {
         public var patience: Int

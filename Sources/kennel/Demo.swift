@@ -10,8 +10,9 @@ import Synchronization
 /// train `fashion-convnet` on it, and promote the best checkpoint as model `fashion`.
 ///
 /// Each step is decided from the database (`advance`), at start and after every finished job, so a restart
-/// part-way carries on where the demo stood. A marker file in the data directory says a demo is under way;
-/// it is removed once the model is served.
+/// part-way carries on where the demo stood. A marker file in the data directory says a demo is under way and
+/// holds the id of the training job the demo submitted, so a job a user submits meanwhile is never taken for
+/// the demo's; it is removed once the model is served.
 final class Demo: Sendable {
     static let datasetName = "fashion"
     static let modelName = "fashion"
@@ -69,7 +70,8 @@ final class Demo: Sendable {
                  try JobRecord.filter(JobRecord.Columns.dataset == Self.datasetName).order(JobRecord.Columns.id)
                     .fetchAll(db))
             }
-            let imports = all.filter { $0.kind == .import }, trainings = all.filter { $0.kind == .train }
+            let imports = all.filter { $0.kind == .import }
+            let demoJob = Int64((try? String(contentsOf: marker, encoding: .utf8)) ?? "")
             if dataset == nil {
                 if imports.contains(where: { !$0.state.isFinal }) { return }
                 if imports.contains(where: { $0.state == .failed }) { return finish("the import failed; see GET /v1/jobs") }
@@ -80,16 +82,21 @@ final class Demo: Sendable {
                 logger.notice("demo: importing Fashion-MNIST as dataset '\(Self.datasetName)' (job \(job.id ?? 0))")
                 return
             }
-            guard let training = trainings.last else {
+            guard let training = all.first(where: { $0.id == demoJob && $0.kind == .train }) else {
                 var spec = TrainingSpec(dataset: Self.datasetName, preset: "fashion-convnet", epochs: 2, batchSize: 64,
                                         optimizer: .init(name: .adam, learningRate: 0.001))
                 spec.seed = 1
                 let job = try jobs.submit(spec)
+                try Data(String(job.id ?? 0).utf8).write(to: marker, options: .atomic)
                 logger.notice("demo: training fashion-convnet as job \(job.id ?? 0); watch GET /v1/jobs/\(job.id ?? 0)/events")
                 return
             }
             switch training.state {
             case .succeeded:
+                let taken = try store.pool.read { db in
+                    try ModelRecord.filter(ModelRecord.Columns.name == Self.modelName).fetchCount(db) > 0
+                }
+                if taken { return finish("a model '\(Self.modelName)' was promoted meanwhile; the demo leaves it as it is") }
                 let served = try models.promote(name: Self.modelName, job: training.id!)
                 finish("""
                     model '\(served.name)' version \(served.version) is served: \

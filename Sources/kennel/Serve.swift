@@ -59,8 +59,15 @@ struct Serve: ParsableCommand {
         let logger = Logger(label: "kennel")
         let settings = try ServeSettings(flags: self, environment: ProcessInfo.processInfo.environment)
 
+        let dataDirectory = URL(fileURLWithPath: storage.resolvedDataDirectory)
+        let lock = try DataDirectoryLock(directory: dataDirectory)
+        defer { withExtendedLifetime(lock) {} }
+        let swept = TemporaryFiles.sweep(under: dataDirectory)
+        if swept.files > 0 {
+            logger.notice("removed \(swept.files) temporary file(s) of interrupted writes (\(swept.bytes) bytes)")
+        }
         let store = try storage.openStore()
-        let jobs = JobQueue(store: store, dataDirectory: URL(fileURLWithPath: storage.resolvedDataDirectory))
+        let jobs = JobQueue(store: store, dataDirectory: dataDirectory)
         jobs.start()
         let staticFiles = try StaticFiles(directory: settings.publicDirectory)
         let metrics = ServerMetrics()

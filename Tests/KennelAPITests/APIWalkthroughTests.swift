@@ -184,7 +184,7 @@ struct APIWalkthroughTests {
         let wrong = try live.request("POST", "/v1/datasets", json: "{}", headers: ["Authorization": "Bearer s3cre"])
         #expect(wrong.status == 401)
         let allowed = try live.request("POST", "/v1/datasets", json: "{}", headers: ["Authorization": "Bearer s3cret"])
-        #expect(allowed.status == 400)
+        #expect(allowed.status == 422)
         #expect(try live.request("GET", "/v1/jobs").status == 200)
         #expect(try live.request("GET", "/healthz").status == 200)
         #expect(try live.request("GET", "/readyz").status == 200)

@@ -175,6 +175,33 @@ final class OutputLog: Sendable {
         #expect(peak < 100, "server peaked at \(peak) MiB")
     }
 
+    /// Two servers on one data directory once both trained the same job after a crash; the second is now refused.
+    /// Temporary files that interrupted writes left are swept at start; one still being written (recent) stays.
+    @Test func oneServerPerDataDirectoryAndStaleTemporaryFilesSwept() throws {
+        let first = try ServerProcess()
+        let data = first.dataDirectory.path
+        let second = try ServerProcess(arguments: ["--data-dir", data], waitForListening: false)
+        #expect(second.waitForExit() != 0)
+        #expect(second.output.contains("another kennel serve"))
+        #expect(second.output.contains(data))
+        #expect(try rawRequest(port: first.port, "GET", "/healthz").status == 200)
+        kill(first.process.processIdentifier, SIGTERM)
+        #expect(first.waitForExit() == 0)
+
+        let stale = data + "/datasets/abandoned.shard.0A1B.tmp", fresh = data + "/checkpoints/.live.ckpt.0C1D.tmp"
+        for path in [stale, fresh] {
+            try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent,
+                                                    withIntermediateDirectories: true)
+            try Data(count: 4096).write(to: URL(fileURLWithPath: path))
+        }
+        try FileManager.default.setAttributes([.modificationDate: Date().addingTimeInterval(-3600)], ofItemAtPath: stale)
+        let third = try ServerProcess(arguments: ["--data-dir", data])
+        #expect(try rawRequest(port: third.port, "GET", "/healthz").status == 200)
+        #expect(!FileManager.default.fileExists(atPath: stale))
+        #expect(FileManager.default.fileExists(atPath: fresh))
+        #expect(third.output.contains("removed 1 temporary file(s) of interrupted writes (4096 bytes)"))
+    }
+
     @Test func flagsWinOverEnvironment() throws {
         let server = try ServerProcess(arguments: ["--port", "0"], environment: ["KENNEL_PORT": "1"])
         #expect(try rawRequest(port: server.port, "GET", "/healthz").status == 200)

@@ -183,6 +183,56 @@ struct JobQueueTests {
         #expect(trainSteps == Array(1...20))
     }
 
+    /// A job that was running at two deaths in a row, with no step finished between them, is failed at the
+    /// next start instead of being run a third time (a job that kills the process would keep a server in a
+    /// crash loop). A clean stop does not count, and a finished step clears the count.
+    @Test func aJobRunningAtTwoCrashesInARowFailsInsteadOfLoopingTheServer() throws {
+        let bench = try Workbench()
+        defer { bench.remove() }
+        let ledger = JobLedger(store: bench.store)
+        func interruptedJob(crashes: Int, orphaned: Bool) throws -> Int64 {
+            let spec = String(decoding: try JSONEncoder().encode(bench.spec(epochs: 1)), as: UTF8.self)
+            let id = try #require(try ledger.submit(kind: .train, dataset: bench.dataset, specJson: spec).id)
+            try ledger.move(id, to: .running)
+            if orphaned { try bench.orphan(id) } else { try ledger.release([id]) }
+            try bench.store.pool.write { db in
+                try db.execute(sql: "UPDATE jobs SET crashes = ? WHERE id = ?", arguments: [crashes, id])
+            }
+            return id
+        }
+        let poison = try interruptedJob(crashes: 1, orphaned: true)
+        let survivor = try interruptedJob(crashes: 0, orphaned: true)
+        let stoppedCleanly = try interruptedJob(crashes: 1, orphaned: false)
+        let queue = JobQueue(store: bench.store, dataDirectory: bench.dataDirectory)
+        queue.start()
+        // Every interrupted job is taken up at start, not only the first.
+        #expect(try waitFor { try [poison, survivor, stoppedCleanly].allSatisfy { try ledger.job($0)?.state.isFinal == true } })
+        queue.waitUntilIdle()
+        let failed = try #require(try ledger.job(poison))
+        #expect(failed.state == .failed)
+        #expect(failed.error?.hasPrefix("the job stopped the server twice") == true)
+        #expect(try ledger.job(survivor)?.state == .succeeded)
+        #expect(try ledger.job(stoppedCleanly)?.state == .succeeded)
+        let counts = try bench.store.pool.read { db in
+            try Int.fetchAll(db, sql: "SELECT crashes FROM jobs WHERE id IN (?, ?) ORDER BY id",
+                             arguments: [survivor, stoppedCleanly])
+        }
+        #expect(counts == [0, 0])
+    }
+
+    /// Two processes recovering the same interrupted job: only one takes it.
+    @Test func reclaimingAnInterruptedJobIsAtomic() throws {
+        let bench = try Workbench()
+        defer { bench.remove() }
+        let ledger = JobLedger(store: bench.store)
+        let id = try bench.newJob()
+        try ledger.move(id, to: .running)
+        try bench.orphan(id)
+        let deadOwner = try ledger.job(id)?.owner
+        #expect(try ledger.reclaim(id, from: deadOwner) == 1)
+        #expect(try ledger.reclaim(id, from: deadOwner) == nil)
+    }
+
     @Test func aDamagedNewestCheckpointIsSkippedOnResume() throws {
         let bench = try Workbench()
         defer { bench.remove() }

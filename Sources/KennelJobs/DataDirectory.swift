@@ -1,0 +1,69 @@
+import Foundation
+
+/// Why the data directory cannot be used.
+public enum DataDirectoryError: Error, Equatable, CustomStringConvertible {
+    case inUse(path: String, owner: String)
+    case cannotLock(path: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case .inUse(let path, let owner):
+            return "another kennel serve (\(owner)) is using the data directory \(path); stop it first, or give "
+                + "this one its own --data-dir"
+        case .cannotLock(let path, let reason):
+            return "cannot lock the data directory \(path): \(reason)"
+        }
+    }
+}
+
+/// One server per data directory: an advisory lock on `<data-dir>/serve.lock`, held while the process lives
+/// (the kernel drops it when the process dies, however it dies). The file names the holder for the message a
+/// second server gets. `kennel train` and `kennel import` take no lock: they share the database by design.
+public final class DataDirectoryLock: Sendable {
+    private let descriptor: Int32
+
+    /// Takes the lock, or throws `inUse` naming the process that holds it.
+    public init(directory: URL) throws {
+        try? FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let path = directory.appendingPathComponent("serve.lock").path
+        let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else {
+            throw DataDirectoryError.cannotLock(path: directory.path, reason: String(cString: strerror(errno)))
+        }
+        guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
+            let owner = (try? String(contentsOfFile: path, encoding: .utf8))?
+                .trimmingCharacters(in: .whitespacesAndNewlines)
+            close(descriptor)
+            throw DataDirectoryError.inUse(path: directory.path, owner: owner.map { "process \($0)" } ?? "a process")
+        }
+        let identity = Array(ProcessIdentity.current.utf8)
+        _ = ftruncate(descriptor, 0)
+        _ = identity.withUnsafeBytes { pwrite(descriptor, $0.baseAddress, $0.count, 0) }
+        self.descriptor = descriptor
+    }
+
+    deinit { close(descriptor) }
+}
+
+/// Files that interrupted atomic writes leave behind (`*.tmp` beside shards and checkpoints).
+public enum TemporaryFiles {
+    /// Removes every `*.tmp` file under `directory` not written to for `idleSeconds` (one being written now,
+    /// by a foreground `kennel train` or `kennel import`, is recent and stays). Returns how many files and bytes went.
+    @discardableResult
+    public static func sweep(under directory: URL, idleSeconds: TimeInterval = 60) -> (files: Int, bytes: Int) {
+        guard let walker = FileManager.default.enumerator(
+            at: directory, includingPropertiesForKeys: [.contentModificationDateKey, .fileSizeKey, .isRegularFileKey])
+        else { return (0, 0) }
+        var removed = (files: 0, bytes: 0)
+        let cutoff = Date().addingTimeInterval(-idleSeconds)
+        for case let url as URL in walker where url.pathExtension == "tmp" {
+            guard let values = try? url.resourceValues(forKeys: [.contentModificationDateKey, .fileSizeKey,
+                                                                 .isRegularFileKey]),
+                  values.isRegularFile == true, (values.contentModificationDate ?? .distantFuture) < cutoff,
+                  (try? FileManager.default.removeItem(at: url)) != nil else { continue }
+            removed.files += 1
+            removed.bytes += values.fileSize ?? 0
+        }
+        return removed
+    }
+}

@@ -1,0 +1,73 @@
+import Foundation
+import KennelTestSupport
+import Testing
+
+/// Requests that once crashed the server or got a false answer, through the real server: each is now a 4xx
+/// that names what is wrong, and the server answers the next request.
+@Suite(.serialized) struct HostileInputTests {
+    /// A server with the two-tone dataset imported as `tones`.
+    private func serverWithDataset() throws -> LiveServer {
+        let live = try LiveServer()
+        let imported = try live.object(try live.request("POST", "/v1/datasets", json: #"""
+            {"name":"tones","format":"imagefolder","path":"\#(live.directory.path)/images","width":8,"height":8}
+            """#))
+        #expect(try live.waitForJob(try #require(imported["id"] as? Int)) == "succeeded")
+        return live
+    }
+
+    @Test func emptyAndMalformedCursorsAre400() throws {
+        let live = try LiveServer()
+        for query in ["after=", "after=@", "after=fashion", "after=fashion@x", "after=@@"] {
+            let response = try live.request("GET", "/v1/models?\(query)")
+            #expect(response.status == 400, "\(query)")
+            #expect(response.text.contains("NAME@VERSION"))
+        }
+        #expect(try live.request("GET", "/v1/models?after=fashion@1").status == 200)
+        #expect(try live.request("GET", "/v1/models?after=a@b@3").status == 200)
+        #expect(try live.request("GET", "/v1/jobs/1/checkpoints?after=x").status == 404)
+        #expect(try live.request("GET", "/healthz").status == 200)
+    }
+
+    /// Layer sizes that once trapped the handler (overflow, a failed allocation) or a job (an LRN window past
+    /// Int.max) are 422s naming the field.
+    @Test(arguments: [
+        (#"{"type":"dense","units":1000000000000}"#, "units"),
+        (#"{"type":"conv2d","filters":4611686018427387904,"kernel":3}"#, "filters"),
+        (#"{"type":"conv2d","filters":4,"kernel":9223372036854775807}"#, "kernel"),
+        (#"{"type":"conv2d","filters":4,"kernel":3,"stride":9223372036854775807}"#, "stride"),
+        (#"{"type":"maxpool","size":9223372036854775807}"#, "size"),
+        (#"{"type":"lrn","depth_radius":9223372036854775807}"#, "depth_radius"),
+    ])
+    func absurdLayersAre422(layer: String, field: String) throws {
+        let live = try serverWithDataset()
+        let response = try live.request("POST", "/v1/jobs", json: """
+            {"dataset":"tones","layers":[\(layer),{"type":"flatten"},{"type":"dense","units":2}],"epochs":1,
+             "batch_size":4}
+            """)
+        #expect(response.status == 422, "\(response.text)")
+        #expect(response.text.contains(field))
+        #expect(try live.request("GET", "/healthz").status == 200)
+        let jobs = try live.array(try live.request("GET", "/v1/jobs"))
+        #expect(jobs.count == 1, "only the import job is recorded")
+    }
+
+    /// Valid JSON with numbers beyond their field's type once answered 400 "not valid JSON".
+    @Test func outOfRangeNumbersAre422NamingTheField() throws {
+        let live = try serverWithDataset()
+        for (patch, field) in [(#""epochs":1e30"#, "epochs"), (#""epochs":1,"seed":-1"#, "seed"),
+                               (#""epochs":1,"optimizer":{"name":"adam","learning_rate":1e308}"#, "optimizer.learning_rate"),
+                               (#""epochs":1,"batch_size":1e300"#, "batch_size")] {
+            let response = try live.request("POST", "/v1/jobs", json: #"{"dataset":"tones","preset":"fashion-convnet",\#(patch)}"#)
+            #expect(response.status == 422, "\(patch): \(response.text)")
+            #expect(response.headers["x-invalid-field"] == field, "\(patch): \(response.text)")
+        }
+    }
+
+    @Test func aNulInThePathIsNotFound() throws {
+        let live = try serverWithDataset()
+        #expect(try live.request("GET", "/v1/jobs/1").status == 200)
+        #expect(try live.request("GET", "/v1/jobs/1%00x").status == 404)
+        #expect(try live.request("GET", "/index.html").status == 200)
+        #expect(try live.request("GET", "/index.html%00.js").status == 404)
+    }
+}
