@@ -1,4 +1,5 @@
 import CPNG
+import Foundation
 
 /// PNG through libpng's simplified API (no longjmp reaches Swift): the only file that talks to libpng.
 enum PNGCodec {
@@ -10,26 +11,31 @@ enum PNGCodec {
         return (Int(image.width), Int(image.height))
     }
 
-    /// Decodes any PNG (gray, gray+alpha, palette, RGB, RGBA, 16-bit, interlaced) to 8-bit gray or RGB;
-    /// transparency is composed onto white.
+    /// Decodes any PNG (gray, gray+alpha, palette, RGB, RGBA, 16-bit, interlaced) as TensorFlow's decode_png
+    /// does: 16-bit samples keep their high byte, alpha is dropped (never composited), and colour becomes gray
+    /// with TensorFlow's rgb_to_grayscale weights, the same conversion JPEG input gets.
     static func decode(_ bytes: [UInt8], color: ColorMode, maximumPixels: Int) throws -> Image {
-        var image = png_image()
-        image.version = UInt32(PNG_IMAGE_VERSION)
-        defer { png_image_free(&image) }
-        try begin(&image, bytes)
-        let (width, height) = (Int(image.width), Int(image.height))
+        var pixels: UnsafeMutablePointer<UInt8>?
+        var (width, height, channels): (UInt32, UInt32, Int32) = (0, 0, 0)
+        var message = [CChar](repeating: 0, count: 256)
+        let status = bytes.withUnsafeBufferPointer { source in
+            kennel_png_decode(source.baseAddress, source.count, maximumPixels, &pixels, &width, &height, &channels,
+                              &message, message.count)
+        }
+        defer { free(pixels) }
+        let reason = String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        if status == Int32(kennel_png_too_large) {
+            throw ImageError.tooLarge(width: Int(width), height: Int(height), limit: maximumPixels)
+        }
+        guard status == Int32(kennel_png_ok), let pixels else { throw classify(reason) }
         guard width > 0, height > 0 else { throw ImageError.notAnImage("header declares a \(width)×\(height) image") }
-        guard width * height <= maximumPixels else {
-            throw ImageError.tooLarge(width: width, height: height, limit: maximumPixels)
+        let samples = Array(UnsafeBufferPointer(start: pixels, count: Int(width) * Int(height) * Int(channels)))
+        let image = Image(width: Int(width), height: Int(height), channels: Int(channels), bytes: samples)
+        switch (color, image.channels) {
+        case (.gray, 3): return image.grayscale()
+        case (.rgb, 1): return image.rgb()
+        default: return image
         }
-        image.format = color == .gray ? UInt32(PNG_FORMAT_GRAY) : UInt32(PNG_FORMAT_RGB)
-        var output = [UInt8](repeating: 0, count: width * height * color.channels)
-        var white = png_color(red: 255, green: 255, blue: 255)
-        let ok = output.withUnsafeMutableBytes { target in
-            png_image_finish_read(&image, &white, target.baseAddress, 0, nil)
-        }
-        guard ok != 0 else { throw classify(message(image)) }
-        return Image(width: width, height: height, channels: color.channels, bytes: output)
     }
 
     /// Encodes 8-bit gray or RGB losslessly.
