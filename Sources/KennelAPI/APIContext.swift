@@ -20,7 +20,10 @@ public struct APIContext: Sendable {
     public let heartbeatSeconds: TimeInterval
     /// What `GET /metrics` reports; the server's exchange observer is `metrics.record`.
     public let metrics: ServerMetrics
-    let decoder = ImageDecoder()
+    /// The bounds this server enforces (`GET /v1/limits`).
+    public let limits: ServerLimits
+    /// Decodes request images under the limits' pixel cap and decode budget.
+    let decoder: ImageDecoder
     /// Where requests that touch the disk or the queue run, off the HTTP polling threads.
     let work = DispatchQueue(label: "kennel.api", qos: .userInitiated, attributes: .concurrent)
     /// Classification runs on its own lanes, never behind other requests; a lane per admitted request (up to 128),
@@ -28,7 +31,10 @@ public struct APIContext: Sendable {
     let classify: QueueLanes
 
     public init(store: Store, jobs: JobQueue, models: ModelRegistry, metrics: ServerMetrics, token: String? = nil,
-                datasetsRoot: URL? = nil, classifyCapacity: Int = 64, heartbeatSeconds: TimeInterval = 15) {
+                datasetsRoot: URL? = nil, limits: ServerLimits = ServerLimits(), heartbeatSeconds: TimeInterval = 15) {
+        self.limits = limits
+        decoder = limits.decoder()
+        let classifyCapacity = limits.classifyCapacity
         self.metrics = metrics
         self.store = store
         self.jobs = jobs
@@ -84,8 +90,12 @@ enum APIErrors {
                 throw HTTPError(.conflict, code: "conflict", message: error.description)
             }
         } catch let error as ImageError {
-            if case .tooLarge = error {
+            switch error {
+            case .tooLarge, .overBudget:
                 throw HTTPError(.contentTooLarge, code: "image_too_large", message: error.description)
+            case .budgetExhausted:
+                throw HTTPError(.serviceUnavailable, code: "busy", message: error.description, headers: ["Retry-After": "1"])
+            default: break
             }
             throw HTTPError(.unsupportedMediaType, code: "not_an_image",
                             message: "\(error.description); send a JPEG or PNG (image/jpeg, image/png)")

@@ -8,6 +8,7 @@ public enum APIRouter {
         routes.addHealthRoutes()
         if let context {
             routes.addOpenAPIRoute()
+            routes.addLimitsRoute(context)
             routes.addDatasetRoutes(context)
             routes.addJobRoutes(context)
             routes.addJobEventRoutes(context)

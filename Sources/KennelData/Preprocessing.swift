@@ -27,8 +27,9 @@ public struct Preprocessing: Codable, Equatable, Sendable {
         // (a 500×375 photo padded into 151×250 is first scaled to 151×113, so a half-size decode is enough).
         let source = try decoder.inspect(bytes)
         let needed = resize.scaledSize(ofWidth: source.width, height: source.height, toWidth: width, height: height)
-        let image = try decoder.decode(bytes, color: color, atLeast: needed)
-        return prepare(image)
+        return try decoder.withinBudget(width: source.width, height: source.height) {
+            prepare(try decoder.decode(bytes, color: color, atLeast: needed))
+        }
     }
 
     /// Brings a decoded image to this size and color, as 8-bit samples.

@@ -61,6 +61,10 @@ public enum ImageError: Error, Equatable, CustomStringConvertible {
     case tooLarge(width: Int, height: Int, limit: Int)
     /// A valid file Kennel cannot use (for example a color space it does not convert).
     case unsupported(String)
+    /// Decoding would need more memory than the whole decode budget.
+    case overBudget(bytes: Int, budget: Int)
+    /// Other requests hold the decode budget and did not release enough of it in time; try again shortly.
+    case budgetExhausted(wait: Double)
 
     public var description: String {
         switch self {
@@ -69,6 +73,10 @@ public enum ImageError: Error, Equatable, CustomStringConvertible {
         case .tooLarge(let width, let height, let limit):
             return "image is \(width)×\(height) (\(width * height) pixels), more than the limit of \(limit) pixels"
         case .unsupported(let reason): return "unsupported image: \(reason)"
+        case .overBudget(let bytes, let budget):
+            return "decoding this image takes \(bytes) bytes, more than the decode budget of \(budget) bytes"
+        case .budgetExhausted(let wait):
+            return "the server is decoding other large images and had no room for this one within \(wait) s; retry"
         }
     }
 }

@@ -2,9 +2,21 @@
 public struct ImageDecoder: Sendable {
     /// Images whose header announces more pixels than this are refused before decoding (default 40 MP).
     public var maximumPixels: Int
+    /// Shared by every request of a server: what decoding may hold at once. Nil: no bound beyond `maximumPixels`.
+    public var budget: DecodeBudget?
 
-    public init(maximumPixels: Int = 40_000_000) {
+    public init(maximumPixels: Int = 40_000_000, budget: DecodeBudget? = nil) {
         self.maximumPixels = maximumPixels
+        self.budget = budget
+    }
+
+    /// Runs `body`, which decodes and prepares an image whose header says `width`×`height`, within the budget.
+    public func withinBudget<Value>(width: Int, height: Int, _ body: () throws -> Value) throws -> Value {
+        guard let budget else { return try body() }
+        guard width * height <= maximumPixels else {
+            throw ImageError.tooLarge(width: width, height: height, limit: maximumPixels)
+        }
+        return try budget.withReservation(width * height * DecodeBudget.bytesPerPixel, body)
     }
 
     /// The encoded image's format and size, read from its header alone.

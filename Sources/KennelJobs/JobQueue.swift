@@ -1,6 +1,7 @@
 import Dispatch
 import Foundation
 import GRDB
+import KennelEngine
 import KennelStore
 import Logging
 import Synchronization
@@ -26,6 +27,8 @@ public final class JobQueue: Sendable {
     private let store: Store
     private let dataDirectory: URL
     private let concurrency: Int
+    /// How large a job's model may be; checked when it is submitted and again when it runs.
+    private let modelLimits: ModelLimits
     private let logger: Logger
     private let scheduling = DispatchQueue(label: "kennel.jobs.scheduling")
     private let workers = DispatchQueue(label: "kennel.jobs.workers", qos: .userInitiated, attributes: .concurrent)
@@ -44,8 +47,9 @@ public final class JobQueue: Sendable {
     private let state = Mutex(State())
 
     public init(store: Store, dataDirectory: URL, concurrency: Int = 1, bus: EventBus = EventBus(),
-                logger: Logger = Logger(label: "kennel.jobs")) {
+                modelLimits: ModelLimits = ModelLimits(), logger: Logger = Logger(label: "kennel.jobs")) {
         self.store = store
+        self.modelLimits = modelLimits
         self.bus = bus
         metrics = MetricsBuffer(store: store, bus: bus, logger: logger)
         self.dataDirectory = dataDirectory
@@ -60,7 +64,7 @@ public final class JobQueue: Sendable {
 
     /// Validates `spec` against its dataset, records the job as queued and schedules it.
     public func submit(_ spec: TrainingSpec) throws -> JobRecord {
-        try Trainer(store: store, dataDirectory: dataDirectory).validate(spec)
+        try Trainer(store: store, dataDirectory: dataDirectory, modelLimits: modelLimits).validate(spec)
         return try enqueue(.train, dataset: spec.dataset, spec: spec)
     }
 
@@ -205,7 +209,8 @@ public final class JobQueue: Sendable {
     @discardableResult
     private func run(_ id: Int64, spec: TrainingSpec, resume: CheckpointRecord?, isCancelled: () -> Bool,
                      progress: (TrainingProgress) -> Void = { _ in }) throws -> TrainingOutcome {
-        let trainer = Trainer(store: store, dataDirectory: dataDirectory, bus: bus, metrics: metrics)
+        let trainer = Trainer(store: store, dataDirectory: dataDirectory, bus: bus, metrics: metrics,
+                              modelLimits: modelLimits)
         let outcome = try trainer.run(job: id, spec: spec, resume: resume, isCancelled: isCancelled,
                                       progress: progress)
         if outcome.cancelled {
@@ -222,7 +227,7 @@ public final class JobQueue: Sendable {
     /// failed and is rethrown.
     public func runInForeground(_ spec: TrainingSpec, isCancelled: () -> Bool = { false },
                                 progress: (TrainingProgress) -> Void = { _ in }) throws -> (JobRecord, TrainingOutcome) {
-        try Trainer(store: store, dataDirectory: dataDirectory).validate(spec)
+        try Trainer(store: store, dataDirectory: dataDirectory, modelLimits: modelLimits).validate(spec)
         let job = try JobLedger(store: store).submitRunning(kind: .train, dataset: spec.dataset,
                                                             specJson: try ColumnJSON.text(spec))
         let id = job.id!

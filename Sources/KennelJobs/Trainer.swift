@@ -46,11 +46,15 @@ public struct Trainer {
     public let checkpoints: CheckpointStore
     public let metrics: MetricsBuffer
     public let bus: EventBus
+    /// How large the job's model may be.
+    public let modelLimits: ModelLimits
     private let logger = Logger(label: "kennel.jobs")
 
     /// `metrics` is the queue's shared buffer when given (so event streams can see unwritten points).
-    public init(store: Store, dataDirectory: URL, bus: EventBus = EventBus(), metrics: MetricsBuffer? = nil) {
+    public init(store: Store, dataDirectory: URL, bus: EventBus = EventBus(), metrics: MetricsBuffer? = nil,
+                modelLimits: ModelLimits = ModelLimits()) {
         self.store = store
+        self.modelLimits = modelLimits
         self.bus = bus
         checkpoints = CheckpointStore(store: store, dataDirectory: dataDirectory)
         self.metrics = metrics ?? MetricsBuffer(store: store, bus: bus)
@@ -59,7 +63,7 @@ public struct Trainer {
     /// Checks `spec` against its dataset (which must exist) without training: what to call before queuing.
     public func validate(_ spec: TrainingSpec) throws {
         // The header is enough here; the pixels' checksum is verified when the job runs.
-        _ = try spec.validatedModel(for: try shard(for: spec, verify: false).header)
+        _ = try spec.validatedModel(for: try shard(for: spec, verify: false).header, limits: modelLimits)
     }
 
     private func shard(for spec: TrainingSpec, verify: Bool = true) throws -> Shard {
@@ -77,7 +81,7 @@ public struct Trainer {
     public func run(job: Int64, spec: TrainingSpec, resume: CheckpointRecord? = nil, isCancelled: () -> Bool = { false },
                     progress: (TrainingProgress) -> Void = { _ in }) throws -> TrainingOutcome {
         let shard = try shard(for: spec)
-        var model = try spec.validatedModel(for: shard.header)
+        var model = try spec.validatedModel(for: shard.header, limits: modelLimits)
         var firstEpoch = 1
         var step = 0
         var epochsWithoutImprovement = 0

@@ -128,7 +128,7 @@ public struct SpecError: Error, Equatable, CustomStringConvertible {
 extension TrainingSpec {
     /// Checks the spec against the dataset it names and builds the model it describes, so every problem is
     /// found before the job is queued.
-    public func validatedModel(for shard: ShardHeader) throws -> Model {
+    public func validatedModel(for shard: ShardHeader, limits: ModelLimits = ModelLimits()) throws -> Model {
         guard (1...10_000).contains(epochs) else {
             throw SpecError(field: "epochs", message: "must be 1…10000, got \(epochs)")
         }
@@ -164,10 +164,10 @@ extension TrainingSpec {
                                     + "'\(dataset)' holds \(inputShape)")
                 }
                 return try Model(preset: known, classCount: classes, seed: seed ?? 0, optimizer: optimizer,
-                                 schedule: scheduleKind)
+                                 schedule: scheduleKind, limits: limits)
             case (nil, let list?):
                 return try Model(layers: list, inputShape: inputShape, classCount: classes, seed: seed ?? 0,
-                                 optimizer: optimizer, schedule: scheduleKind)
+                                 optimizer: optimizer, schedule: scheduleKind, limits: limits)
             default:
                 throw SpecError(field: "preset", message: "give exactly one of preset and layers")
             }

@@ -13,8 +13,9 @@ struct Serve: ParsableCommand {
         abstract: "Start the HTTP server (stops cleanly on SIGINT or SIGTERM).",
         discussion: """
             Every option can also come from the environment: KENNEL_HOST, KENNEL_PORT, KENNEL_DATA_DIR, \
-            KENNEL_PUBLIC, KENNEL_MIGRATIONS, KENNEL_MAX_BODY_MB, KENNEL_DATASETS_ROOT. A flag wins over the \
-            environment. KENNEL_TOKEN, when set, is the bearer token every POST needs.
+            KENNEL_PUBLIC, KENNEL_MIGRATIONS, KENNEL_DATASETS_ROOT, and each limit's variable (the flag's name in \
+            capitals with KENNEL_ before it: KENNEL_MAX_BODY_MB, KENNEL_REQUEST_DEADLINE, …; GET /v1/limits lists \
+            them). A flag wins over the environment. KENNEL_TOKEN, when set, is the bearer token every POST needs.
             On an empty data directory the server runs a demo: it imports Fashion-MNIST (Debian's \
             dataset-fashion-mnist), trains fashion-convnet and serves the result as model 'fashion'.
             """)
@@ -33,6 +34,35 @@ struct Serve: ParsableCommand {
     @Option(name: .customLong("max-body-mb"), help: "Largest accepted request body in MiB (default 32).")
     var maxBodyMiB: Int?
 
+    @Option(name: .customLong("max-connections"), help: "HTTP connections held at once (default 4096).")
+    var maxConnections: Int?
+
+    @Option(name: .customLong("max-connections-per-address"),
+            help: "HTTP connections from one client address (default 256).")
+    var maxConnectionsPerAddress: Int?
+
+    @Option(name: .customLong("request-deadline"),
+            help: "Seconds a connection has to send one whole request, headers and body (default 30).")
+    var requestDeadline: Int?
+
+    @Option(name: .customLong("max-image-pixels"), help: "Pixels an uploaded image may have (default 40000000).")
+    var maxImagePixels: Int?
+
+    @Option(name: .customLong("decode-budget-mb"),
+            help: "MiB that decoding images may hold at once across requests (default 1024).")
+    var decodeBudgetMiB: Int?
+
+    @Option(name: .customLong("max-layer-size"),
+            help: "Largest filters, units, kernel, size or stride of a job's layer (default 65536).")
+    var maxLayerSize: Int?
+
+    @Option(name: .customLong("max-parameters"), help: "Trainable values a job's model may hold (default 100000000).")
+    var maxParameters: Int?
+
+    @Option(name: .customLong("max-activation-values"),
+            help: "Values one example's activation may hold after any layer (default 16777216).")
+    var maxActivationValues: Int?
+
     @Option(name: .customLong("datasets-root"),
             help: "Only import datasets from below this directory (symlinks and '..' resolved first).")
     var datasetsRoot: String?
@@ -44,13 +74,15 @@ struct Serve: ParsableCommand {
     @Flag(name: .customLong("no-demo"), help: "Do not import Fashion-MNIST and train a model on an empty data dir.")
     var noDemo = false
 
-    mutating func validate() throws {
-        if let maxBodyMiB, !(1...4096).contains(maxBodyMiB) {
-            throw ValidationError("--max-body-mb must be between 1 and 4096, got \(maxBodyMiB)")
-        }
-        if let classifyCapacity, !(1...100_000).contains(classifyCapacity) {
-            throw ValidationError("--classify-capacity must be between 1 and 100000, got \(classifyCapacity)")
-        }
+    /// The limit flags by their names in `ServerLimits.settings`.
+    var limitFlags: [String: Int] {
+        let given: [String: Int?] = [
+            "max-connections": maxConnections, "max-connections-per-address": maxConnectionsPerAddress,
+            "request-deadline": requestDeadline, "max-body-mb": maxBodyMiB, "max-image-pixels": maxImagePixels,
+            "decode-budget-mb": decodeBudgetMiB, "classify-capacity": classifyCapacity, "max-layer-size": maxLayerSize,
+            "max-parameters": maxParameters, "max-activation-values": maxActivationValues,
+        ]
+        return given.compactMapValues { $0 }
     }
 
     func run() throws {
@@ -67,7 +99,7 @@ struct Serve: ParsableCommand {
             logger.notice("removed \(swept.files) temporary file(s) of interrupted writes (\(swept.bytes) bytes)")
         }
         let store = try storage.openStore()
-        let jobs = JobQueue(store: store, dataDirectory: dataDirectory)
+        let jobs = JobQueue(store: store, dataDirectory: dataDirectory, modelLimits: settings.limits.model)
         jobs.start()
         let staticFiles = try StaticFiles(directory: settings.publicDirectory)
         let metrics = ServerMetrics()
@@ -77,8 +109,8 @@ struct Serve: ParsableCommand {
         let context = APIContext(store: store, jobs: jobs, models: models, metrics: metrics,
                                  token: ProcessInfo.processInfo.environment["KENNEL_TOKEN"],
                                  datasetsRoot: settings.datasetsRoot.map { URL(fileURLWithPath: $0) },
-                                 classifyCapacity: classifyCapacity ?? 64)
-        let server = HTTPServer(configuration: settings.http,
+                                 limits: settings.limits)
+        let server = HTTPServer(configuration: settings.limits.http(settings.http),
                                 router: APIRouter.make(staticFiles: staticFiles, context: context),
                                 observer: metrics.record)
         try server.start()
@@ -103,14 +135,22 @@ struct Serve: ParsableCommand {
 /// `serve`'s settings after applying flags over `KENNEL_*` variables over defaults.
 struct ServeSettings {
     var http = HTTPServerConfiguration()
+    var limits = ServerLimits()
     var publicDirectory: String
     var datasetsRoot: String?
 
     init(flags: Serve, environment: [String: String]) throws {
         http.host = flags.host ?? environment["KENNEL_HOST"] ?? "127.0.0.1"
         http.port = try flags.port ?? Self.parse(environment, "KENNEL_PORT", as: UInt16.self) ?? 8080
-        if let maxBody = try flags.maxBodyMiB ?? Self.parse(environment, "KENNEL_MAX_BODY_MB", as: Int.self) {
-            http.maxBodyBytes = maxBody << 20
+        let limitFlags = flags.limitFlags
+        for setting in ServerLimits.settings {
+            guard let value = try limitFlags[setting.flag] ?? Self.parse(environment, setting.environment, as: Int.self)
+            else { continue }
+            guard setting.range.contains(value) else {
+                throw ValidationError("--\(setting.flag) (\(setting.environment)) must be \(setting.range.lowerBound)…"
+                                      + "\(setting.range.upperBound), got \(value)")
+            }
+            limits[keyPath: setting.keyPath] = value * setting.unit
         }
         publicDirectory = flags.publicDirectory ?? environment["KENNEL_PUBLIC"] ?? "./public"
         datasetsRoot = flags.datasetsRoot ?? environment["KENNEL_DATASETS_ROOT"].flatMap { $0.isEmpty ? nil : $0 }

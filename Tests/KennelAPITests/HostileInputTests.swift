@@ -71,3 +71,19 @@ import Testing
         #expect(try live.request("GET", "/index.html%00.js").status == 404)
     }
 }
+
+/// The limits are listed where clients can read them, with the flag and variable that set each.
+struct LimitsRouteTests {
+    @Test func everyLimitIsListedWithItsFlagAndVariable() throws {
+        let live = try LiveServer()
+        let response = try live.request("GET", "/v1/limits")
+        #expect(response.status == 200)
+        let entries = try #require(try JSONSerialization.jsonObject(with: Data(response.body)) as? [[String: Any]])
+        let byName = Dictionary(uniqueKeysWithValues: entries.map { ($0["name"] as? String ?? "", $0) })
+        #expect(byName.count == 10)
+        #expect(byName["max_body_bytes"]?["value"] as? Int == 32 << 20)
+        #expect(byName["max_body_bytes"]?["flag"] as? String == "--max-body-mb")
+        #expect(byName["request_deadline_seconds"]?["env"] as? String == "KENNEL_REQUEST_DEADLINE")
+        #expect(byName["max_parameters"]?["value"] as? Int == 100_000_000)
+    }
+}

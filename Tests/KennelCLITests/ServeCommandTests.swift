@@ -203,8 +203,15 @@ final class OutputLog: Sendable {
     }
 
     @Test func flagsWinOverEnvironment() throws {
-        let server = try ServerProcess(arguments: ["--port", "0"], environment: ["KENNEL_PORT": "1"])
+        let server = try ServerProcess(arguments: ["--port", "0", "--request-deadline", "7"],
+                                       environment: ["KENNEL_PORT": "1", "KENNEL_REQUEST_DEADLINE": "5",
+                                                     "KENNEL_DECODE_BUDGET_MB": "64"])
         #expect(try rawRequest(port: server.port, "GET", "/healthz").status == 200)
+        let body = try rawRequest(port: server.port, "GET", "/v1/limits").body
+        let entries = try #require(try JSONSerialization.jsonObject(with: Data(body)) as? [[String: Any]])
+        let values = Dictionary(uniqueKeysWithValues: entries.map { ($0["name"] as? String ?? "", $0["value"] as? Int ?? 0) })
+        #expect(values["request_deadline_seconds"] == 7)
+        #expect(values["decode_budget_bytes"] == 64 << 20)
     }
 
     @Test func badSettingsExitWithAClearMessage() throws {
@@ -219,5 +226,9 @@ final class OutputLog: Sendable {
         let badBodyCap = try ServerProcess(arguments: ["--max-body-mb", "0"], waitForListening: false)
         #expect(badBodyCap.waitForExit() != 0)
         #expect(badBodyCap.output.contains("--max-body-mb"))
+
+        let badLimit = try ServerProcess(environment: ["KENNEL_MAX_PARAMETERS": "0"], waitForListening: false)
+        #expect(badLimit.waitForExit() != 0)
+        #expect(badLimit.output.contains("--max-parameters (KENNEL_MAX_PARAMETERS) must be 1…"))
     }
 }

@@ -1,0 +1,45 @@
+import Foundation
+
+/// Bytes that image decoding may hold at once across every request in flight: an image's 8-bit samples plus
+/// the Float copy preprocessing works on. A request reserves what its header announces before decoding and
+/// waits (up to `wait`) while others hold the budget, so a burst of small-file, huge-image "bombs" costs at
+/// most the budget, not their count times their size.
+public final class DecodeBudget: @unchecked Sendable {
+    /// Bytes held per pixel of the header's size while an image is prepared, at most: 8-bit RGB (3), its Float
+    /// copy (12), and a Float gray conversion (4), rounded up.
+    public static let bytesPerPixel = 20
+
+    public let capacity: Int
+    public let wait: TimeInterval
+    private let condition = NSCondition()
+    private var inUse = 0
+
+    public init(capacity: Int, wait: TimeInterval = 10) {
+        self.capacity = capacity
+        self.wait = wait
+    }
+
+    /// Bytes reserved now.
+    public var reserved: Int { condition.withLock { inUse } }
+
+    /// Runs `body` holding `bytes` of the budget. Throws `ImageError.tooLarge`-style `overBudget` when `bytes`
+    /// exceeds the whole budget, and `budgetExhausted` when it cannot be had within `wait`.
+    public func withReservation<Value>(_ bytes: Int, _ body: () throws -> Value) throws -> Value {
+        guard bytes <= capacity else { throw ImageError.overBudget(bytes: bytes, budget: capacity) }
+        let deadline = Date().addingTimeInterval(wait)
+        condition.lock()
+        while inUse + bytes > capacity {
+            guard condition.wait(until: deadline) else {
+                condition.unlock()
+                throw ImageError.budgetExhausted(wait: wait)
+            }
+        }
+        inUse += bytes
+        condition.unlock()
+        defer {
+            condition.withLock { inUse -= bytes }
+            condition.broadcast()
+        }
+        return try body()
+    }
+}
