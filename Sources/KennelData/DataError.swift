@@ -9,6 +9,10 @@ public enum DataError: Error, Equatable, CustomStringConvertible {
     case noClasses(path: String)
     case noImages(path: String)
     case invalidSetting(name: String, reason: String)
+    /// What an import would write does not fit: `what` would take `bytes`, past `limit`.
+    case tooLarge(what: String, bytes: Int, limit: String)
+    /// The import was cancelled.
+    case cancelled
 
     public var description: String {
         switch self {
@@ -22,6 +26,10 @@ public enum DataError: Error, Equatable, CustomStringConvertible {
             return "\(path) has no class folders (expected ROOT/<class>/<image files>, as ImageNet or Stanford Dogs)"
         case .noImages(let path): return "no image in \(path) could be decoded"
         case .invalidSetting(let name, let reason): return "\(name): \(reason)"
+        case .tooLarge(let what, let bytes, let limit):
+            return "\(what) would take \(bytes == Int.max ? "more than \(Int.max)" : String(bytes)) bytes, past \(limit); "
+                + "import fewer or smaller examples (width, height, channels)"
+        case .cancelled: return "the import was cancelled"
         }
     }
 }

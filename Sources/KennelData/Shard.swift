@@ -116,12 +116,23 @@ final class ShardWriter {
     private var checksum: UInt32 = 0
     private let exampleBytes: Int
 
-    init(path: String, exampleBytes: Int) throws {
+    /// Starts a shard for `examples` examples of `exampleBytes`, after checking that its projected size fits
+    /// `maxBytes` and the free space of the file system it goes to (a shard is never started that cannot finish).
+    init(path: String, exampleBytes: Int, examples: Int, maxBytes: Int = ShardWriter.maxBytes) throws {
         self.path = path
         self.exampleBytes = exampleBytes
         temporaryPath = path + ".\(UUID().uuidString).tmp"
-        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent,
-                                                withIntermediateDirectories: true)
+        let folder = (path as NSString).deletingLastPathComponent
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let (product, overflow) = (exampleBytes + 4).multipliedReportingOverflow(by: examples)
+        let projected = overflow ? Int.max : product
+        guard projected <= maxBytes else {
+            throw DataError.tooLarge(what: "the shard of \(examples) examples of \(exampleBytes) bytes", bytes: projected,
+                                     limit: "the shard limit of \(maxBytes) bytes")
+        }
+        if let free = Self.freeBytes(at: folder), projected > free {
+            throw DataError.tooLarge(what: "the shard", bytes: projected, limit: "the \(free) bytes free at \(folder)")
+        }
         guard FileManager.default.createFile(atPath: temporaryPath, contents: nil) else {
             throw DataError.unreadable(path: temporaryPath, reason: "cannot create the shard file")
         }
@@ -129,6 +140,17 @@ final class ShardWriter {
         var start = Shard.magic
         withUnsafeBytes(of: Shard.version.littleEndian) { start += $0 }
         try handle.write(contentsOf: start)
+    }
+
+    /// The largest shard an import may write (projected before it starts): 64 GiB.
+    static let maxBytes = 64 << 30
+
+    /// Bytes available to this process on the file system holding `path`.
+    static func freeBytes(at path: String) -> Int? {
+        var info = statvfs()
+        guard statvfs(path, &info) == 0 else { return nil }
+        let (free, overflow) = Int(info.f_bavail).multipliedReportingOverflow(by: Int(info.f_frsize))
+        return overflow ? Int.max : free
     }
 
     /// Appends one prepared example.

@@ -30,10 +30,13 @@ public struct DatasetImportSpec: Codable, Equatable, Sendable {
 public struct DatasetCatalog: Sendable {
     public let store: Store
     public let dataDirectory: URL
+    /// When set, imports read only files that resolve below it (`KENNEL_DATASETS_ROOT`).
+    public let datasetsRoot: URL?
 
-    public init(store: Store, dataDirectory: URL) {
+    public init(store: Store, dataDirectory: URL, datasetsRoot: URL? = nil) {
         self.store = store
         self.dataDirectory = dataDirectory
+        self.datasetsRoot = datasetsRoot
     }
 
     /// Refuses a spec that cannot run: bad or taken name, missing path, impossible size or channels.
@@ -70,9 +73,10 @@ public struct DatasetCatalog: Sendable {
         }
     }
 
-    /// Runs the import and records the dataset; returns the row and the import's summary.
-    public func importDataset(_ spec: DatasetImportSpec, progress: ImportProgress = { _, _ in }) throws
-        -> (DatasetRecord, ImportSummary) {
+    /// Runs the import and records the dataset; returns the row and the import's summary. `isCancelled` is
+    /// polled as it goes (a cancelled import throws `DataError.cancelled` and leaves nothing behind).
+    public func importDataset(_ spec: DatasetImportSpec, isCancelled: @Sendable () -> Bool = { false },
+                              progress: ImportProgress = { _, _ in }) throws -> (DatasetRecord, ImportSummary) {
         try validate(spec)
         let shardPath = dataDirectory.appendingPathComponent("datasets/\(spec.name).shard").path
         let color: ColorMode = (spec.channels ?? 1) == 1 ? .gray : .rgb
@@ -82,7 +86,8 @@ public struct DatasetCatalog: Sendable {
             let preprocessing = try Preprocessing(width: spec.width ?? 151, height: spec.height ?? 250, color: color,
                                                   resize: spec.resize ?? .pad)
             summary = try ImageFolderImport.run(root: spec.path, preprocessing: preprocessing, shardPath: shardPath,
-                                                progress: progress)
+                                                bounds: ImportBounds(root: datasetsRoot?.path),
+                                                isCancelled: isCancelled, progress: progress)
         case .idx:
             var preprocessing: Preprocessing?
             if spec.width != nil || spec.height != nil || color != .gray {
@@ -90,7 +95,7 @@ public struct DatasetCatalog: Sendable {
                                                   resize: spec.resize ?? .pad)
             }
             summary = try IDXImport.run(directory: spec.path, preprocessing: preprocessing, labelNames: spec.labels,
-                                        shardPath: shardPath, progress: progress)
+                                        shardPath: shardPath, isCancelled: isCancelled, progress: progress)
         }
         let preprocessing = summary.header.preprocessing
         var dataset = DatasetRecord(

@@ -1,6 +1,7 @@
 import Dispatch
 import Foundation
 import GRDB
+import KennelData
 import KennelEngine
 import KennelStore
 import Logging
@@ -29,6 +30,8 @@ public final class JobQueue: Sendable {
     private let concurrency: Int
     /// How large a job's model may be; checked when it is submitted and again when it runs.
     private let modelLimits: ModelLimits
+    /// Where import jobs record datasets, confined to the datasets root when there is one.
+    private let catalog: DatasetCatalog
     private let logger: Logger
     private let scheduling = DispatchQueue(label: "kennel.jobs.scheduling")
     private let workers = DispatchQueue(label: "kennel.jobs.workers", qos: .userInitiated, attributes: .concurrent)
@@ -47,9 +50,11 @@ public final class JobQueue: Sendable {
     private let state = Mutex(State())
 
     public init(store: Store, dataDirectory: URL, concurrency: Int = 1, bus: EventBus = EventBus(),
-                modelLimits: ModelLimits = ModelLimits(), logger: Logger = Logger(label: "kennel.jobs")) {
+                modelLimits: ModelLimits = ModelLimits(), datasetsRoot: URL? = nil,
+                logger: Logger = Logger(label: "kennel.jobs")) {
         self.store = store
         self.modelLimits = modelLimits
+        catalog = DatasetCatalog(store: store, dataDirectory: dataDirectory, datasetsRoot: datasetsRoot)
         self.bus = bus
         metrics = MetricsBuffer(store: store, bus: bus, logger: logger)
         self.dataDirectory = dataDirectory
@@ -70,7 +75,7 @@ public final class JobQueue: Sendable {
 
     /// Validates an import, records it as a queued job of kind `import` and schedules it.
     public func submit(_ spec: DatasetImportSpec) throws -> JobRecord {
-        try DatasetCatalog(store: store, dataDirectory: dataDirectory).validate(spec)
+        try catalog.validate(spec)
         return try enqueue(.import, dataset: spec.name, spec: spec)
     }
 
@@ -177,7 +182,7 @@ public final class JobQueue: Sendable {
             }
             switch job.kind {
             case .train: try train(job, id: id, cancelled: cancelled)
-            case .import: try importDataset(job, id: id)
+            case .import: try importDataset(job, id: id, cancelled: cancelled)
             }
         } catch {
             logger.error("job \(id) failed: \(error)")
@@ -242,15 +247,21 @@ public final class JobQueue: Sendable {
     }
 
     /// An import runs to the end (a shard is written in one pass); an interrupted one simply starts again.
-    private func importDataset(_ job: JobRecord, id: Int64) throws {
+    private func importDataset(_ job: JobRecord, id: Int64, cancelled: Atomic<Bool>.Handle) throws {
         let spec = try JSONDecoder().decode(DatasetImportSpec.self, from: Data(job.specJson.utf8))
         if job.state == .queued {
             guard try JobLedger(store: store).claim(id) else { return }
             bus.publish(.state(job: id, state: .running))
         }
         let ledger = JobLedger(store: store)
-        _ = try DatasetCatalog(store: store, dataDirectory: dataDirectory).importDataset(spec) { done, total in
-            try? ledger.setProgress(id, total > 0 ? Double(done) / Double(total) : 1)
+        do {
+            _ = try catalog.importDataset(spec, isCancelled: { cancelled.load() }) { done, total in
+                try? ledger.setProgress(id, total > 0 ? Double(done) / Double(total) : 1)
+            }
+        } catch DataError.cancelled {
+            // A stopping server leaves the import running, to start again at the next start.
+            if !state.withLock({ $0.stopping }) { try move(id, to: .cancelled) }
+            return
         }
         try move(id, to: .succeeded)
     }

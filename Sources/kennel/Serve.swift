@@ -99,7 +99,8 @@ struct Serve: ParsableCommand {
             logger.notice("removed \(swept.files) temporary file(s) of interrupted writes (\(swept.bytes) bytes)")
         }
         let store = try storage.openStore()
-        let jobs = JobQueue(store: store, dataDirectory: dataDirectory, modelLimits: settings.limits.model)
+        let jobs = JobQueue(store: store, dataDirectory: dataDirectory, modelLimits: settings.limits.model,
+                            datasetsRoot: settings.datasetsRoot.map { URL(fileURLWithPath: $0) })
         jobs.start()
         let staticFiles = try StaticFiles(directory: settings.publicDirectory)
         let metrics = ServerMetrics()

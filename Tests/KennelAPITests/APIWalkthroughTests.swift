@@ -24,7 +24,7 @@ final class LiveServer: Sendable {
         let data = root.appendingPathComponent("var")
         store = try Store(dataDirectory: data,
                           migrations: try Migration.load(from: repositoryRoot.appendingPathComponent("migrations")))
-        jobs = JobQueue(store: store, dataDirectory: data)
+        jobs = JobQueue(store: store, dataDirectory: data, datasetsRoot: datasetsRoot.map { root.appendingPathComponent($0) })
         jobs.start()
         let metrics = ServerMetrics()
         context = APIContext(store: store, jobs: jobs,

@@ -87,3 +87,36 @@ struct LimitsRouteTests {
         #expect(byName["max_parameters"]?["value"] as? Int == 100_000_000)
     }
 }
+
+/// Symbolic links inside the datasets root once let an import read every file of /etc (shadow included) and
+/// import images from outside; each entry is now resolved, and what leaves the root is skipped and listed.
+struct DatasetsRootConfinementTests {
+    @Test func entriesThatResolveOutsideTheRootAreSkippedAndListed() throws {
+        let live = try LiveServer(datasetsRoot: "images")
+        let images = live.directory.path + "/images"
+        let outside = live.directory.path + "/outside"
+        try FileManager.default.createDirectory(atPath: outside + "/n9-stolen", withIntermediateDirectories: true)
+        let sample = try FileManager.default.contentsOfDirectory(atPath: images + "/n0-dark").sorted()[0]
+        for index in 0..<3 {
+            try FileManager.default.copyItem(atPath: images + "/n0-dark/" + sample,
+                                            toPath: outside + "/n9-stolen/\(index).png")
+        }
+        try FileManager.default.createSymbolicLink(atPath: images + "/n9-stolen", withDestinationPath: outside + "/n9-stolen")
+        try FileManager.default.createSymbolicLink(atPath: images + "/n0-dark/zz-passwd", withDestinationPath: "/etc/passwd")
+        try FileManager.default.createSymbolicLink(atPath: images + "/n0-dark/zz-outside.png",
+                                                   withDestinationPath: outside + "/n9-stolen/0.png")
+        let submitted = try live.request("POST", "/v1/datasets", json: #"{"name":"confined","format":"imagefolder","path":"."}"#)
+        #expect(submitted.status == 202)
+        #expect(try live.waitForJob(try #require(try live.object(submitted)["id"] as? Int)) == "succeeded")
+        let dataset = try live.object(try live.request("GET", "/v1/datasets/confined"))
+        let classes = try #require(dataset["classes"] as? [[String: Any]]).compactMap { $0["id"] as? String }
+        #expect(classes == ["n0-dark", "n1-bright"])
+        #expect(dataset["train_count"] as? Int == 18 && dataset["test_count"] as? Int == 6)
+        let skipped = try #require(dataset["skipped"] as? [[String: Any]])
+        let reasons = Dictionary(uniqueKeysWithValues: skipped.map { entry -> (String, String) in
+            (((entry["path"] as? String ?? "") as NSString).lastPathComponent, entry["reason"] as? String ?? "")
+        })
+        #expect(reasons.keys.sorted() == ["n9-stolen", "zz-outside.png", "zz-passwd"])
+        #expect(reasons.values.allSatisfy { $0.contains("outside the datasets root") })
+    }
+}

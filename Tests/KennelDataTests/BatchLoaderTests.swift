@@ -9,7 +9,7 @@ struct BatchLoaderTests {
     private func makeShard(count: Int, in directory: TemporaryDirectory) throws -> Shard {
         let path = directory.path + "/numbers.shard"
         let preprocessing = try Preprocessing(width: 4, height: 4, color: .gray)
-        let writer = try ShardWriter(path: path, exampleBytes: 16)
+        let writer = try ShardWriter(path: path, exampleBytes: 16, examples: count)
         for index in 0..<count {
             try writer.append([UInt8(index)] + [UInt8](repeating: 128, count: 15), label: Int32(index % 3))
         }

@@ -137,3 +137,49 @@ final class ProgressLog: @unchecked Sendable {
     func record(_ done: Int, _ total: Int) { lock.withLock { value = done } }
     var last: Int { lock.withLock { value } }
 }
+
+/// Imports that once cost memory or disk without bound, or ran on after a cancel.
+struct ImportBoundsTests {
+    /// A 4096×4096 RGB upscale of Fashion-MNIST would write 3.5 TB; it is refused from the projection, before
+    /// any byte is written, with both numbers in the message.
+    @Test func aShardThatCannotFitIsRefusedBeforeWriting() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let error = try #require(throws: DataError.self) {
+            try IDXImport.run(directory: "/usr/share/datasets/fashion-mnist",
+                              preprocessing: try Preprocessing(width: 4096, height: 4096, color: .rgb),
+                              shardPath: directory.path + "/datasets/huge.shard")
+        }
+        #expect(error.description.contains("would take \(70_000 * (4096 * 4096 * 3 + 4)) bytes"))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path + "/datasets").isEmpty)
+    }
+
+    @Test func filesAreSniffedAndSizedBeforeTheyAreRead() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let images = try writeToneImages(under: directory.path)
+        // Sparse files: big on paper, nothing on disk.
+        for (name, size) in [("zz-huge.png", 300 << 20), ("zz-big-text.jpg", 100 << 20)] {
+            let path = images + "/n0-dark/" + name
+            #expect(FileManager.default.createFile(atPath: path, contents: Data("not an image".utf8)))
+            try FileHandle(forWritingTo: URL(fileURLWithPath: path)).truncate(atOffset: UInt64(size))
+        }
+        let summary = try ImageFolderImport.run(root: images, preprocessing: try Preprocessing(width: 8, height: 8, color: .gray),
+                                                shardPath: directory.path + "/tones.shard")
+        let reasons = Dictionary(uniqueKeysWithValues: summary.skipped.map { (($0.path as NSString).lastPathComponent, $0.reason) })
+        #expect(reasons["zz-huge.png"]?.contains("more than the \(256 << 20) an image file may be") == true)
+        #expect(reasons["zz-big-text.jpg"]?.contains("signature") == true)
+        #expect(summary.imported == 24)
+    }
+
+    @Test func aCancelledImportStopsAndLeavesNothing() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let images = try writeToneImages(under: directory.path)
+        #expect(throws: DataError.cancelled) {
+            try ImageFolderImport.run(root: images, preprocessing: try Preprocessing(width: 8, height: 8, color: .gray),
+                                      shardPath: directory.path + "/out/tones.shard", isCancelled: { true })
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path + "/out").isEmpty)
+    }
+}
