@@ -84,17 +84,33 @@ extension Router.Builder {
             return .json(try Self.confusion(of: name, context))
         }
 
+        // Ready once every served model is loaded, or was let go to keep within the resident-model budget (it
+        // then loads on its next request, which `on_demand` says).
         get("/readyz") { _ in
             let models = try context.models.readiness()
             struct Status: Encodable {
                 let status: String
                 let models: [Entry]
-                struct Entry: Encodable { let name: String; let version: Int; let ready: Bool }
+                struct Entry: Encodable {
+                    let name: String
+                    let version: Int
+                    let ready: Bool
+                    let onDemand: Bool
+                    enum CodingKeys: String, CodingKey { case name, version, ready, onDemand = "on_demand" }
+                }
             }
-            let ready = models.allSatisfy(\.ready)
+            let ready = models.allSatisfy { $0.ready || $0.onDemand }
             return .json(Status(status: ready ? "ready" : "loading",
-                                models: models.map { Status.Entry(name: $0.name, version: $0.version, ready: $0.ready) }),
+                                models: models.map { .init(name: $0.name, version: $0.version, ready: $0.ready,
+                                                           onDemand: $0.onDemand) }),
                          status: ready ? .ok : .serviceUnavailable)
+        }
+
+        on(.delete, "/v1/models/{name}", execution: .queue(context.work)) { request in
+            try context.authorize(request)
+            let name = try request.parameters.require("name")
+            try APIErrors.map { try context.models.unserve(name: name) }
+            return Response(status: .noContent)
         }
     }
 

@@ -19,6 +19,8 @@ public struct ServerLimits: Sendable, Equatable {
     public var classifyCapacity = 64
     /// Layer sizes, parameters and activation size of a model a job may ask for.
     public var model = ModelLimits()
+    /// Bytes the served models loaded in this process may hold together (least recently used out past it).
+    public var residentModelBytes = 1 << 30
 
     public init() {}
 
@@ -51,6 +53,9 @@ public struct ServerLimits: Sendable, Equatable {
         Setting(name: "classify_capacity", flag: "classify-capacity", environment: "KENNEL_CLASSIFY_CAPACITY",
                 help: "classification requests waiting or running", unit: 1, range: 1...100_000,
                 keyPath: \.classifyCapacity),
+        Setting(name: "resident_model_bytes", flag: "max-resident-models-mb", environment: "KENNEL_MAX_RESIDENT_MODELS_MB",
+                help: "memory of the served models kept loaded, MiB", unit: 1 << 20, range: 16...1_000_000,
+                keyPath: \.residentModelBytes),
         Setting(name: "max_layer_size", flag: "max-layer-size", environment: "KENNEL_MAX_LAYER_SIZE",
                 help: "filters, units, kernel, size, stride of one layer", unit: 1, range: 1...1_000_000,
                 keyPath: \.model.maxLayerSize),

@@ -42,6 +42,8 @@ public final class ServedModel: Sendable {
     public let firstKernel: Tensor?
     /// Runs the engine model, batching concurrent requests (layers keep per-call state, so passes are serial).
     private let predictor: BatchingPredictor
+    /// Memory the loaded model holds: every parameter with its gradient and the optimizer's two moments.
+    public let residentBytes: Int
 
     init(name: String, version: Int, loaded: sending LoadedCheckpoint, classIds: [String],
          statistics: ClassifyStatistics) throws {
@@ -55,6 +57,7 @@ public final class ServedModel: Sendable {
                                           color: ColorMode(rawValue: settings["color"] ?? "") ?? .gray,
                                           resize: ResizeMode(rawValue: settings["resize"] ?? "") ?? .pad)
         firstKernel = loaded.model.layers.lazy.compactMap { $0 as? ConvolutionLayer }.first?.kernel.value
+        residentBytes = loaded.model.parameterCount * MemoryLayout<Float>.stride * 4
         predictor = BatchingPredictor(model: loaded.model, statistics: statistics)
     }
 
@@ -98,17 +101,67 @@ public final class ServedModel: Sendable {
     }
 }
 
+/// The served models loaded in this process, least recently used first out when they exceed the budget.
+struct ResidentModels {
+    private(set) var models: [String: ServedModel] = [:]
+    private var lastUse: [String: UInt64] = [:]
+    private var clock: UInt64 = 0
+    /// Names dropped to make room; they load again on their next request.
+    private(set) var evicted: Set<String> = []
+
+    subscript(name: String) -> ServedModel? { models[name] }
+
+    /// Marks `name` as just used.
+    mutating func touch(_ name: String) {
+        guard models[name] != nil else { return }
+        clock += 1
+        lastUse[name] = clock
+    }
+
+    /// Keeps `model` (replacing its name's other version), then drops the least recently used others while the
+    /// total exceeds `budget`. The newcomer always stays, even alone over the budget. Returns the dropped names.
+    mutating func insert(_ model: ServedModel, budget: Int) -> [String] {
+        models[model.name] = model
+        evicted.remove(model.name)
+        touch(model.name)
+        var dropped: [String] = []
+        while models.values.reduce(0, { $0 + $1.residentBytes }) > budget,
+              let oldest = lastUse.filter({ $0.key != model.name }).min(by: { $0.value < $1.value })?.key {
+            remove(oldest)
+            evicted.insert(oldest)
+            dropped.append(oldest)
+        }
+        return dropped
+    }
+
+    mutating func remove(_ name: String) {
+        models[name] = nil
+        lastUse[name] = nil
+    }
+
+    /// Forgets `name` entirely (it is no longer served).
+    mutating func forget(_ name: String) {
+        remove(name)
+        evicted.remove(name)
+    }
+}
+
 /// Named models with numbered versions, each pointing at a checkpoint; one version per name is served. Loaded
-/// models are cached per name and swapped in one step when another version is promoted.
+/// models are cached per name, within a memory budget (least recently used out, loaded again on demand), and
+/// swapped in one step when another version is promoted.
 public final class ModelRegistry: Sendable {
     private let store: Store
     private let checkpoints: CheckpointStore
-    private let cache = Mutex([String: ServedModel]())
+    private let cache = Mutex(ResidentModels())
+    /// Bytes the loaded models may hold together.
+    public let residentBudget: Int
     /// Batch sizes, queue waits and forward-pass times of every served model.
     private let statistics: ClassifyStatistics
 
     /// `metrics` receives classification batch sizes and timings (the server passes its Prometheus factory).
-    public init(store: Store, dataDirectory: URL, metrics: any MetricsFactory = MetricsSystem.factory) {
+    public init(store: Store, dataDirectory: URL, metrics: any MetricsFactory = MetricsSystem.factory,
+                residentBudget: Int = 1 << 30) {
+        self.residentBudget = residentBudget
         statistics = ClassifyStatistics(factory: metrics)
         self.store = store
         checkpoints = CheckpointStore(store: store, dataDirectory: dataDirectory)
@@ -135,8 +188,22 @@ public final class ModelRegistry: Sendable {
             try model.insert(db)
             try Self.serve(name: name, version: version, in: db)
         }
-        cache.withLock { $0[name] = served }
+        keep(served)
         return served
+    }
+
+    /// Keeps a loaded model resident, evicting the least recently used others past the budget.
+    private func keep(_ model: ServedModel) {
+        _ = cache.withLock { $0.insert(model, budget: residentBudget) }
+    }
+
+    /// Stops serving `name`: its versions stay recorded (promote one again to serve it), requests get 404.
+    public func unserve(name: String) throws {
+        try store.pool.write { db in
+            try db.execute(sql: "DELETE FROM served_models WHERE name = ?", arguments: [name])
+            guard db.changesCount == 1 else { throw RegistryError.unknownModel(name) }
+        }
+        cache.withLock { $0.forget(name) }
     }
 
     /// Serves the version before the one served now, loaded and warmed before the swap like a promotion.
@@ -156,7 +223,7 @@ public final class ModelRegistry: Sendable {
             guard try Self.servedVersion(of: name, in: db) == current else { throw RegistryError.changedMeanwhile(name) }
             try Self.serve(name: name, version: previous, in: db)
         }
-        cache.withLock { $0[name] = served }
+        keep(served)
         return served
     }
 
@@ -169,15 +236,26 @@ public final class ModelRegistry: Sendable {
         try Int.fetchOne(db, sql: "SELECT version FROM served_models WHERE name = ?", arguments: [name])
     }
 
-    /// Every served model name, and whether it is loaded and warmed in this process.
-    public func readiness() throws -> [(name: String, version: Int, ready: Bool)] {
+    /// Where one served model stands in this process.
+    public struct Readiness: Sendable, Equatable {
+        public let name: String
+        public let version: Int
+        /// Loaded and warmed now.
+        public let ready: Bool
+        /// Not resident because the memory budget made room for others; it loads on its next request.
+        public let onDemand: Bool
+    }
+
+    /// Every served model name, and whether it is loaded and warmed in this process or left to load on demand.
+    public func readiness() throws -> [Readiness] {
         let served = try store.pool.read { db in
             try Row.fetchAll(db, sql: "SELECT name, version FROM served_models ORDER BY name")
         }
-        let loaded = cache.withLock { $0 }
+        let resident = cache.withLock { $0 }
         return served.map { row in
             let name: String = row["name"], version: Int = row["version"]
-            return (name, version, loaded[name]?.version == version)
+            let ready = resident[name]?.version == version
+            return Readiness(name: name, version: version, ready: ready, onDemand: !ready && resident.evicted.contains(name))
         }
     }
 
@@ -188,15 +266,22 @@ public final class ModelRegistry: Sendable {
         }
     }
 
-    /// The served version of `name`, loaded once and then kept.
+    /// The served version of `name`, loaded on first use and kept while the memory budget allows.
     public func served(_ name: String) throws -> ServedModel {
-        if let cached = cache.withLock({ $0[name] }) { return cached }
+        let cached = cache.withLock { resident -> ServedModel? in
+            resident.touch(name)
+            return resident[name]
+        }
+        if let cached { return cached }
         guard let version = try store.pool.read({ try Self.servedVersion(of: name, in: $0) }) else {
             throw RegistryError.unknownModel(name)
         }
         let served = try load(name: name, version: version)
-        cache.withLock { $0[name] = $0[name] ?? served }
-        return served
+        return cache.withLock { resident in
+            if let raced = resident[name] { return raced }
+            _ = resident.insert(served, budget: residentBudget)
+            return served
+        }
     }
 
     private func load(name: String, version: Int) throws -> ServedModel {

@@ -52,6 +52,10 @@ struct Serve: ParsableCommand {
             help: "MiB that decoding images may hold at once across requests (default 1024).")
     var decodeBudgetMiB: Int?
 
+    @Option(name: .customLong("max-resident-models-mb"),
+            help: "MiB the served models kept loaded may hold; the least recently used load again on demand (default 1024).")
+    var maxResidentModelsMiB: Int?
+
     @Option(name: .customLong("max-layer-size"),
             help: "Largest filters, units, kernel, size or stride of a job's layer (default 65536).")
     var maxLayerSize: Int?
@@ -81,6 +85,7 @@ struct Serve: ParsableCommand {
             "request-deadline": requestDeadline, "max-body-mb": maxBodyMiB, "max-image-pixels": maxImagePixels,
             "decode-budget-mb": decodeBudgetMiB, "classify-capacity": classifyCapacity, "max-layer-size": maxLayerSize,
             "max-parameters": maxParameters, "max-activation-values": maxActivationValues,
+            "max-resident-models-mb": maxResidentModelsMiB,
         ]
         return given.compactMapValues { $0 }
     }
@@ -104,8 +109,8 @@ struct Serve: ParsableCommand {
         jobs.start()
         let staticFiles = try StaticFiles(directory: settings.publicDirectory)
         let metrics = ServerMetrics()
-        let models = ModelRegistry(store: store, dataDirectory: URL(fileURLWithPath: storage.resolvedDataDirectory),
-                                   metrics: metrics.factory)
+        let models = ModelRegistry(store: store, dataDirectory: dataDirectory, metrics: metrics.factory,
+                                   residentBudget: settings.limits.residentModelBytes)
         DispatchQueue.global(qos: .utility).async { models.warmAll() }
         let context = APIContext(store: store, jobs: jobs, models: models, metrics: metrics,
                                  token: ProcessInfo.processInfo.environment["KENNEL_TOKEN"],

@@ -80,7 +80,7 @@ struct LimitsRouteTests {
         #expect(response.status == 200)
         let entries = try #require(try JSONSerialization.jsonObject(with: Data(response.body)) as? [[String: Any]])
         let byName = Dictionary(uniqueKeysWithValues: entries.map { ($0["name"] as? String ?? "", $0) })
-        #expect(byName.count == 10)
+        #expect(byName.count == 11)
         #expect(byName["max_body_bytes"]?["value"] as? Int == 32 << 20)
         #expect(byName["max_body_bytes"]?["flag"] as? String == "--max-body-mb")
         #expect(byName["request_deadline_seconds"]?["env"] as? String == "KENNEL_REQUEST_DEADLINE")
@@ -118,5 +118,13 @@ struct DatasetsRootConfinementTests {
         })
         #expect(reasons.keys.sorted() == ["n9-stolen", "zz-outside.png", "zz-passwd"])
         #expect(reasons.values.allSatisfy { $0.contains("outside the datasets root") })
+    }
+}
+
+struct UnserveRouteTests {
+    @Test func deletingAModelStopsServingItAndNeedsTheToken() throws {
+        let live = try LiveServer(token: "s3cret")
+        #expect(try live.request("DELETE", "/v1/models/none").status == 401)
+        #expect(try live.request("DELETE", "/v1/models/none", headers: ["Authorization": "Bearer s3cret"]).status == 404)
     }
 }

@@ -56,4 +56,35 @@ struct ModelRegistryTests {
         let empty = try bench.newJob()
         #expect(throws: RegistryError.jobHasNoCheckpoint(empty)) { try registry.promote(name: "tones", job: empty) }
     }
+
+    /// Every promoted name once stayed resident forever (+52 MB each); now the loaded models keep within a
+    /// budget, least recently used out, loaded again on demand, and readiness says which is which.
+    @Test func residentModelsStayWithinTheBudgetAndUnservedOnesLeave() throws {
+        let bench = try Workbench()
+        defer { bench.remove() }
+        let job = try bench.newJob()
+        _ = try bench.trainer.run(job: job, spec: bench.spec(epochs: 1))
+        let probe = try ModelRegistry(store: bench.store, dataDirectory: bench.dataDirectory).promote(name: "probe", job: job)
+        // Room for two models.
+        let registry = ModelRegistry(store: bench.store, dataDirectory: bench.dataDirectory,
+                                     residentBudget: 2 * probe.residentBytes + probe.residentBytes / 2)
+        for name in ["a", "b", "c"] { try registry.promote(name: name, job: job) }
+        func states() throws -> [String: (ready: Bool, onDemand: Bool)] {
+            Dictionary(uniqueKeysWithValues: try registry.readiness().map { ($0.name, ($0.ready, $0.onDemand)) })
+        }
+        var now = try states()
+        #expect(now["a"]! == (false, true) && now["b"]! == (true, false) && now["c"]! == (true, false))
+        // "probe" was promoted by another process: never loaded here, so not ready and not on demand either.
+        #expect(now["probe"]! == (false, false))
+        // Using "a" loads it again and lets the least recently used ("b") go.
+        _ = try registry.served("a").classify(try heldOutDarkImage())
+        now = try states()
+        #expect(now["a"]!.ready && now["b"]!.onDemand && now["c"]!.ready)
+        try registry.unserve(name: "a")
+        #expect(throws: RegistryError.unknownModel("a")) { try registry.served("a") }
+        #expect(throws: RegistryError.unknownModel("a")) { try registry.unserve(name: "a") }
+        #expect(try states()["a"] == nil)
+        // Promoting it again serves a new version.
+        #expect(try registry.promote(name: "a", job: job).version == 2)
+    }
 }
