@@ -66,6 +66,14 @@ public struct APIContext: Sendable {
 
 /// Turns the job system's typed errors into HTTP answers with the status DESIGN.md names.
 enum APIErrors {
+    /// What the router answers for an error no handler mapped: 507 when the disk is full (any write, anywhere).
+    static func translate(_ error: any Error, dataDirectory: URL?) -> HTTPError? {
+        guard DiskFull.matches(error) else { return nil }
+        let message = dataDirectory.map { DiskFull.message(at: $0, then: "retry") }
+            ?? "disk full: free space on the server, then retry"
+        return HTTPError(.insufficientStorage, code: "insufficient_storage", message: message)
+    }
+
     static func map<Value>(_ body: () throws -> Value) throws -> Value {
         do {
             return try body()
@@ -79,7 +87,13 @@ enum APIErrors {
         } catch let error as JobQueueError {
             switch error {
             case .unknownJob: throw HTTPError.notFound(error.description)
-            case .alreadyFinished: throw HTTPError(.conflict, code: "conflict", message: error.description)
+            case .alreadyFinished, .notResumable, .inUse:
+                throw HTTPError(.conflict, code: "conflict", message: error.description)
+            }
+        } catch let error as DatasetCatalogError {
+            switch error {
+            case .unknown: throw HTTPError.notFound(error.description)
+            case .inUse: throw HTTPError(.conflict, code: "conflict", message: error.description)
             }
         } catch let error as RegistryError {
             switch error {

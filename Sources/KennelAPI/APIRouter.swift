@@ -16,6 +16,7 @@ public enum APIRouter {
             routes.addModelRoutes(context)
         }
         routes.fallback { request in try staticFiles.response(for: request) }
-        return Router(routes)
+        let dataDirectory = context?.jobs.dataDirectory
+        return Router(routes, translate: { APIErrors.translate($0, dataDirectory: dataDirectory) })
     }
 }

@@ -25,6 +25,13 @@ extension Router.Builder {
             return page.response(datasets.map(DatasetBody.init), path: "/v1/datasets") { $0.name }
         }
 
+        on(.delete, "/v1/datasets/{name}", execution: .queue(context.work)) { request in
+            try context.authorize(request)
+            let name = try request.parameters.require("name")
+            try APIErrors.map { try context.jobs.catalog.delete(name) }
+            return Response(status: .noContent)
+        }
+
         get("/v1/datasets/{name}") { request in
             let name = try request.parameters.require("name")
             guard let dataset = try context.store.pool.read({ try DatasetRecord.fetchOne($0, key: name) }) else {

@@ -70,6 +70,19 @@ extension Router.Builder {
 
         get("/v1/jobs/{id}") { request in .json(try Self.jobBody(request, context)) }
 
+        post("/v1/jobs/{id}/resume", execution: .queue(context.work)) { request in
+            try context.authorize(request)
+            let id = try request.parameters.require("id", as: Int64.self)
+            return .job(try APIErrors.map { try context.jobs.resume(id) }, status: .accepted)
+        }
+
+        on(.delete, "/v1/jobs/{id}", execution: .queue(context.work)) { request in
+            try context.authorize(request)
+            let id = try request.parameters.require("id", as: Int64.self)
+            try APIErrors.map { try context.jobs.delete(id) }
+            return Response(status: .noContent)
+        }
+
         post("/v1/jobs/{id}/cancel", execution: .queue(context.work)) { request in
             try context.authorize(request)
             let id = try request.parameters.require("id", as: Int64.self)

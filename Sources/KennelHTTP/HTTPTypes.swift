@@ -41,6 +41,7 @@ public struct HTTPStatus: RawRepresentable, Hashable, Sendable, CustomStringConv
     public static let tooManyRequests = HTTPStatus(rawValue: 429)
     public static let internalServerError = HTTPStatus(rawValue: 500)
     public static let notImplemented = HTTPStatus(rawValue: 501)
+    public static let insufficientStorage = HTTPStatus(rawValue: 507)
     public static let serviceUnavailable = HTTPStatus(rawValue: 503)
 
     public var description: String { String(rawValue) }

@@ -67,6 +67,7 @@ public struct Router: Sendable {
     private let root: RouteNode
     private let fallback: RequestHandler?
     private let logger: Logger
+    private let translate: @Sendable (any Error) -> HTTPError?
 
     /// Collects routes before they are frozen.
     public struct Builder {
@@ -99,10 +100,13 @@ public struct Router: Sendable {
         }
     }
 
-    public init(_ builder: Builder, logger: Logger = Logger(label: "kennel.http")) {
+    /// `translate` turns errors that are not `HTTPError`s into answers where it knows them (nil: 500).
+    public init(_ builder: Builder, logger: Logger = Logger(label: "kennel.http"),
+                translate: @escaping @Sendable (any Error) -> HTTPError? = { _ in nil }) {
         root = builder.root
         fallback = builder.fallback
         self.logger = logger
+        self.translate = translate
     }
 
     /// Every registered route (not the fallback), sorted by pattern and method: what an API description lists.
@@ -139,6 +143,7 @@ public struct Router: Sendable {
             return error.response
         } catch {
             logger.error("\(request.method) \(request.path) failed: \(error)")
+            if let known = translate(error) { return known.response }
             return HTTPError(.internalServerError, code: "internal", message: "internal server error").response
         }
     }

@@ -67,3 +67,36 @@ public enum TemporaryFiles {
         return removed
     }
 }
+
+/// Space held back in the data directory (`reserve.bin`) and given back when the disk fills, so the database
+/// can still record why a job stopped: SQLite cannot commit even a one-row change on a full disk.
+public struct DiskReserve: Sendable {
+    public let path: String
+    public let bytes: Int
+
+    public init(directory: URL, bytes: Int = 2 << 20) {
+        path = directory.appendingPathComponent("reserve.bin").path
+        self.bytes = bytes
+    }
+
+    /// Allocates the reserve when it is missing and the disk has room for it; true when it is in place.
+    @discardableResult
+    public func restore() -> Bool {
+        if let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int, size == bytes {
+            return true
+        }
+        let descriptor = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else { return false }
+        defer { close(descriptor) }
+        guard posix_fallocate(descriptor, 0, off_t(bytes)) == 0 else {
+            unlink(path)
+            return false
+        }
+        return true
+    }
+
+    /// Gives the reserved space back to the file system.
+    public func release() {
+        unlink(path)
+    }
+}

@@ -26,6 +26,19 @@ public struct DatasetImportSpec: Codable, Equatable, Sendable {
     }
 }
 
+/// Why a dataset could not be deleted.
+public enum DatasetCatalogError: Error, Equatable, CustomStringConvertible {
+    case unknown(String)
+    case inUse(String)
+
+    public var description: String {
+        switch self {
+        case .unknown(let name): return "no dataset named '\(name)'"
+        case .inUse(let reason): return reason
+        }
+    }
+}
+
 /// Imports datasets into shards under `<data-dir>/datasets/` and records them in the `datasets` table.
 public struct DatasetCatalog: Sendable {
     public let store: Store
@@ -71,6 +84,31 @@ public struct DatasetCatalog: Sendable {
                 throw SpecError(field: field, message: "must be 1…4096, got \(value)")
             }
         }
+    }
+
+    /// Deletes a dataset's row and shard, to free space. Refused while a job on it is queued or running, and
+    /// while a served model was trained on it (its confusion matrix reads the test split).
+    public func delete(_ name: String) throws {
+        let dataset = try store.pool.read { db -> DatasetRecord in
+            guard let dataset = try DatasetRecord.fetchOne(db, key: name) else { throw DatasetCatalogError.unknown(name) }
+            if let active = try Int64.fetchOne(db, sql: """
+                SELECT id FROM jobs WHERE dataset = ? AND state IN ('queued', 'running') ORDER BY id LIMIT 1
+                """, arguments: [name]) {
+                throw DatasetCatalogError.inUse("job \(active) uses dataset '\(name)'; cancel it first")
+            }
+            if let served = try String.fetchOne(db, sql: """
+                SELECT s.name FROM served_models s JOIN models m ON m.name = s.name AND m.version = s.version
+                JOIN checkpoints c ON c.id = m.checkpoint_id JOIN jobs j ON j.id = c.job_id
+                WHERE j.dataset = ? LIMIT 1
+                """, arguments: [name]) {
+                throw DatasetCatalogError.inUse("the served model '\(served)' was trained on dataset '\(name)'; "
+                                                + "unserve it first (DELETE /v1/models/\(served))")
+            }
+            return dataset
+        }
+        // The shard first: on a full disk the database cannot commit until it is gone.
+        if let shard = dataset.shardPath { try? FileManager.default.removeItem(atPath: shard) }
+        try store.pool.write { db in _ = try DatasetRecord.deleteOne(db, key: name) }
     }
 
     /// Runs the import and records the dataset; returns the row and the import's summary. `isCancelled` is

@@ -124,6 +124,17 @@ public struct JobLedger: Sendable {
         }
     }
 
+    /// Queues a failed or cancelled job again (clearing its end and error); false when it is in another state.
+    public func requeue(_ id: Int64) throws -> Bool {
+        try store.pool.write { db in
+            try db.execute(sql: """
+                UPDATE jobs SET state = 'queued', finished_at = NULL, error = NULL, owner = NULL, crashes = 0
+                WHERE id = ? AND state IN ('failed', 'cancelled')
+                """, arguments: [id])
+            return db.changesCount == 1
+        }
+    }
+
     /// The job has made progress since it was taken over: earlier deaths no longer count against it.
     public func clearCrashes(_ id: Int64) throws {
         try store.pool.write { db in

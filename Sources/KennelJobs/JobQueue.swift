@@ -11,11 +11,19 @@ import Synchronization
 public enum JobQueueError: Error, Equatable, CustomStringConvertible {
     case unknownJob(Int64)
     case alreadyFinished(id: Int64, state: JobState)
+    /// Only a failed or cancelled training job can be resumed.
+    case notResumable(id: Int64, state: JobState, kind: JobKind)
+    /// The job, or what it made, is still needed (running, or a model version was promoted from it).
+    case inUse(String)
 
     public var description: String {
         switch self {
         case .unknownJob(let id): return "no job with id \(id)"
         case .alreadyFinished(let id, let state): return "job \(id) is already \(state.rawValue)"
+        case .notResumable(let id, let state, let kind):
+            return kind == .import ? "job \(id) is an import; submit the import again"
+                : "job \(id) is \(state.rawValue); only a failed or cancelled training job can be resumed"
+        case .inUse(let reason): return reason
         }
     }
 }
@@ -26,12 +34,13 @@ public enum JobQueueError: Error, Equatable, CustomStringConvertible {
 /// checkpoint, or from step 0 when it has none.
 public final class JobQueue: Sendable {
     private let store: Store
-    private let dataDirectory: URL
+    /// Where shards, checkpoints and the database live.
+    public let dataDirectory: URL
     private let concurrency: Int
     /// How large a job's model may be; checked when it is submitted and again when it runs.
     private let modelLimits: ModelLimits
     /// Where import jobs record datasets, confined to the datasets root when there is one.
-    private let catalog: DatasetCatalog
+    public let catalog: DatasetCatalog
     private let logger: Logger
     private let scheduling = DispatchQueue(label: "kennel.jobs.scheduling")
     private let workers = DispatchQueue(label: "kennel.jobs.workers", qos: .userInitiated, attributes: .concurrent)
@@ -66,6 +75,10 @@ public final class JobQueue: Sendable {
     public func start() {
         scheduling.async { self.schedule() }
     }
+
+    /// Given back when a job finds the disk full, so its failure can still be recorded; taken again before the
+    /// next job starts, when there is room.
+    private var reserve: DiskReserve { DiskReserve(directory: dataDirectory) }
 
     /// Validates `spec` against its dataset, records the job as queued and schedules it.
     public func submit(_ spec: TrainingSpec) throws -> JobRecord {
@@ -103,6 +116,45 @@ public final class JobQueue: Sendable {
         }
     }
 
+    /// Queues a failed or cancelled training job again; it continues from its newest valid checkpoint (for
+    /// instance after a full disk was cleared), under the same id, each step recorded once.
+    @discardableResult
+    public func resume(_ id: Int64) throws -> JobRecord {
+        let ledger = JobLedger(store: store)
+        guard let job = try ledger.job(id) else { throw JobQueueError.unknownJob(id) }
+        guard job.kind == .train, try ledger.requeue(id) else {
+            throw JobQueueError.notResumable(id: id, state: job.state, kind: job.kind)
+        }
+        bus.publish(.state(job: id, state: .queued))
+        scheduling.async { self.schedule() }
+        return try ledger.job(id) ?? job
+    }
+
+    /// Deletes a finished job with its metrics and checkpoint files, to free space. Refused while it runs or
+    /// is queued, and while a model version was promoted from it.
+    public func delete(_ id: Int64) throws {
+        let ledger = JobLedger(store: store)
+        guard let job = try ledger.job(id) else { throw JobQueueError.unknownJob(id) }
+        guard job.state.isFinal else {
+            throw JobQueueError.inUse("job \(id) is \(job.state.rawValue); cancel it first")
+        }
+        let promoted = try store.pool.read { db in
+            try Row.fetchOne(db, sql: """
+                SELECT m.name, m.version FROM models m JOIN checkpoints c ON c.id = m.checkpoint_id
+                WHERE c.job_id = ? ORDER BY m.name, m.version LIMIT 1
+                """, arguments: [id])
+        }
+        if let promoted {
+            let name: String = promoted["name"], version: Int = promoted["version"]
+            throw JobQueueError.inUse("model '\(name)' version \(version) was promoted from job \(id) and needs its "
+                                      + "checkpoint; the job cannot be deleted")
+        }
+        // Files first: on a full disk the database cannot commit until they are gone.
+        try? FileManager.default.removeItem(at: CheckpointStore(store: store, dataDirectory: dataDirectory).directory
+            .appendingPathComponent(String(id)))
+        try store.pool.write { db in _ = try JobRecord.deleteOne(db, key: id) }
+    }
+
     /// Blocks until no job is running or waiting to start in this process.
     public func waitUntilIdle() {
         scheduling.sync {}
@@ -131,6 +183,7 @@ public final class JobQueue: Sendable {
         let (room, stopping) = state.withLock { ($0.running.count < concurrency ? concurrency - $0.running.count : 0,
                                                  $0.stopping) }
         guard room > 0, !stopping else { return }
+        reserve.restore()
         let candidates: [JobRecord]
         do {
             candidates = try store.pool.read { db in
@@ -185,8 +238,27 @@ public final class JobQueue: Sendable {
             case .import: try importDataset(job, id: id, cancelled: cancelled)
             }
         } catch {
-            logger.error("job \(id) failed: \(error)")
-            _ = try? move(id, to: .failed, error: "\(error)")
+            let diskFull = DiskFull.matches(error)
+            if diskFull { reserve.release() }
+            let reason = diskFull ? DiskFull.message(at: dataDirectory, then: "POST /v1/jobs/\(id)/resume") : "\(error)"
+            logger.error("job \(id) failed: \(reason)")
+            recordFailure(id, reason)
+        }
+    }
+
+    /// Marks job `id` failed. When even that cannot be written (the database's disk is full too) it is tried
+    /// again every few seconds, so the job never stays `running` with nothing training it.
+    private func recordFailure(_ id: Int64, _ reason: String) {
+        do {
+            try move(id, to: .failed, error: reason)
+        } catch JobLedgerError.transitionNotAllowed {
+            return
+        } catch {
+            logger.error("cannot record that job \(id) failed (\(error)); trying again in 5 s")
+            scheduling.asyncAfter(deadline: .now() + 5) { [self] in
+                guard !state.withLock({ $0.stopping }) else { return }
+                recordFailure(id, reason)
+            }
         }
     }
 
@@ -200,6 +272,11 @@ public final class JobQueue: Sendable {
         } else {
             guard try ledger.claim(id) else { return }
             bus.publish(.state(job: id, state: .running))
+            // A job queued again by `resume` continues from its newest checkpoint; a new one has none.
+            if let newest = try newestValidCheckpoint(of: id) {
+                resume = newest
+                try ledger.markResumed(id, from: newest.id)
+            }
         }
         // The first finished step shows the job does not kill the process: earlier deaths stop counting.
         var steppedSinceStart = false

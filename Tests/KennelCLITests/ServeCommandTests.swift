@@ -35,14 +35,24 @@ final class ServerProcess {
     private let log = OutputLog()
     private(set) var port: UInt16 = 0
 
-    /// Without `demo`, the server starts with `--no-demo` (tests bring their own data).
+    /// Without `demo`, the server starts with `--no-demo` (tests bring their own data). With `tmpfsSize`
+    /// (such as "8m") the server runs in a mount namespace of its own, its data directory a tmpfs of that size:
+    /// a small disk that fills up.
     init(arguments: [String] = [], environment: [String: String] = [:], waitForListening: Bool = true,
-         demo: Bool = false) throws {
+         demo: Bool = false, tmpfsSize: String? = nil) throws {
         dataDirectory = try TemporaryDirectory()
-        process.executableURL = try kennelBinary()
-        process.arguments = ["serve", "--public", repositoryRoot.appendingPathComponent("public").path,
-                             "--migrations", repositoryRoot.appendingPathComponent("migrations").path]
+        let serve = ["serve", "--public", repositoryRoot.appendingPathComponent("public").path,
+                     "--migrations", repositoryRoot.appendingPathComponent("migrations").path]
             + (demo ? [] : ["--no-demo"]) + arguments
+        if let tmpfsSize {
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/unshare")
+            process.arguments = ["--mount", "--propagation", "private", "sh", "-c",
+                                 "mount -t tmpfs -o size=\(tmpfsSize) tmpfs \"$KENNEL_DATA_DIR\" && exec \"$0\" \"$@\"",
+                                 try kennelBinary().path] + serve
+        } else {
+            process.executableURL = try kennelBinary()
+            process.arguments = serve
+        }
         var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("KENNEL_") }
         env["KENNEL_PORT"] = "0"
         env["KENNEL_DATA_DIR"] = dataDirectory.path
