@@ -121,7 +121,8 @@ final class ShardWriter {
     init(path: String, exampleBytes: Int, examples: Int, maxBytes: Int = ShardWriter.maxBytes) throws {
         self.path = path
         self.exampleBytes = exampleBytes
-        temporaryPath = path + ".\(UUID().uuidString).tmp"
+        // The writer's pid in the name lets a starting server remove what a dead writer left.
+        temporaryPath = path + ".\(getpid()).\(UUID().uuidString).tmp"
         let folder = (path as NSString).deletingLastPathComponent
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         let (product, overflow) = (exampleBytes + 4).multipliedReportingOverflow(by: examples)

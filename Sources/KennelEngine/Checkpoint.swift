@@ -178,7 +178,8 @@ public enum Checkpoint {
     /// Writes `bytes` to `url` atomically: a temporary file beside it, flushed to disk, then renamed over it.
     public static func write(_ bytes: [UInt8], to url: URL) throws {
         let directory = url.deletingLastPathComponent()
-        let temporary = directory.appendingPathComponent(".\(url.lastPathComponent).\(UUID().uuidString).tmp")
+        // The writer's pid in the name lets a starting server remove what a dead writer left.
+        let temporary = directory.appendingPathComponent(".\(url.lastPathComponent).\(getpid()).\(UUID().uuidString).tmp")
         guard FileManager.default.createFile(atPath: temporary.path, contents: nil) else {
             throw EngineError.checkpointUnreadable(reason: "cannot create \(temporary.path)")
         }

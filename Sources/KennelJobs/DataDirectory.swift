@@ -45,10 +45,11 @@ public final class DataDirectoryLock: Sendable {
     deinit { close(descriptor) }
 }
 
-/// Files that interrupted atomic writes leave behind (`*.tmp` beside shards and checkpoints).
+/// Files that interrupted atomic writes leave behind (`NAME.PID.UUID.tmp` beside shards and checkpoints).
 public enum TemporaryFiles {
-    /// Removes every `*.tmp` file under `directory` not written to for `idleSeconds` (one being written now,
-    /// by a foreground `kennel train` or `kennel import`, is recent and stays). Returns how many files and bytes went.
+    /// Removes every `*.tmp` file under `directory` whose writer process is gone, or, when the name carries no
+    /// pid, that was not written to for `idleSeconds` (one a foreground `kennel train` or `kennel import` is
+    /// writing now stays). Returns how many files and bytes went.
     @discardableResult
     public static func sweep(under directory: URL, idleSeconds: TimeInterval = 60) -> (files: Int, bytes: Int) {
         guard let walker = FileManager.default.enumerator(
@@ -59,12 +60,21 @@ public enum TemporaryFiles {
         for case let url as URL in walker where url.pathExtension == "tmp" {
             guard let values = try? url.resourceValues(forKeys: [.contentModificationDateKey, .fileSizeKey,
                                                                  .isRegularFileKey]),
-                  values.isRegularFile == true, (values.contentModificationDate ?? .distantFuture) < cutoff,
+                  values.isRegularFile == true,
+                  writerIsGone(url.lastPathComponent) ?? ((values.contentModificationDate ?? .distantFuture) < cutoff),
                   (try? FileManager.default.removeItem(at: url)) != nil else { continue }
             removed.files += 1
             removed.bytes += values.fileSize ?? 0
         }
         return removed
+    }
+
+    /// For `NAME.PID.UUID.tmp`: whether process PID no longer exists; nil when the name carries no pid.
+    static func writerIsGone(_ name: String) -> Bool? {
+        let parts = name.split(separator: ".")
+        guard parts.count >= 4, UUID(uuidString: String(parts[parts.count - 2])) != nil,
+              let pid = Int32(parts[parts.count - 3]), pid > 0 else { return nil }
+        return kill(pid, 0) != 0 && errno == ESRCH
     }
 }
 

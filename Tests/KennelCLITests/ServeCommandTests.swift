@@ -199,7 +199,10 @@ final class OutputLog: Sendable {
         #expect(first.waitForExit() == 0)
 
         let stale = data + "/datasets/abandoned.shard.0A1B.tmp", fresh = data + "/checkpoints/.live.ckpt.0C1D.tmp"
-        for path in [stale, fresh] {
+        // A recent one whose writer died goes at once; one a live process is writing stays.
+        let orphan = data + "/checkpoints/1/.step-5.ckpt.2147483646.\(UUID().uuidString).tmp"
+        let live = data + "/checkpoints/1/.step-10.ckpt.\(getpid()).\(UUID().uuidString).tmp"
+        for path in [stale, fresh, orphan, live] {
             try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent,
                                                     withIntermediateDirectories: true)
             try Data(count: 4096).write(to: URL(fileURLWithPath: path))
@@ -207,9 +210,9 @@ final class OutputLog: Sendable {
         try FileManager.default.setAttributes([.modificationDate: Date().addingTimeInterval(-3600)], ofItemAtPath: stale)
         let third = try ServerProcess(arguments: ["--data-dir", data])
         #expect(try rawRequest(port: third.port, "GET", "/healthz").status == 200)
-        #expect(!FileManager.default.fileExists(atPath: stale))
-        #expect(FileManager.default.fileExists(atPath: fresh))
-        #expect(third.output.contains("removed 1 temporary file(s) of interrupted writes (4096 bytes)"))
+        #expect(!FileManager.default.fileExists(atPath: stale) && !FileManager.default.fileExists(atPath: orphan))
+        #expect(FileManager.default.fileExists(atPath: fresh) && FileManager.default.fileExists(atPath: live))
+        #expect(third.output.contains("removed 2 temporary file(s) of interrupted writes (8192 bytes)"))
     }
 
     @Test func flagsWinOverEnvironment() throws {
