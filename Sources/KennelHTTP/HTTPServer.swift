@@ -77,8 +77,9 @@ public final class HTTPServer: Sendable {
     private let stopping = Atomic(false)
     /// Requests between their first byte and libmicrohttpd's completion notice.
     private let inFlight = Atomic(0)
-    /// Streaming answers still open, ended by `stop`.
-    private let streams = Mutex([ObjectIdentifier: ResponseStream]())
+    /// Streaming answers still open, with their connection's clock: ended by `stop`, or by the once-a-second
+    /// check when their client has gone.
+    private let streams = Mutex([ObjectIdentifier: (stream: ResponseStream, clock: ConnectionClock?)]())
     /// The C callback table handed to libmicrohttpd; it points back at this server, which outlives the daemon.
     private let callbacks: CPointer<UnsafeMutablePointer<kennel_mhd_callbacks>>
     /// Open connections, for the request deadline.
@@ -141,7 +142,7 @@ public final class HTTPServer: Sendable {
     }
 
     /// Once a second while the daemon runs, disconnects every connection that has waited longer than the
-    /// deadline for its request to arrive.
+    /// deadline for its request to arrive, and ends streams whose client has gone.
     private func scheduleDeadlineCheck() {
         let deadline = UInt64(configuration.requestDeadlineSeconds) * 1_000_000_000
         Self.deadlineQueue.asyncAfter(deadline: .now() + 1) { [weak self] in
@@ -152,6 +153,9 @@ public final class HTTPServer: Sendable {
                 logger.info("closing a connection that sent no complete request in \(configuration.requestDeadlineSeconds) s")
                 connection.disconnect()
             }
+            // A parked stream's socket is not watched by libmicrohttpd: a client that left is only noticed here.
+            let abandoned = streams.withLock { $0.values.filter { $0.clock?.peerHasClosed() == true }.map(\.stream) }
+            abandoned.forEach { $0.finish() }
             scheduleDeadlineCheck()
         }
     }
@@ -165,7 +169,7 @@ public final class HTTPServer: Sendable {
               stopping.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged
         else { return }
         let listenSocket = MHD_quiesce_daemon(daemon)
-        streams.withLock { Array($0.values) }.forEach { $0.finish() }
+        streams.withLock { Array($0.values) }.forEach { $0.stream.finish() }
         let deadline = ContinuousClock.now + gracePeriod
         while inFlight.load(ordering: .acquiring) > 0 && ContinuousClock.now < deadline {
             Thread.sleep(forTimeInterval: 0.005)
@@ -378,7 +382,7 @@ extension HTTPServer {
             reply = bytes.withUnsafeBytes { kennel_mhd_response_copying($0.baseAddress, $0.count) }
         case .stream(let stream):
             exchange.stream = stream
-            streams.withLock { $0[ObjectIdentifier(stream)] = stream }
+            streams.withLock { $0[ObjectIdentifier(stream)] = (stream, exchange.clock) }
             let context = Unmanaged.passRetained(StreamContext(stream: stream, connection: CPointer(connection)))
             reply = MHD_create_response_from_callback(kennel_mhd_size_unknown, 16 * 1024, Self.streamReader,
                                                       context.toOpaque(), Self.streamRelease)
@@ -488,6 +492,14 @@ private final class ConnectionClock: Sendable {
     func isLate(now: UInt64, deadline: UInt64) -> Bool {
         let since = waitingSince.load(ordering: .relaxed)
         return since != 0 && now > since && now - since > deadline
+    }
+
+    /// Whether the client has closed its end (reads end of stream), checked without waiting.
+    func peerHasClosed() -> Bool {
+        guard fd >= 0 else { return false }
+        var byte: UInt8 = 0
+        let received = recv(fd, &byte, 1, Int32(MSG_PEEK | MSG_DONTWAIT))
+        return received == 0 || (received < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
     }
 
     /// Shuts the socket down (libmicrohttpd still owns and closes the descriptor, so it cannot be reused under it).

@@ -122,7 +122,7 @@ struct EventStreamTests {
 }
 
 extension EventStreamTests {
-    private func threadCount() throws -> Int {
+    func threadCount() throws -> Int {
         try FileManager.default.contentsOfDirectory(atPath: "/proc/self/task").count
     }
 
@@ -143,6 +143,34 @@ extension EventStreamTests {
         try JobLedger(store: live.store).move(job, to: .cancelled)
         live.jobs.bus.publish(.state(job: job, state: .cancelled))
         for client in clients { _ = try client.read(); #expect(client.ended) }
+    }
+}
+
+extension EventStreamTests {
+    private func openDescriptors() throws -> Int {
+        try FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count
+    }
+
+    /// 200 clients open a job's event stream and drop it without a word, in waves, while the job publishes:
+    /// every dropped stream is let go (descriptors and threads back near where they were) and others are served.
+    @Test func twoHundredStreamsThatDropAreLetGo() throws {
+        let live = try LiveServer()
+        let job = try #require(try JobLedger(store: live.store).submitRunning(kind: .train, dataset: "tones",
+                                                                                specJson: "{}").id)
+        let (threads, descriptors) = (try threadCount(), try openDescriptors())
+        for wave in 0..<4 {
+            var clients = try (0..<50).map { _ in try EventStreamClient(port: live.port, path: "/v1/jobs/\(job)/events") }
+            for client in clients { _ = try client.read { $0.name == "state" } }
+            clients.removeAll()
+            live.jobs.metrics.record(job: job, step: wave + 1, ["train/loss": 0.5])
+        }
+        let settled = Date().addingTimeInterval(5)
+        while try openDescriptors() > descriptors + 10 && Date() < settled { Thread.sleep(forTimeInterval: 0.05) }
+        #expect(try openDescriptors() <= descriptors + 10, "descriptors grew from \(descriptors)")
+        #expect(try threadCount() < threads + 20, "threads grew from \(threads)")
+        let survivor = try EventStreamClient(port: live.port, path: "/v1/jobs/\(job)/events")
+        #expect(survivor.status == 200)
+        #expect(try live.request("GET", "/healthz").status == 200)
     }
 }
 
