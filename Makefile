@@ -8,7 +8,10 @@ BROWSER_TEST_PACKAGES := chromium chromium-driver python3-selenium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SWIFT_TEST_FLAGS ?=
 
-.PHONY: run test bench build release deps bench-deps browser-test-deps install-packages clean
+FUZZ_SECONDS ?= 600
+FUZZ_TARGETS := FuzzImage FuzzDataFiles FuzzHTTP FuzzAPI
+
+.PHONY: run test bench fuzz build release deps bench-deps browser-test-deps install-packages clean
 
 ## Install missing Debian packages (apt-get update first), build in release mode, start the server.
 run: deps release
@@ -22,15 +25,26 @@ test: deps browser-test-deps
 	Tests/browser/run.sh "$$(swift build $(SWIFT_TEST_FLAGS) --show-bin-path)/kennel"
 
 ## Benchmarks, one JSON line each: HTTP /healthz against a raw libmicrohttpd floor; classification under wrk
-## (fashion PNG, dogs JPEG) against compiled Keras's model call; the engine's presets against the Keras anchor when
+## (fashion PNG, dogs JPEG) against compiled Keras's model call; classification at 16 connections while
+## fashion-convnet trains (errors, training images/s idle and under load, peak RSS); the engine's presets against the Keras anchor when
 ## KERAS_PYTHON (or /opt/keras-anchor-venv) has tensorflow-cpu; the batch loader's wait while training; import
 ## against a Pillow loop when PILLOW_PYTHON has Pillow.
 bench: deps bench-deps release
 	bench/http/run.sh 10
 	bench/serve/run.sh 20
+	bench/load/run.sh 60
 	bench/engine/run.sh 5
 	.build/release/kennel bench loader --preset dogs-seed --batch-size 32 --json
 	bench/import/run.sh 3000
+
+## libFuzzer (-sanitize=fuzzer,address) over image decoding, IDX/shard/checkpoint files, raw HTTP and the REST
+## router's JSON bodies: builds Fuzz/, makes the seed corpus, runs each target for FUZZ_SECONDS (default 600,
+## FUZZ_JOBS at a time); crashing inputs land in Fuzz/.build/artifacts/ and the run fails.
+fuzz: deps bench-deps build
+	swift build --package-path Fuzz -c debug -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library \
+	    -Xswiftc -enable-testing
+	tools/fuzz/make_corpus.sh Fuzz/.build/corpus
+	tools/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 build: deps
 	swift build

@@ -9,6 +9,9 @@ let package = Package(
     name: "Kennel",
     products: [
         .executable(name: "kennel", targets: ["kennel"]),
+        // The modules the fuzz targets (Fuzz/, `make fuzz`) drive directly.
+        .library(name: "KennelModules", targets: ["KennelEngine", "KennelImage", "KennelData", "KennelHTTP", "KennelAPI",
+                                                   "KennelJobs", "KennelStore"]),
     ],
     dependencies: [
         .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),

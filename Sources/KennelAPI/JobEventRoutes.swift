@@ -120,12 +120,9 @@ extension Router.Builder {
         get("/v1/jobs/{id}/events", execution: .queue(context.work)) { request in
             let job = try Self.job(request, context)
             let id = job.id!
-            let cursor = try request.headers["Last-Event-ID"].map { raw -> EventCursor in
-                guard let cursor = EventCursor(id: raw) else {
-                    throw HTTPError.badRequest("Last-Event-ID '\(raw)' is not an id this server sent")
-                }
-                return cursor
-            } ?? .start
+            // An id this server cannot place (another server's, or none it sent) replays the whole history,
+            // as a first connection does: the client gets everything rather than an error it cannot act on.
+            let cursor = request.headers["Last-Event-ID"].flatMap(EventCursor.init(id:)) ?? .start
             let events = JobEventStream(job: id, after: cursor, store: context.store)
             // Subscribe before reading history so nothing published in between is missed.
             let token = context.jobs.bus.subscribe(job: id) { events.receive($0) }
@@ -152,10 +149,13 @@ extension Router.Builder {
 
         get("/v1/metrics.csv", execution: .queue(context.work)) { request in
             let ids = try (request.query["jobs"] ?? "").split(separator: ",").map { raw -> Int64 in
-                guard let id = Int64(raw.trimmingCharacters(in: .whitespaces)) else {
+                let text = raw.trimmingCharacters(in: .whitespaces)
+                if let id = Int64(text) { return id }
+                // Digits past Int64 are an id no job can have.
+                guard !text.isEmpty, text.allSatisfy(\.isASCII), text.allSatisfy(\.isNumber) else {
                     throw HTTPError.badRequest("jobs must be a comma-separated list of job ids, got '\(raw)'")
                 }
-                return id
+                throw HTTPError.notFound("no job \(text)")
             }
             guard !ids.isEmpty else { throw HTTPError.badRequest("name the runs: /v1/metrics.csv?jobs=1,2[&tags=…]") }
             let tags = request.query["tags"].map { $0.split(separator: ",").map(String.init) } ?? []

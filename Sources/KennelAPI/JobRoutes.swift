@@ -15,7 +15,19 @@ struct PageRequest {
             throw HTTPError.badRequest("limit must be 1…1000, got '\(raw)'")
         }
         self.limit = limit
-        after = request.query["after"]
+        // An empty cursor is no cursor: the first page.
+        after = request.query["after"].flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    /// A numeric cursor: the number, nil for digits past Int64 (past every row: an empty page), or a 400
+    /// naming `what` it should be.
+    static func number(_ raw: String, of what: String) throws -> Int64? {
+        if let value = Int64(raw) { return value }
+        let digits = raw.hasPrefix("-") ? raw.dropFirst() : raw[...]
+        guard !digits.isEmpty, digits.allSatisfy({ $0.isASCII && $0.isNumber }) else {
+            throw HTTPError.badRequest("after must be \(what), got '\(raw)'")
+        }
+        return raw.hasPrefix("-") ? Int64.min : nil
     }
 
     /// A JSON array of `items`, with a `Link: <…>; rel="next"` header when the page is full.
@@ -56,8 +68,8 @@ extension Router.Builder {
                 }
                 return state
             }
-            guard let after = Int64(page.after ?? "0") else {
-                throw HTTPError.badRequest("after must be a job id, got '\(page.after ?? "")'")
+            guard let after = try PageRequest.number(page.after ?? "0", of: "a job id") else {
+                return page.response([JobBody](), path: "/v1/jobs") { String($0.id) }
             }
             let jobs = try context.store.pool.read { db in
                 var query = JobRecord.filter(JobRecord.Columns.id > after)
@@ -108,12 +120,9 @@ extension Router.Builder {
         get("/v1/jobs/{id}/checkpoints") { request in
             let job = try Self.job(request, context)
             let page = try PageRequest(request)
-            let afterStep = try page.after.map { raw -> Int in
-                guard let step = Int(raw) else {
-                    throw HTTPError.badRequest("after must be a checkpoint's step, got '\(raw)'")
-                }
-                return step
-            } ?? -1
+            guard let afterStep = try PageRequest.number(page.after ?? "-1", of: "a checkpoint's step") else {
+                return page.response([CheckpointBody](), path: "/v1/jobs/\(job.id!)/checkpoints") { String($0.step) }
+            }
             let records = try context.store.pool.read { db in
                 try CheckpointRecord.filter(CheckpointRecord.Columns.jobId == job.id!)
                     .filter(CheckpointRecord.Columns.step > afterStep)

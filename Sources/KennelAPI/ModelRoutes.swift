@@ -28,11 +28,14 @@ extension Router.Builder {
             let page = try PageRequest(request)
             // The cursor is `name@version`, the last row of the previous page.
             let (afterName, afterVersion) = try page.after.map { cursor -> (String, Int) in
-                guard let at = cursor.lastIndex(of: "@"), let version = Int(cursor[cursor.index(after: at)...]) else {
+                let digits = cursor.lastIndex(of: "@").map { cursor[cursor.index(after: $0)...] } ?? ""
+                guard let at = cursor.lastIndex(of: "@"), !digits.isEmpty, digits.allSatisfy({ $0.isASCII && $0.isNumber })
+                else {
                     throw HTTPError.badRequest("after must be NAME@VERSION, the last model of the previous page, "
                                                + "got '\(cursor)'")
                 }
-                return (String(cursor[..<at]), version)
+                // A version past Int is past every version.
+                return (String(cursor[..<at]), Int(digits) ?? .max)
             } ?? ("", 0)
             let models = try context.store.pool.read { db in
                 try ModelBody.list(try ModelRecord.filter(sql: "name > ? OR (name = ? AND version > ?)",

@@ -49,6 +49,10 @@ public final class Shard: @unchecked Sendable {
     /// Opens a shard, checking its structure and (unless `verify` is false) its checksum.
     public init(path: String, verify: Bool = true) throws {
         self.path = path
+        // Too short to be a shard: refused before mapping (Foundation leaks a page mapping an empty file).
+        if let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int, size < 24 {
+            throw DataError.invalidShard(path: path, reason: "missing the shard magic (truncated or not a shard)")
+        }
         do {
             contents = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped)
         } catch {

@@ -142,17 +142,23 @@ public final class HTTPServer: Sendable {
     }
 
     /// Once a second while the daemon runs, disconnects every connection that has waited longer than the
-    /// deadline for its request to arrive, and ends streams whose client has gone.
+    /// deadline for its request to arrive or whose client has gone, and ends streams whose client has gone.
     private func scheduleDeadlineCheck() {
         let deadline = UInt64(configuration.requestDeadlineSeconds) * 1_000_000_000
         Self.deadlineQueue.asyncAfter(deadline: .now() + 1) { [weak self] in
             guard let self, running.withLock({ $0.daemon != nil }) else { return }
             let now = DispatchTime.now().uptimeNanoseconds
-            let late = connections.withLock { $0.values.filter { $0.isLate(now: now, deadline: deadline) } }
+            let (late, gone) = connections.withLock { connections in
+                (connections.values.filter { $0.isLate(now: now, deadline: deadline) },
+                 connections.values.filter { $0.isWaiting && $0.peerHasClosed() })
+            }
             for connection in late {
                 logger.info("closing a connection that sent no complete request in \(configuration.requestDeadlineSeconds) s")
                 connection.disconnect()
             }
+            // A client that closed its end while the connection waits for (the rest of) a request: libmicrohttpd
+            // does not always notice, after a keep-alive answer or part-way through a body.
+            gone.forEach { $0.disconnect() }
             // A parked stream's socket is not watched by libmicrohttpd: a client that left is only noticed here.
             let abandoned = streams.withLock { $0.values.filter { $0.clock?.peerHasClosed() == true }.map(\.stream) }
             abandoned.forEach { $0.finish() }
@@ -284,8 +290,8 @@ extension HTTPServer {
         }
         guard HTTPMethod.standard.contains(exchange.method) else {
             return send(HTTPError(.notImplemented, code: "not_implemented",
-                                  message: "unknown method; this server answers GET, HEAD, POST, PUT, PATCH, DELETE "
-                                      + "and OPTIONS").response, for: exchange, on: connection)
+                                  message: "unknown method; this server knows GET, HEAD, POST, PUT, PATCH, DELETE, "
+                                      + "OPTIONS, TRACE, CONNECT and QUERY").response, for: exchange, on: connection)
         }
         // libmicrohttpd leaves %00 undecoded (kennel_mhd_unescape): no path holding a NUL names anything here.
         guard !exchange.path.contains("%00") else {
@@ -488,6 +494,9 @@ private final class ConnectionClock: Sendable {
     func requestArrived() { waitingSince.store(0, ordering: .relaxed) }
     /// The answer is done; the connection waits for the next request.
     func awaitRequest() { waitingSince.store(DispatchTime.now().uptimeNanoseconds, ordering: .relaxed) }
+
+    /// Waiting for (the rest of) a request, rather than answering one.
+    var isWaiting: Bool { waitingSince.load(ordering: .relaxed) != 0 }
 
     func isLate(now: UInt64, deadline: UInt64) -> Bool {
         let since = waitingSince.load(ordering: .relaxed)

@@ -11,8 +11,11 @@ public struct HTTPMethod: RawRepresentable, Hashable, Sendable, CustomStringConv
     public static let delete = HTTPMethod(rawValue: "DELETE")
     public static let options = HTTPMethod(rawValue: "OPTIONS")
 
-    /// The methods the server handles; any other token is answered 501 before routing.
-    public static let standard: Set<HTTPMethod> = [.get, .head, .post, .put, .patch, .delete, .options]
+    /// The methods the server recognises (routed, so a route that lacks one answers 405 with `Allow`); any
+    /// other token is answered 501 before routing.
+    public static let standard: Set<HTTPMethod> = [.get, .head, .post, .put, .patch, .delete, .options,
+                                                   HTTPMethod(rawValue: "TRACE"), HTTPMethod(rawValue: "CONNECT"),
+                                                   HTTPMethod(rawValue: "QUERY")]
 
     /// The method as a metrics label: one of `standard`, or `other`, so a client cannot mint label values.
     public var label: String { Self.standard.contains(self) ? rawValue : "other" }

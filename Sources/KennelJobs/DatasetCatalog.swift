@@ -70,7 +70,8 @@ public struct DatasetCatalog: Sendable {
             throw SpecError(field: "name", message: "must be 1–100 letters, digits, '.', '_' or '-', got '\(spec.name)'")
         }
         if try store.pool.read({ try DatasetRecord.fetchOne($0, key: spec.name) }) != nil {
-            throw SpecError(field: "name", message: "a dataset named '\(spec.name)' already exists")
+            throw DatasetCatalogError.inUse("a dataset named '\(spec.name)' already exists; pick another name, or "
+                                            + "DELETE /v1/datasets/\(spec.name) first")
         }
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: spec.path, isDirectory: &isDirectory), isDirectory.boolValue else {

@@ -64,6 +64,12 @@ public struct TrainingSpec: Codable, Equatable, Sendable {
             self.minDelta = minDelta
         }
 
+        public init(from decoder: Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            self.init(patience: try c.decode(Int.self, forKey: .patience),
+                      minDelta: try c.decodeIfPresent(Float.self, forKey: .minDelta) ?? 0)
+        }
+
         enum CodingKeys: String, CodingKey { case patience, minDelta = "min_delta" }
     }
 }

@@ -23,7 +23,7 @@ struct SeededGenerator: RandomNumberGenerator {
 @Suite(.serialized) struct KillCampaignTests {
     static let spec = #"""
         {"dataset":"tones","layers":[{"type":"conv2d","filters":4,"kernel":3,"padding":"same","activation":"relu"},
-         {"type":"flatten"},{"type":"dense","units":2}],"epochs":300,"batch_size":4,
+         {"type":"flatten"},{"type":"dense","units":2}],"epochs":600,"batch_size":4,
          "optimizer":{"name":"adam","learning_rate":0.01},"seed":11,"keep_checkpoints":2}
         """#
 
@@ -78,11 +78,11 @@ struct SeededGenerator: RandomNumberGenerator {
                            body: Array(body.utf8))
         }
 
-        func waitUntil(seconds: Double = 120, _ condition: () throws -> Bool) rethrows -> Bool {
+        func waitUntil(seconds: Double = 120, pause: Double = 0.002, _ condition: () throws -> Bool) rethrows -> Bool {
             let deadline = Date().addingTimeInterval(seconds)
             while Date() < deadline {
                 if try condition() { return true }
-                Thread.sleep(forTimeInterval: 0.002)
+                if pause > 0 { Thread.sleep(forTimeInterval: pause) }
             }
             return false
         }
@@ -108,7 +108,7 @@ struct SeededGenerator: RandomNumberGenerator {
         kill(calm.process.processIdentifier, SIGTERM)
         #expect(calm.waitForExit() == 0)
         let expected = try reference.metrics(1)
-        #expect(expected.count == 300 * 5 * 2 + 300 * 2)
+        #expect(expected.count == 600 * 5 * 2 + 600 * 2)
 
         let site = try Site()
         defer { site.directory.remove() }
@@ -179,17 +179,22 @@ struct SeededGenerator: RandomNumberGenerator {
         let site = try Site()
         defer { site.directory.remove() }
         var server = try site.serve()
-        #expect(try site.post(server, "/v1/jobs", Self.spec).status == 201)
+        // A wider dense layer: a take-over reads and checks a few megabytes of checkpoints before its first step,
+        // which leaves the kills below time to land before one.
+        let spec = Self.spec.replacingOccurrences(of: #"{"type":"flatten"},"#,
+                                                  with: #"{"type":"flatten"},{"type":"dense","units":2048},"#)
+            .replacingOccurrences(of: #""epochs":600"#, with: #""epochs":40"#)
+        #expect(try site.post(server, "/v1/jobs", spec).status == 201)
         #expect(try site.waitUntil(seconds: 60) { try site.row("SELECT COUNT(*) AS n FROM checkpoints")?["n"] as Int? ?? 0 > 0 })
         kill9(server)
         // Kill right after each take-over. A kill that lands after the first step cleared the count just
         // means trying again; two in a row before one, and the next start fails the job instead of running it.
         var attempts = 0
-        while attempts < 40 {
+        while attempts < 100 {
             attempts += 1
             server = try site.serve()
             let pid = String(server.process.processIdentifier)
-            _ = try site.waitUntil(seconds: 30) {
+            _ = try site.waitUntil(seconds: 30, pause: 0) {
                 let job = try site.job(1)
                 return job.state.isFinal || job.owner?.contains(":\(pid):") == true
             }

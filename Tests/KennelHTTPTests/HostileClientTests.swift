@@ -112,4 +112,35 @@ import Testing
         // The ones within the limit sent no request before the deadline either.
         #expect(idle.allSatisfy { $0.isClosedNow() })
     }
+
+    /// A client that sends one HTTP/1.1 request and half-closes once held its connection until the request
+    /// deadline; it is answered and let go within a second or two (pipelined requests before the close are all
+    /// answered).
+    @Test func aHalfClosedClientIsAnsweredAndLetGo() throws {
+        let server = try startServer()
+        defer { server.stop() }
+        for (request, answers) in [("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", 1),
+                                   ("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", 2)] {
+            let connection = try RawHTTPConnection(port: server.port, timeoutSeconds: 5)
+            try connection.send(request)
+            connection.closeWriting()
+            let started = Date()
+            for _ in 0..<answers { #expect(try connection.readResponse().status == 200) }
+            #expect(connection.isClosedByPeer())
+            #expect(Date().timeIntervalSince(started) < 3, "the connection stayed open after the answer")
+        }
+    }
+
+    /// A client that announces a body, sends part of it and closes its end once held the connection until the
+    /// request deadline; it is let go within a second or two.
+    @Test func aClientThatLeavesMidBodyIsLetGo() throws {
+        let server = try startServer()
+        defer { server.stop() }
+        let connection = try RawHTTPConnection(port: server.port, timeoutSeconds: 10)
+        try connection.send("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc")
+        connection.closeWriting()
+        let started = Date()
+        #expect(connection.isClosedByPeer())
+        #expect(Date().timeIntervalSince(started) < 3)
+    }
 }

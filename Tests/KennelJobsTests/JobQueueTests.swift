@@ -69,7 +69,8 @@ struct JobQueueTests {
         #expect(try JobLedger(store: bench.store).job(job.id!)?.state == .succeeded)
         let dataset = try #require(try bench.store.pool.read { try DatasetRecord.fetchOne($0, key: "again") })
         #expect(dataset.trainCount == 18 && dataset.testCount == 6)
-        #expect(throws: SpecError(field: "name", message: "a dataset named 'again' already exists")) {
+        #expect(throws: DatasetCatalogError.inUse("a dataset named 'again' already exists; pick another name, or "
+                                                  + "DELETE /v1/datasets/again first")) {
             _ = try queue.submit(spec)
         }
         spec.name = "elsewhere"

@@ -150,6 +150,9 @@ public final class RawHTTPConnection {
         buffer.isEmpty && ((try? receiveMore()) ?? true) == false
     }
 
+    /// Half-closes the connection: the server reads end of stream, and can still answer.
+    public func closeWriting() { shutdown(socket, Int32(SHUT_WR)) }
+
     /// Whether the server has closed (or reset) the connection by now, without waiting.
     public func isClosedNow() -> Bool {
         var byte: UInt8 = 0

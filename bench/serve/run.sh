@@ -12,21 +12,8 @@ scratch=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$scratch"' EXIT
 keras_python=${KERAS_PYTHON:-/opt/keras-anchor-venv/bin/python}
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-port=$(free_port)
-api="http://127.0.0.1:$port"
-.build/release/kennel serve --no-demo --port "$port" --data-dir "$scratch/var" 2>"$scratch/kennel.log" & pid=$!
-for _ in $(seq 100); do curl -sf "$api/healthz" >/dev/null && break; sleep 0.1; done
-
-wait_job() {
-  for _ in $(seq 1200); do
-    state=$(curl -sf "$api/v1/jobs/$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["state"])')
-    case $state in succeeded) return 0 ;; failed|cancelled) echo "job $1 $state" >&2; return 1 ;; esac
-    sleep 0.5
-  done
-  return 1
-}
-job_id() { python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])'; }
+source bench/lib.sh
+start_server
 
 # NAME PRESET CLASSES PER_CLASS WIDTH HEIGHT IMAGE_W IMAGE_H BATCH: import synthetic images, train one epoch, promote.
 prepare() {
@@ -45,30 +32,10 @@ cjpeg -quality 90 "$scratch/dogs/request.pgm" >"$scratch/dogs.jpg"
 cp "$scratch/fashion/request.png" "$scratch/fashion.png"
 jpeg_bytes=$(stat -c %s "$scratch/dogs.jpg")
 
-# wrk posting FILE with TYPE; prints "rps p50_ms p99_ms non2xx".
-load() {
-  cat >"$scratch/post.lua" <<LUA
-wrk.method = "POST"
-wrk.body = io.open("$3", "rb"):read("*a")
-wrk.headers["Content-Type"] = "$4"
-LUA
-  wrk -t"$1" -c"$2" -d"${seconds}s" --latency -s "$scratch/post.lua" "$api/v1/models/$5:classify" >"$scratch/wrk.txt"
-  python3 - "$scratch/wrk.txt" <<'PY'
-import re, sys
-text = open(sys.argv[1]).read()
-def ms(label):
-    value, unit = re.search(rf"^\s*{label}\s+([\d.]+)(us|ms|s)\s*$", text, re.M).groups()
-    return float(value) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
-rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
-bad = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
-errors = re.search(r"Socket errors: (.*)", text)
-print(rps, ms("50%"), ms("99%"), int(bad.group(1)) if bad else 0, (errors.group(1) if errors else "none").replace(" ", "_"))
-PY
-}
-read -r f_rps f_p50 f_p99 f_bad f_err < <(load 2 16 "$scratch/fashion.png" image/png fashion)
-read -r d_rps d_p50 d_p99 d_bad d_err < <(load 2 16 "$scratch/dogs.jpg" image/jpeg dogs)
-read -r f1_rps f1_p50 f1_p99 _ _ < <(load 1 1 "$scratch/fashion.png" image/png fashion)
-read -r d1_rps d1_p50 d1_p99 _ _ < <(load 1 1 "$scratch/dogs.jpg" image/jpeg dogs)
+read -r f_rps f_p50 f_p99 f_bad f_err < <(wrk_post 2 16 "$seconds" "$scratch/fashion.png" image/png fashion)
+read -r d_rps d_p50 d_p99 d_bad d_err < <(wrk_post 2 16 "$seconds" "$scratch/dogs.jpg" image/jpeg dogs)
+read -r f1_rps f1_p50 f1_p99 _ _ < <(wrk_post 1 1 "$seconds" "$scratch/fashion.png" image/png fashion)
+read -r d1_rps d1_p50 d1_p99 _ _ < <(wrk_post 1 1 "$seconds" "$scratch/dogs.jpg" image/jpeg dogs)
 curl -sf "$api/metrics" | grep -E '^kennel_classify_batch_size_(sum|count)' >"$scratch/batches.txt"
 rss=$(awk '/VmHWM/ {print $2/1024}' "/proc/$pid/status")
 kill -TERM "$pid"; wait "$pid" 2>/dev/null || true
