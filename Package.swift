@@ -31,7 +31,7 @@ let package = Package(
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
 
         .target(name: "KennelEngine", dependencies: ["CBLAS", "CMalloc"]),
-        .target(name: "KennelImage", dependencies: ["CTurboJPEG", "CPNG"]),
+        .target(name: "KennelImage", dependencies: ["CTurboJPEG", "CPNG", "CMalloc"]),
         .target(name: "KennelData", dependencies: ["KennelImage", "CZlib"]),
         .target(name: "KennelStore", dependencies: [
             .product(name: "GRDB", package: "GRDB.swift"),
@@ -81,7 +81,8 @@ let package = Package(
             "KennelTestSupport", "KennelAPI", "KennelHTTP", "KennelJobs", "KennelStore", "KennelImage",
         ]),
         .testTarget(name: "KennelCLITests", dependencies: [
-            "KennelTestSupport", "KennelImage", "KennelStore", .product(name: "GRDB", package: "GRDB.swift"),
+            "KennelTestSupport", "KennelImage", "KennelStore", "KennelEngine",
+            .product(name: "GRDB", package: "GRDB.swift"),
         ]),
     ],
     swiftLanguageModes: [.v6]

@@ -9,4 +9,9 @@
 static inline int kennel_keep_freed_memory(void) {
     return mallopt(M_MMAP_MAX, 0) == 1 && mallopt(M_TRIM_THRESHOLD, 1 << 30) == 1;
 }
+/// Returns the heap's free pages to the system (after a rare, large allocation such as a decoded photo, so
+/// the process does not keep its peak for the tuning above). Returns 1 when some memory was released.
+static inline int kennel_release_free_memory(void) {
+    return malloc_trim(0);
+}
 #endif

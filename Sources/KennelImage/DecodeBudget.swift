@@ -1,3 +1,4 @@
+import CMalloc
 import Foundation
 
 /// Bytes that image decoding may hold at once across every request in flight: an image's 8-bit samples plus
@@ -8,6 +9,9 @@ public final class DecodeBudget: @unchecked Sendable {
     /// Bytes held per pixel of the header's size while an image is prepared, at most: 8-bit RGB (3), its Float
     /// copy (12), and a Float gray conversion (4), rounded up.
     public static let bytesPerPixel = 20
+
+    /// Reservations from this size up return freed memory to the system once no decode is under way.
+    static let trimThreshold = 64 << 20
 
     public let capacity: Int
     public let wait: TimeInterval
@@ -37,8 +41,13 @@ public final class DecodeBudget: @unchecked Sendable {
         inUse += bytes
         condition.unlock()
         defer {
-            condition.withLock { inUse -= bytes }
+            let drained = condition.withLock { () -> Bool in
+                inUse -= bytes
+                return inUse == 0
+            }
             condition.broadcast()
+            // glibc keeps freed heap pages for reuse; after a large decode, with none under way, give them back.
+            if drained && bytes >= Self.trimThreshold { _ = kennel_release_free_memory() }
         }
         return try body()
     }

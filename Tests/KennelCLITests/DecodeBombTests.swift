@@ -40,7 +40,7 @@ import Testing
 
         let bomb = try ImageEncoder.png(Image(width: 6300, height: 6300, channels: 1))
         #expect(bomb.count < 200_000)
-        let baseline = try server.peakResidentMiB()
+        let baseline = try server.peakResidentMiB(), residentBefore = try server.residentMiB()
         let statuses = Mutex<[Int]>([])
         DispatchQueue.concurrentPerform(iterations: 24) { _ in
             let status = (try? rawRequest(port: port, "POST", "/v1/models/tones:classify", body: bomb).status) ?? -1
@@ -53,6 +53,9 @@ import Testing
         let peak = try server.peakResidentMiB()
         #expect(peak < 1024, "peak RSS \(peak) MiB with 24 bombs in flight (baseline \(baseline) MiB)")
         #expect(try rawRequest(port: port, "GET", "/healthz").status == 200)
-        print("decode bombs: \(answered.filter { $0 == 200 }.count) classified, \(answered.filter { $0 == 503 }.count) busy; peak RSS \(Int(peak)) MiB (baseline \(Int(baseline)) MiB)")
+        // The decoded images are given back: most of the peak is returned once the bombs are answered.
+        let residentAfter = try server.residentMiB()
+        #expect(residentAfter < peak - 100, "RSS \(residentBefore) → peak \(peak) → \(residentAfter) MiB after the bombs")
+        print("decode bombs: \(answered.filter { $0 == 200 }.count) classified, \(answered.filter { $0 == 503 }.count) busy; peak RSS \(Int(peak)) MiB (baseline \(Int(baseline)) MiB), RSS after \(Int(residentAfter)) MiB")
     }
 }

@@ -1,22 +1,10 @@
 import Foundation
 import GRDB
+import KennelEngine
 import KennelImage
 import KennelStore
 import KennelTestSupport
 import Testing
-
-/// SplitMix64: a small seeded generator, so a campaign can be replayed from its printed seed.
-struct SeededGenerator: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 /// `kennel serve` killed with SIGKILL at random moments while it trains, checkpoints and promotes, then
 /// started again, many times over one data directory.
@@ -97,7 +85,7 @@ struct SeededGenerator: RandomNumberGenerator {
         let seed = ProcessInfo.processInfo.environment["KENNEL_KILL_SEED"].flatMap(UInt64.init)
             ?? UInt64(Date().timeIntervalSince1970 * 1000)
         print("kill campaign seed \(seed) (KENNEL_KILL_SEED=\(seed) replays it)")
-        var random = SeededGenerator(seed: seed)
+        var random = SeededRandom(seed: seed)
 
         // The reference: the same job, never interrupted.
         let reference = try Site()

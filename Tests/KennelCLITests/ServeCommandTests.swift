@@ -85,9 +85,14 @@ final class ServerProcess {
     }
 
     /// Peak resident memory of the server so far, in MiB.
-    func peakResidentMiB() throws -> Double {
+    func peakResidentMiB() throws -> Double { try memoryMiB("VmHWM") }
+
+    /// Resident memory of the server now, in MiB.
+    func residentMiB() throws -> Double { try memoryMiB("VmRSS") }
+
+    private func memoryMiB(_ field: String) throws -> Double {
         let status = try String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8)
-        let line = try #require(status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") })
+        let line = try #require(status.split(separator: "\n").first { $0.hasPrefix(field + ":") })
         return Double(line.split(separator: " ")[1])! / 1024
     }
 
@@ -213,6 +218,17 @@ final class OutputLog: Sendable {
         #expect(!FileManager.default.fileExists(atPath: stale) && !FileManager.default.fileExists(atPath: orphan))
         #expect(FileManager.default.fileExists(atPath: fresh) && FileManager.default.fileExists(atPath: live))
         #expect(third.output.contains("removed 2 temporary file(s) of interrupted writes (8192 bytes)"))
+    }
+
+    /// libmicrohttpd's own messages go through the server's log, in its format, not straight to stderr.
+    @Test func libmicrohttpdMessagesUseTheLogFormat() throws {
+        let first = try ServerProcess()
+        let second = try ServerProcess(arguments: ["--port", String(first.port)], waitForListening: false)
+        #expect(second.waitForExit() != 0)
+        #expect(second.output.contains("cannot listen on 127.0.0.1:\(first.port)"))
+        let line = second.output.split(separator: "\n").first { $0.contains("libmicrohttpd:") } ?? ""
+        #expect(line.range(of: #"^\d{4}-\d\d-\d\dT\S+ warning kennel\.http: .*libmicrohttpd: .*[Bb]ind"#,
+                           options: .regularExpression) != nil, "\(second.output)")
     }
 
     @Test func flagsWinOverEnvironment() throws {

@@ -29,35 +29,26 @@ public final class RawHTTPConnection {
         var timeout = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
         setsockopt(socket, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         setsockopt(socket, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        if let source {
-            var local = sockaddr_in()
-            local.sin_family = sa_family_t(AF_INET)
-            local.sin_addr.s_addr = inet_addr(source)
-            let bound = withUnsafePointer(to: &local) {
+        /// `call` (bind or connect) on the IPv4 `host`:`port`; closes the socket and throws when it fails.
+        func on(_ host: String, port: UInt16, _ what: String,
+                _ call: (Int32, UnsafePointer<sockaddr>, socklen_t) -> Int32) throws {
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = port.bigEndian
+            address.sin_addr.s_addr = inet_addr(host)
+            let result = withUnsafePointer(to: &address) {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    bind(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                    call(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
                 }
             }
-            guard bound == 0 else {
+            guard result == 0 else {
                 let code = errno
                 Foundation.close(socket)
-                throw RawHTTPError("bind to \(source) failed: errno \(code)")
+                throw RawHTTPError("\(what) failed: errno \(code)")
             }
         }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = port.bigEndian
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-            }
-        }
-        guard connected == 0 else {
-            let code = errno
-            Foundation.close(socket)
-            throw RawHTTPError("connect to port \(port) failed: errno \(code)")
-        }
+        if let source { try on(source, port: 0, "bind to \(source)", bind) }
+        try on("127.0.0.1", port: port, "connect to port \(port)", connect)
     }
 
     deinit { Foundation.close(socket) }

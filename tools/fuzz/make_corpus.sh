@@ -6,6 +6,7 @@
 #                  shard and checkpoint made by the kennel binary (KENNEL, default .build/debug/kennel)
 #   FuzzHTTP       raw HTTP/1.1 requests: escapes, queries, bodies, chunked and multipart
 #   FuzzAPI        a selector byte, a query line and a JSON body for each REST route
+# and every input in tools/fuzz/regressions/ that once failed a target (named TARGET-what).
 # Run from the repository root: tools/fuzz/make_corpus.sh [OUT]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -96,4 +97,8 @@ if [[ -x "$kennel" ]]; then
 else
     echo "make_corpus.sh: no kennel binary at $kennel; the shard and checkpoint seeds are left out" >&2
 fi
+# Inputs that once failed a target (tools/fuzz/regressions/TARGET-what): replayed first by every run.
+for regression in tools/fuzz/regressions/*; do
+    name=$(basename "$regression"); cp "$regression" "$out/${name%%-*}/regression-${name#*-}"
+done
 for target in "$out"/*; do echo "$(basename "$target"): $(ls "$target" | wc -l) seeds"; done

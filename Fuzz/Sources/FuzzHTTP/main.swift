@@ -23,16 +23,20 @@ let server: HTTPServer = {
     return server
 }()
 
-/// Sends the input as raw bytes on a fresh connection, half-closes it and reads whatever comes back.
+/// Sends the input as raw bytes on a fresh connection, half-closes it and reads whatever comes back soon.
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzHTTP(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
     let port = server.port
     let socket = Foundation.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     guard socket >= 0 else { return 0 }
     defer { close(socket) }
-    // Short: a request left incomplete is the server's to time out, not the fuzzer's to wait for.
-    var timeout = timeval(tv_sec: 0, tv_usec: 300_000)
-    setsockopt(socket, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    // Short waits: a request left incomplete, or a connection kept alive, is the server's to time out, not the
+    // fuzzer's to wait for. 50 ms for the answer to start, then 10 ms between its pieces.
+    func wait(microseconds: Int) {
+        var timeout = timeval(tv_sec: 0, tv_usec: microseconds)
+        setsockopt(socket, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    }
+    wait(microseconds: 50_000)
     var address = sockaddr_in()
     address.sin_family = sa_family_t(AF_INET)
     address.sin_port = port.bigEndian
@@ -49,7 +53,7 @@ public func fuzzHTTP(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
     }
     shutdown(socket, Int32(SHUT_WR))
     var buffer = [UInt8](repeating: 0, count: 65536)
-    while recv(socket, &buffer, buffer.count, 0) > 0 {}
+    while recv(socket, &buffer, buffer.count, 0) > 0 { wait(microseconds: 10_000) }
     return 0
 }
 
