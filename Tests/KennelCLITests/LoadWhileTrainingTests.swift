@@ -1,0 +1,95 @@
+import Dispatch
+import Foundation
+import KennelImage
+import KennelTestSupport
+import Synchronization
+import Testing
+
+/// Classification at 16 connections for 60 s while fashion-convnet trains on Fashion-MNIST, in one server
+/// process: no request fails, training goes on, memory stays bounded. (`bench/load/run.sh` measures the same
+/// on a release build with wrk; this is the debug-build check that nothing breaks under it.)
+@Suite(.serialized) struct LoadWhileTrainingTests {
+    private func json(_ response: RawResponse) throws -> Any { try JSONSerialization.jsonObject(with: Data(response.body)) }
+
+    private func post(_ port: UInt16, _ path: String, _ body: String) throws -> [String: Any] {
+        let response = try rawRequest(port: port, "POST", path, headers: ["Content-Type": "application/json"],
+                                      body: Array(body.utf8))
+        return try #require(try json(response) as? [String: Any], "\(response.status) \(response.text)")
+    }
+
+    private func state(_ port: UInt16, _ id: Int) throws -> String {
+        (try json(try rawRequest(port: port, "GET", "/v1/jobs/\(id)")) as? [String: Any])?["state"] as? String ?? ""
+    }
+
+    private func waitFor(_ port: UInt16, _ id: Int, _ wanted: Set<String>, seconds: Double = 300) throws -> String {
+        let deadline = Date().addingTimeInterval(seconds)
+        var current = ""
+        while Date() < deadline {
+            current = try state(port, id)
+            if wanted.contains(current) { return current }
+            Thread.sleep(forTimeInterval: 0.2)
+        }
+        return current
+    }
+
+    /// Mean `train/images_per_s` of the points after `step`, and the last step seen.
+    private func imagesPerSecond(_ port: UInt16, _ job: Int, after step: Int) throws -> (mean: Double, last: Int) {
+        let points = (try json(try rawRequest(port: port, "GET", "/v1/jobs/\(job)/metrics?tag=train/images_per_s"))
+            as? [[String: Any]]) ?? []
+        let later = points.filter { ($0["step"] as? Int ?? 0) > step }
+        let values = later.compactMap { $0["value"] as? Double }
+        return (values.isEmpty ? 0 : values.reduce(0, +) / Double(values.count),
+                later.compactMap { $0["step"] as? Int }.max() ?? step)
+    }
+
+    @Test func sixtySecondsOfClassificationWhileATrainingJobRuns() throws {
+        let server = try ServerProcess()
+        let port = server.port
+        let imported = try post(port, "/v1/datasets",
+                                #"{"name":"fashion","format":"idx","path":"/usr/share/datasets/fashion-mnist"}"#)
+        #expect(try waitFor(port, try #require(imported["id"] as? Int), ["succeeded", "failed"]) == "succeeded")
+        let small = try #require(try post(port, "/v1/jobs", #"""
+            {"dataset":"fashion","layers":[{"type":"flatten"},{"type":"dense","units":10}],"epochs":1,"batch_size":512}
+            """#)["id"] as? Int)
+        #expect(try waitFor(port, small, ["succeeded", "failed"]) == "succeeded")
+        _ = try post(port, "/v1/models", #"{"name":"fashion","job_id":\#(small)}"#)
+
+        let training = try #require(try post(port, "/v1/jobs", #"""
+            {"dataset":"fashion","preset":"fashion-convnet","epochs":5,"batch_size":64}
+            """#)["id"] as? Int)
+        #expect(try waitFor(port, training, ["running"], seconds: 60) == "running")
+        // Its speed alone: the points of its first seconds of training (written every 2 s).
+        var idle = (mean: 0.0, last: 0)
+        let idleDeadline = Date().addingTimeInterval(120)
+        while idle.last == 0 && Date() < idleDeadline {
+            Thread.sleep(forTimeInterval: 1)
+            idle = try imagesPerSecond(port, training, after: 0)
+        }
+        #expect(idle.last > 0, "no training point within two minutes")
+
+        var image = Image(width: 28, height: 28, channels: 1)
+        for index in 0..<(28 * 28) { image.pixels[index] = Float((index * 37) % 256) }
+        let png = try ImageEncoder.png(image)
+        let outcomes = Mutex((ok: 0, failed: [Int: Int]()))
+        let end = Date().addingTimeInterval(60)
+        DispatchQueue.concurrentPerform(iterations: 16) { _ in
+            while Date() < end {
+                let status = (try? rawRequest(port: port, "POST", "/v1/models/fashion:classify", body: png).status) ?? -1
+                outcomes.withLock { outcomes in
+                    if status == 200 { outcomes.ok += 1 } else { outcomes.failed[status, default: 0] += 1 }
+                }
+            }
+        }
+        Thread.sleep(forTimeInterval: 3)  // the trainer writes its points every 2 s
+        let loaded = try imagesPerSecond(port, training, after: idle.last)
+        let (ok, failed) = outcomes.withLock { ($0.ok, $0.failed) }
+        let peak = try server.peakResidentMiB()
+        #expect(failed.isEmpty, "failed requests by status: \(failed)")
+        #expect(ok > 0)
+        #expect(try state(port, training) == "running" || (try state(port, training)) == "succeeded")
+        #expect(loaded.last > idle.last, "training made no progress under load")
+        #expect(peak < 500, "peak RSS \(peak) MiB")
+        print("load while training (debug build): \(ok) classifications in 60 s at 16 connections, failures \(failed); "
+              + "training \(Int(idle.mean)) images/s idle, \(Int(loaded.mean)) under load; peak RSS \(Int(peak)) MiB")
+    }
+}
