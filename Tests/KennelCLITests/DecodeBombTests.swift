@@ -8,35 +8,19 @@ import Testing
 /// Small files that decode to huge images, many at once, against a real server process: the decode budget
 /// keeps its memory bounded (24 × a 6300×6300 PNG once reached 5.3 GB).
 @Suite(.serialized) struct DecodeBombTests {
-    private func json(_ response: RawResponse) throws -> [String: Any] {
-        try #require(try JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any])
-    }
-
-    private func waitForJob(_ port: UInt16, _ id: Int) throws -> String {
-        let deadline = Date().addingTimeInterval(60)
-        while Date() < deadline {
-            let state = try json(try rawRequest(port: port, "GET", "/v1/jobs/\(id)"))["state"] as? String ?? ""
-            if ["succeeded", "failed", "cancelled"].contains(state) { return state }
-            Thread.sleep(forTimeInterval: 0.05)
-        }
-        return "timeout"
-    }
-
     @Test func twentyFourConcurrentPNGBombsStayWithinTheBudget() throws {
         let server = try ServerProcess()
         let port = server.port
         let images = try writeToneImages(under: server.dataDirectory.path + "/source")
-        let post = { (path: String, body: String) in
-            try rawRequest(port: port, "POST", path, headers: ["Content-Type": "application/json"], body: Array(body.utf8))
-        }
-        let imported = try json(try post("/v1/datasets", #"{"name":"tones","format":"imagefolder","path":"\#(images)","width":8,"height":8}"#))
-        #expect(try waitForJob(port, try #require(imported["id"] as? Int)) == "succeeded")
-        let job = try json(try post("/v1/jobs", #"""
+        let imported = try server.runJob("/v1/datasets", #"""
+            {"name":"tones","format":"imagefolder","path":"\#(images)","width":8,"height":8}
+            """#)
+        #expect(imported.state == "succeeded")
+        let trained = try server.runJob("/v1/jobs", #"""
             {"dataset":"tones","layers":[{"type":"flatten"},{"type":"dense","units":2}],"epochs":1,"batch_size":4}
-            """#))
-        let jobId = try #require(job["id"] as? Int)
-        #expect(try waitForJob(port, jobId) == "succeeded")
-        #expect(try post("/v1/models", #"{"name":"tones","job_id":\#(jobId)}"#).status == 201)
+            """#)
+        #expect(trained.state == "succeeded")
+        #expect(try server.post("/v1/models", #"{"name":"tones","job_id":\#(trained.id)}"#).status == 201)
 
         let bomb = try ImageEncoder.png(Image(width: 6300, height: 6300, channels: 1))
         #expect(bomb.count < 200_000)
@@ -55,7 +39,10 @@ import Testing
         #expect(try rawRequest(port: port, "GET", "/healthz").status == 200)
         // The decoded images are given back: most of the peak is returned once the bombs are answered.
         let residentAfter = try server.residentMiB()
-        #expect(residentAfter < peak - 100, "RSS \(residentBefore) → peak \(peak) → \(residentAfter) MiB after the bombs")
-        print("decode bombs: \(answered.filter { $0 == 200 }.count) classified, \(answered.filter { $0 == 503 }.count) busy; peak RSS \(Int(peak)) MiB (baseline \(Int(baseline)) MiB), RSS after \(Int(residentAfter)) MiB")
+        #expect(residentAfter < peak - 100,
+                "RSS \(residentBefore) → peak \(peak) → \(residentAfter) MiB after the bombs")
+        let (classified, busy) = (answered.filter { $0 == 200 }.count, answered.filter { $0 == 503 }.count)
+        print("decode bombs: \(classified) classified, \(busy) busy; peak RSS \(Int(peak)) MiB "
+              + "(baseline \(Int(baseline)) MiB), RSS after \(Int(residentAfter)) MiB")
     }
 }

@@ -7,26 +7,10 @@ import Testing
 /// where and what to do, space can be freed through the API, and the job resumes from its newest checkpoint
 /// with every step recorded once and the same metrics as an uninterrupted run.
 @Suite(.serialized) struct FullDiskTests {
-    private func json(_ response: RawResponse) throws -> Any { try JSONSerialization.jsonObject(with: Data(response.body)) }
-
-    private func job(_ port: UInt16, _ id: Int) throws -> [String: Any] {
-        try #require(try json(try rawRequest(port: port, "GET", "/v1/jobs/\(id)")) as? [String: Any])
-    }
-
-    private func waitForJob(_ port: UInt16, _ id: Int) throws -> [String: Any] {
-        let deadline = Date().addingTimeInterval(120)
-        while Date() < deadline {
-            let current = try job(port, id)
-            if ["succeeded", "failed", "cancelled"].contains(current["state"] as? String ?? "") { return current }
-            Thread.sleep(forTimeInterval: 0.05)
-        }
-        Issue.record("job \(id) did not finish")
-        return [:]
-    }
-
     /// (tag, step) → value for the tags that do not depend on timing.
-    private func metrics(_ port: UInt16, _ id: Int) throws -> [String: Double] {
-        let points = try #require(try json(try rawRequest(port: port, "GET", "/v1/jobs/\(id)/metrics")) as? [[String: Any]])
+    private func metrics(_ server: ServerProcess, _ id: Int) throws -> [String: Double] {
+        let points = try #require(try server.json(try rawRequest(port: server.port, "GET", "/v1/jobs/\(id)/metrics"))
+            as? [[String: Any]])
         var values: [String: Double] = [:]
         for point in points {
             let tag = point["tag"] as? String ?? ""
@@ -43,12 +27,12 @@ import Testing
         let port = server.port
         let images = try writeToneImages(under: FileManager.default.temporaryDirectory.path + "/kennel-full-\(UUID())")
         defer { try? FileManager.default.removeItem(atPath: (images as NSString).deletingLastPathComponent) }
-        let post = { (path: String, body: String) in
-            try rawRequest(port: port, "POST", path, headers: ["Content-Type": "application/json"], body: Array(body.utf8))
-        }
         func imported(_ name: String, _ side: Int, channels: Int) throws {
-            let answer = try #require(try json(try post("/v1/datasets", #"{"name":"\#(name)","format":"imagefolder","path":"\#(images)","width":\#(side),"height":\#(side),"channels":\#(channels)}"#)) as? [String: Any])
-            #expect(try waitForJob(port, try #require(answer["id"] as? Int))["state"] as? String == "succeeded")
+            let imported = try server.runJob("/v1/datasets", #"""
+                {"name":"\#(name)","format":"imagefolder","path":"\#(images)","width":\#(side),"height":\#(side),
+                 "channels":\#(channels)}
+                """#)
+            #expect(imported.state == "succeeded")
         }
         try imported("tones", 8, channels: 1)
         try imported("bulk", 256, channels: 3)  // 4.7 MB of the 10 MB disk (2 MB of it the reserve)
@@ -58,32 +42,30 @@ import Testing
              {"type":"dense","units":2}],"epochs":4,"batch_size":4,"optimizer":{"name":"adam","learning_rate":0.001},
              "seed":7,"keep_checkpoints":1}
             """#
-        let firstAnswer = try #require(try json(try post("/v1/jobs", spec)) as? [String: Any])
-        let id = try #require(firstAnswer["id"] as? Int)
-        let stopped = try waitForJob(port, id)
+        let id = try #require(try server.object(try server.post("/v1/jobs", spec))["id"] as? Int)
+        let stopped = try server.waitForJob(id)
         #expect(stopped["state"] as? String == "failed")
         let error = stopped["error"] as? String ?? ""
         #expect(error.contains("disk full at") && error.contains("POST /v1/jobs/\(id)/resume"), "\(error)")
         #expect(!error.contains("NSCocoaErrorDomain"))
 
         #expect(try rawRequest(port: port, "DELETE", "/v1/datasets/bulk").status == 204)
-        #expect(try post("/v1/jobs/\(id)/resume", "").status == 202)
-        let resumed = try waitForJob(port, id)
+        #expect(try server.post("/v1/jobs/\(id)/resume", "").status == 202)
+        let resumed = try server.waitForJob(id)
         #expect(resumed["state"] as? String == "succeeded", "\(resumed["error"] ?? "")")
         #expect(resumed["resumed_from"] as? Int != nil)
-        let interrupted = try metrics(port, id)
+        let interrupted = try metrics(server, id)
         #expect(interrupted.keys.filter { $0.hasPrefix("train/loss@") }.count == 20)
 
         // The same spec, never interrupted, once the first job's files are gone.
         #expect(try rawRequest(port: port, "DELETE", "/v1/jobs/\(id)").status == 204)
-        let submitted = try #require(try json(try post("/v1/jobs", spec)) as? [String: Any])
-        let second = try #require(submitted["id"] as? Int)
-        #expect(try waitForJob(port, second)["state"] as? String == "succeeded")
-        #expect(try metrics(port, second) == interrupted)
+        let (second, state) = try server.runJob("/v1/jobs", spec)
+        #expect(state == "succeeded")
+        #expect(try metrics(server, second) == interrupted)
 
         // What a served model needs cannot be deleted; once it is unserved (and its versions' job kept), the
         // dataset can go.
-        #expect(try post("/v1/models", #"{"name":"tones","job_id":\#(second)}"#).status == 201)
+        #expect(try server.post("/v1/models", #"{"name":"tones","job_id":\#(second)}"#).status == 201)
         let refused = try rawRequest(port: port, "DELETE", "/v1/datasets/tones")
         #expect(refused.status == 409 && refused.text.contains("DELETE /v1/models/tones"))
         #expect(try rawRequest(port: port, "DELETE", "/v1/jobs/\(second)").status == 409)

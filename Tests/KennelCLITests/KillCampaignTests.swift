@@ -32,7 +32,9 @@ import Testing
                               migrations: try Migration.load(from: repositoryRoot.appendingPathComponent("migrations")))
         }
 
-        func job(_ id: Int64) throws -> JobRecord { try #require(try store.pool.read { try JobRecord.fetchOne($0, key: id) }) }
+        func job(_ id: Int64) throws -> JobRecord {
+            try #require(try store.pool.read { try JobRecord.fetchOne($0, key: id) })
+        }
 
         func row(_ sql: String, _ arguments: StatementArguments = []) throws -> Row? {
             try store.pool.read { try Row.fetchOne($0, sql: sql, arguments: arguments) }
@@ -52,7 +54,8 @@ import Testing
         }
 
         func temporaryFiles() -> [String] {
-            (FileManager.default.enumerator(atPath: data)?.allObjects as? [String] ?? []).filter { $0.hasSuffix(".tmp") }
+            let all = FileManager.default.enumerator(atPath: data)?.allObjects as? [String] ?? []
+            return all.filter { $0.hasSuffix(".tmp") }
         }
 
         func integrity() throws -> String {
@@ -142,7 +145,9 @@ import Testing
         // Promotions killed part-way: the database never names a version that cannot load.
         for _ in 0..<3 {
             let connection = try RawHTTPConnection(port: server.port)
-            try connection.send("POST /v1/models HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 31\r\n\r\n{\"name\":\"tones\",\"job_id\":1}    ")
+            let body = #"{"name":"tones","job_id":1}"#
+            try connection.send("POST /v1/models HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                                + "Content-Length: \(body.utf8.count)\r\n\r\n" + body)
             Thread.sleep(forTimeInterval: Double.random(in: 0...0.05, using: &random))
             kill9(server)
             kills += 1
@@ -173,7 +178,9 @@ import Testing
                                                   with: #"{"type":"flatten"},{"type":"dense","units":2048},"#)
             .replacingOccurrences(of: #""epochs":600"#, with: #""epochs":40"#)
         #expect(try site.post(server, "/v1/jobs", spec).status == 201)
-        #expect(try site.waitUntil(seconds: 60) { try site.row("SELECT COUNT(*) AS n FROM checkpoints")?["n"] as Int? ?? 0 > 0 })
+        #expect(try site.waitUntil(seconds: 60) {
+            try site.row("SELECT COUNT(*) AS n FROM checkpoints")?["n"] as Int? ?? 0 > 0
+        })
         kill9(server)
         // Kill right after each take-over. A kill that lands after the first step cleared the count just
         // means trying again; two in a row before one, and the next start fails the job instead of running it.

@@ -9,33 +9,11 @@ import Testing
 /// process: no request fails, training goes on, memory stays bounded. (`bench/load/run.sh` measures the same
 /// on a release build with wrk; this is the debug-build check that nothing breaks under it.)
 @Suite(.serialized) struct LoadWhileTrainingTests {
-    private func json(_ response: RawResponse) throws -> Any { try JSONSerialization.jsonObject(with: Data(response.body)) }
-
-    private func post(_ port: UInt16, _ path: String, _ body: String) throws -> [String: Any] {
-        let response = try rawRequest(port: port, "POST", path, headers: ["Content-Type": "application/json"],
-                                      body: Array(body.utf8))
-        return try #require(try json(response) as? [String: Any], "\(response.status) \(response.text)")
-    }
-
-    private func state(_ port: UInt16, _ id: Int) throws -> String {
-        (try json(try rawRequest(port: port, "GET", "/v1/jobs/\(id)")) as? [String: Any])?["state"] as? String ?? ""
-    }
-
-    private func waitFor(_ port: UInt16, _ id: Int, _ wanted: Set<String>, seconds: Double = 300) throws -> String {
-        let deadline = Date().addingTimeInterval(seconds)
-        var current = ""
-        while Date() < deadline {
-            current = try state(port, id)
-            if wanted.contains(current) { return current }
-            Thread.sleep(forTimeInterval: 0.2)
-        }
-        return current
-    }
-
     /// Mean `train/images_per_s` of the points after `step`, and the last step seen.
-    private func imagesPerSecond(_ port: UInt16, _ job: Int, after step: Int) throws -> (mean: Double, last: Int) {
-        let points = (try json(try rawRequest(port: port, "GET", "/v1/jobs/\(job)/metrics?tag=train/images_per_s"))
-            as? [[String: Any]]) ?? []
+    private func imagesPerSecond(_ server: ServerProcess, _ job: Int, after step: Int) throws
+        -> (mean: Double, last: Int) {
+        let answer = try rawRequest(port: server.port, "GET", "/v1/jobs/\(job)/metrics?tag=train/images_per_s")
+        let points = (try server.json(answer) as? [[String: Any]]) ?? []
         let later = points.filter { ($0["step"] as? Int ?? 0) > step }
         let values = later.compactMap { $0["value"] as? Double }
         return (values.isEmpty ? 0 : values.reduce(0, +) / Double(values.count),
@@ -45,25 +23,26 @@ import Testing
     @Test func sixtySecondsOfClassificationWhileATrainingJobRuns() throws {
         let server = try ServerProcess()
         let port = server.port
-        let imported = try post(port, "/v1/datasets",
-                                #"{"name":"fashion","format":"idx","path":"/usr/share/datasets/fashion-mnist"}"#)
-        #expect(try waitFor(port, try #require(imported["id"] as? Int), ["succeeded", "failed"]) == "succeeded")
-        let small = try #require(try post(port, "/v1/jobs", #"""
+        let imported = try server.runJob("/v1/datasets", #"""
+            {"name":"fashion","format":"idx","path":"/usr/share/datasets/fashion-mnist"}
+            """#)
+        #expect(imported.state == "succeeded")
+        let small = try server.runJob("/v1/jobs", #"""
             {"dataset":"fashion","layers":[{"type":"flatten"},{"type":"dense","units":10}],"epochs":1,"batch_size":512}
-            """#)["id"] as? Int)
-        #expect(try waitFor(port, small, ["succeeded", "failed"]) == "succeeded")
-        _ = try post(port, "/v1/models", #"{"name":"fashion","job_id":\#(small)}"#)
+            """#)
+        #expect(small.state == "succeeded")
+        #expect(try server.post("/v1/models", #"{"name":"fashion","job_id":\#(small.id)}"#).status == 201)
 
-        let training = try #require(try post(port, "/v1/jobs", #"""
+        let training = try #require(try server.object(try server.post("/v1/jobs", #"""
             {"dataset":"fashion","preset":"fashion-convnet","epochs":5,"batch_size":64}
-            """#)["id"] as? Int)
-        #expect(try waitFor(port, training, ["running"], seconds: 60) == "running")
+            """#))["id"] as? Int)
+        #expect(try server.waitForJob(training, until: ["running"], seconds: 60)["state"] as? String == "running")
         // Its speed alone: the points of its first seconds of training (written every 2 s).
         var idle = (mean: 0.0, last: 0)
         let idleDeadline = Date().addingTimeInterval(120)
         while idle.last == 0 && Date() < idleDeadline {
             Thread.sleep(forTimeInterval: 1)
-            idle = try imagesPerSecond(port, training, after: 0)
+            idle = try imagesPerSecond(server, training, after: 0)
         }
         #expect(idle.last > 0, "no training point within two minutes")
 
@@ -74,19 +53,20 @@ import Testing
         let end = Date().addingTimeInterval(60)
         DispatchQueue.concurrentPerform(iterations: 16) { _ in
             while Date() < end {
-                let status = (try? rawRequest(port: port, "POST", "/v1/models/fashion:classify", body: png).status) ?? -1
+                let answer = try? rawRequest(port: port, "POST", "/v1/models/fashion:classify", body: png)
+                let status = answer?.status ?? -1
                 outcomes.withLock { outcomes in
                     if status == 200 { outcomes.ok += 1 } else { outcomes.failed[status, default: 0] += 1 }
                 }
             }
         }
         Thread.sleep(forTimeInterval: 3)  // the trainer writes its points every 2 s
-        let loaded = try imagesPerSecond(port, training, after: idle.last)
+        let loaded = try imagesPerSecond(server, training, after: idle.last)
         let (ok, failed) = outcomes.withLock { ($0.ok, $0.failed) }
         let peak = try server.peakResidentMiB()
         #expect(failed.isEmpty, "failed requests by status: \(failed)")
         #expect(ok > 0)
-        #expect(try state(port, training) == "running" || (try state(port, training)) == "succeeded")
+        #expect(["running", "succeeded"].contains(try server.job(training)["state"] as? String ?? ""))
         #expect(loaded.last > idle.last, "training made no progress under load")
         #expect(peak < 500, "peak RSS \(peak) MiB")
         print("load while training (debug build): \(ok) classifications in 60 s at 16 connections, failures \(failed); "
