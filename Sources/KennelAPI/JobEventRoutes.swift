@@ -150,12 +150,12 @@ extension Router.Builder {
         get("/v1/metrics.csv", execution: .queue(context.work)) { request in
             let ids = try (request.query["jobs"] ?? "").split(separator: ",").map { raw -> Int64 in
                 let text = raw.trimmingCharacters(in: .whitespaces)
-                if let id = Int64(text) { return id }
+                switch DecimalText(text) {
+                case .value(let id)?: return id
                 // Digits past Int64 are an id no job can have.
-                guard !text.isEmpty, text.allSatisfy(\.isASCII), text.allSatisfy(\.isNumber) else {
-                    throw HTTPError.badRequest("jobs must be a comma-separated list of job ids, got '\(raw)'")
+                case .beyondRange?: throw HTTPError.notFound("no job \(text)")
+                case nil: throw HTTPError.badRequest("jobs must be a comma-separated list of job ids, got '\(raw)'")
                 }
-                throw HTTPError.notFound("no job \(text)")
             }
             guard !ids.isEmpty else { throw HTTPError.badRequest("name the runs: /v1/metrics.csv?jobs=1,2[&tags=…]") }
             let tags = request.query["tags"].map { $0.split(separator: ",").map(String.init) } ?? []

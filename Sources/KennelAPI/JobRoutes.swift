@@ -4,6 +4,24 @@ import KennelHTTP
 import KennelJobs
 import KennelStore
 
+/// A decimal integer as a client wrote it (what `Int64` parses, or a `-` and ASCII digits): its value, or digits beyond
+/// Int64's range, which no id, step or version can have. Nil for any other text.
+enum DecimalText: Equatable {
+    case value(Int64)
+    case beyondRange(negative: Bool)
+
+    init?(_ text: some StringProtocol) {
+        if let value = Int64(text) {
+            self = .value(value)
+            return
+        }
+        let negative = text.hasPrefix("-")
+        let digits = negative ? text.dropFirst() : text[...]
+        guard !digits.isEmpty, digits.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
+        self = .beyondRange(negative: negative)
+    }
+}
+
 /// `limit` and `after` of a list request.
 struct PageRequest {
     let limit: Int
@@ -22,12 +40,11 @@ struct PageRequest {
     /// A numeric cursor: the number, nil for digits past Int64 (past every row: an empty page), or a 400
     /// naming `what` it should be.
     static func number(_ raw: String, of what: String) throws -> Int64? {
-        if let value = Int64(raw) { return value }
-        let digits = raw.hasPrefix("-") ? raw.dropFirst() : raw[...]
-        guard !digits.isEmpty, digits.allSatisfy({ $0.isASCII && $0.isNumber }) else {
-            throw HTTPError.badRequest("after must be \(what), got '\(raw)'")
+        switch DecimalText(raw) {
+        case .value(let value)?: return value
+        case .beyondRange(let negative)?: return negative ? .min : nil
+        case nil: throw HTTPError.badRequest("after must be \(what), got '\(raw)'")
         }
-        return raw.hasPrefix("-") ? Int64.min : nil
     }
 
     /// A JSON array of `items`, with a `Link: <…>; rel="next"` header when the page is full.

@@ -28,14 +28,16 @@ extension Router.Builder {
             let page = try PageRequest(request)
             // The cursor is `name@version`, the last row of the previous page.
             let (afterName, afterVersion) = try page.after.map { cursor -> (String, Int) in
-                let digits = cursor.lastIndex(of: "@").map { cursor[cursor.index(after: $0)...] } ?? ""
-                guard let at = cursor.lastIndex(of: "@"), !digits.isEmpty, digits.allSatisfy({ $0.isASCII && $0.isNumber })
-                else {
+                let at = cursor.lastIndex(of: "@")
+                let version = at.map { cursor[cursor.index(after: $0)...] } ?? ""
+                switch version.allSatisfy({ $0.isASCII && $0.isNumber }) ? DecimalText(version) : nil {
+                case .value(let number)?: return (String(cursor[..<at!]), Int(number))
+                // A version past Int64 is past every version.
+                case .beyondRange?: return (String(cursor[..<at!]), .max)
+                case nil:
                     throw HTTPError.badRequest("after must be NAME@VERSION, the last model of the previous page, "
                                                + "got '\(cursor)'")
                 }
-                // A version past Int is past every version.
-                return (String(cursor[..<at]), Int(digits) ?? .max)
             } ?? ("", 0)
             let models = try context.store.pool.read { db in
                 try ModelBody.list(try ModelRecord.filter(sql: "name > ? OR (name = ? AND version > ?)",
