@@ -21,20 +21,14 @@ public struct Preprocessing: Codable, Equatable, Sendable {
     /// Bytes of one prepared example.
     public var exampleBytes: Int { width * height * channels }
 
-    /// Decodes `bytes` and brings the image to this size and color, as 8-bit samples.
+    /// Decodes `bytes` and brings the image to this size and color, as 8-bit samples, holding little more than
+    /// the result whatever the source's size (see `ImageDecoder.decode(_:color:into:_:mode:)`).
     public func prepare(_ bytes: [UInt8], decoder: ImageDecoder) throws -> [UInt8] {
-        // Let JPEG's DCT scaling shrink big photos, but never below the size the resize mode scales them to
-        // (a 500×375 photo padded into 151×250 is first scaled to 151×113, so a half-size decode is enough).
-        let source = try decoder.inspect(bytes)
-        let needed = resize.scaledSize(ofWidth: source.width, height: source.height, toWidth: width, height: height)
-        return try decoder.withinBudget(width: source.width, height: source.height) {
-            prepare(try decoder.decode(bytes, color: color, atLeast: needed))
-        }
+        try decoder.decode(bytes, color: color, into: width, height, mode: resize).bytes
     }
 
     /// Brings a decoded image to this size and color, as 8-bit samples.
     public func prepare(_ image: Image) -> [UInt8] {
-        let colored = color == .gray ? image.grayscale() : image.rgb()
-        return colored.resized(width: width, height: height, mode: resize).bytes
+        image.resized(width: width, height: height, mode: resize, color: color).bytes
     }
 }

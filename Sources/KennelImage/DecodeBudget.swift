@@ -1,15 +1,11 @@
 import CMalloc
 import Foundation
 
-/// Bytes that image decoding may hold at once across every request in flight: an image's 8-bit samples plus
-/// the Float copy preprocessing works on. A request reserves what its header announces before decoding and
-/// waits (up to `wait`) while others hold the budget, so a burst of small-file, huge-image "bombs" costs at
-/// most the budget, not their count times their size.
+/// Bytes that image decoding may hold at once across every request in flight. A request reserves what its
+/// decode will hold (from the header: the codec's buffers, a few rows, the result) before decoding and waits
+/// (up to `wait`) while others hold the budget, so a burst of small-file, huge-image "bombs" costs at most the
+/// budget, not their count times their size.
 public final class DecodeBudget: @unchecked Sendable {
-    /// Bytes held per pixel of the header's size while an image is prepared, at most: 8-bit RGB (3), its Float
-    /// copy (12), and a Float gray conversion (4), rounded up.
-    public static let bytesPerPixel = 20
-
     /// Reservations from this size up return freed memory to the system once no decode is under way.
     static let trimThreshold = 64 << 20
 

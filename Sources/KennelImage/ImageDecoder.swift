@@ -1,3 +1,12 @@
+/// What an encoded image's header says, read without decoding pixels.
+public struct ImageHeader: Sendable, Equatable {
+    public let format: ImageFormat
+    public let width: Int
+    public let height: Int
+    /// An Adam7 PNG, which must be decoded whole rather than row by row.
+    public let interlaced: Bool
+}
+
 /// Turns encoded bytes into an `Image`, recognising JPEG or PNG from the bytes themselves.
 public struct ImageDecoder: Sendable {
     /// Images whose header announces more pixels than this are refused before decoding (default 40 MP).
@@ -10,32 +19,88 @@ public struct ImageDecoder: Sendable {
         self.budget = budget
     }
 
-    /// Runs `body`, which decodes and prepares an image whose header says `width`×`height`, within the budget.
-    public func withinBudget<Value>(width: Int, height: Int, _ body: () throws -> Value) throws -> Value {
-        guard let budget else { return try body() }
-        guard width * height <= maximumPixels else {
-            throw ImageError.tooLarge(width: width, height: height, limit: maximumPixels)
-        }
-        return try budget.withReservation(width * height * DecodeBudget.bytesPerPixel, body)
-    }
-
-    /// The encoded image's format and size, read from its header alone.
-    public func inspect(_ bytes: [UInt8]) throws -> (format: ImageFormat, width: Int, height: Int) {
+    /// The encoded image's format and size, read from its header alone; an empty image is not an image.
+    public func inspect(_ bytes: [UInt8]) throws -> ImageHeader {
         let format = try sniff(bytes)
-        let size = format == .jpeg ? try JPEGCodec.dimensions(of: bytes) : try PNGCodec.dimensions(of: bytes)
-        return (format, size.width, size.height)
+        let header: ImageHeader
+        switch format {
+        case .jpeg:
+            let size = try JPEGCodec.dimensions(of: bytes)
+            header = ImageHeader(format: format, width: size.width, height: size.height, interlaced: false)
+        case .png:
+            let png = try PNGCodec.header(of: bytes)
+            header = ImageHeader(format: format, width: png.width, height: png.height, interlaced: png.interlaced)
+        }
+        guard header.width > 0, header.height > 0 else {
+            throw ImageError.notAnImage("header declares a \(header.width)×\(header.height) image")
+        }
+        return header
     }
 
-    /// Decodes to `color`. For JPEGs, `atLeast` lets the decoder shrink by DCT scaling while staying at least
-    /// that size, so a later resize to it loses nothing.
+    /// Decodes the whole picture to `color`. For JPEGs, `atLeast` lets the decoder shrink by DCT scaling while
+    /// staying at least that size, so a later resize to it loses nothing.
     public func decode(_ bytes: [UInt8], color: ColorMode, atLeast target: (width: Int, height: Int)? = nil) throws
         -> Image {
-        switch try sniff(bytes) {
-        case .jpeg:
-            return try JPEGCodec.decode(bytes, color: color, maximumPixels: maximumPixels, atLeast: target)
-        case .png:
-            return try PNGCodec.decode(bytes, color: color, maximumPixels: maximumPixels)
+        let header = try inspect(bytes)
+        let whole = header.width * header.height * color.channels * MemoryLayout<Float>.size
+        return try withRows(bytes, header: header, color: color, atLeast: target, holding: whole) { rows in
+            try Image(reading: &rows, color: color)
         }
+    }
+
+    /// Decodes `bytes` straight into a `width`×`height` box placed by `mode`, in `color`. Memory stays near the
+    /// box's size: PNGs are read row by row and JPEGs decoded at the smallest DCT scale that still covers what
+    /// the box needs, in 8 bits; Float exists only for two source rows and the box. The decode holds its share
+    /// of the budget for as long as it runs.
+    public func decode(_ bytes: [UInt8], color: ColorMode, into width: Int, _ height: Int, mode: ResizeMode) throws
+        -> Image {
+        let header = try inspect(bytes)
+        // Never let DCT scaling go below the size the mode scales the source to (a 500×375 photo padded into
+        // 151×250 is first scaled to 151×113, so a half-size decode is enough).
+        let needed = mode.scaledSize(ofWidth: header.width, height: header.height, toWidth: width, height: height)
+        let box = width * height * color.channels * MemoryLayout<Float>.size
+        return try withRows(bytes, header: header, color: color, atLeast: needed, holding: box) { rows in
+            let placement = Placement(mode, sourceWidth: rows.width, sourceHeight: rows.height, width: width,
+                                      height: height)
+            return try placement.render(&rows, color: color)
+        }
+    }
+
+    /// Opens the decoder's row source for `bytes` and runs `body` on it within the budget: the decoder's own
+    /// buffers, two source rows and `result` bytes for what `body` builds.
+    private func withRows<Value>(_ bytes: [UInt8], header: ImageHeader, color: ColorMode,
+                                 atLeast target: (width: Int, height: Int)?, holding result: Int,
+                                 _ body: (inout any RowSource) throws -> Value) throws -> Value {
+        guard header.width * header.height <= maximumPixels else {
+            throw ImageError.tooLarge(width: header.width, height: header.height, limit: maximumPixels)
+        }
+        let decoding: Int
+        switch header.format {
+        case .jpeg:
+            decoding = JPEGCodec.decodedBytes(width: header.width, height: header.height, atLeast: target)
+        case .png:
+            // libpng keeps two rows of up to 8 bytes a pixel; an interlaced image is held whole, 4 bytes a pixel.
+            decoding = 16 * header.width + (header.interlaced ? 4 * header.width * header.height : 0)
+        }
+        let rows = 5 * header.width * 3 * MemoryLayout<Float>.size
+        return try reserve(decoding + rows + result) {
+            switch header.format {
+            case .jpeg:
+                var rows: any RowSource = try JPEGCodec.decode(bytes, color: color, maximumPixels: maximumPixels,
+                                                               atLeast: target)
+                return try body(&rows)
+            case .png:
+                return try PNGCodec.withRows(bytes, maximumPixels: maximumPixels) { png in
+                    var rows: any RowSource = png
+                    return try body(&rows)
+                }
+            }
+        }
+    }
+
+    private func reserve<Value>(_ bytes: Int, _ body: () throws -> Value) throws -> Value {
+        guard let budget else { return try body() }
+        return try budget.withReservation(bytes, body)
     }
 
     private func sniff(_ bytes: [UInt8]) throws -> ImageFormat {

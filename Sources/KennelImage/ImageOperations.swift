@@ -26,92 +26,39 @@ public enum ResizeMode: String, Sendable, Codable {
 
 extension Image {
     /// Luminance with TensorFlow's weights 0.2989·R + 0.5870·G + 0.1140·B; a gray image is returned as is.
-    public func grayscale() -> Image {
-        guard channels == 3 else { return self }
-        var gray = [Float](repeating: 0, count: width * height)
-        pixels.withUnsafeBufferPointer { rgb in
-            for pixel in 0..<gray.count {
-                gray[pixel] = 0.2989 * rgb[pixel * 3] + 0.5870 * rgb[pixel * 3 + 1] + 0.1140 * rgb[pixel * 3 + 2]
-            }
-        }
-        return Image(width: width, height: height, channels: 1, pixels: gray)
-    }
+    public func grayscale() -> Image { converted(to: .gray) }
 
     /// Gray repeated into three channels; an RGB image is returned as is.
-    public func rgb() -> Image {
-        guard channels == 1 else { return self }
-        return Image(width: width, height: height, channels: 3, pixels: pixels.flatMap { [$0, $0, $0] })
+    public func rgb() -> Image { converted(to: .rgb) }
+
+    private func converted(to color: ColorMode) -> Image {
+        guard channels != color.channels else { return self }
+        var rows = ImageRows(self)
+        return Self.fromMemory { try Image(reading: &rows, color: color) }
     }
 
     /// Bilinear resize with half-pixel centers, as TensorFlow 2's `tf.image.resize` (no antialiasing).
     public func resized(width newWidth: Int, height newHeight: Int) -> Image {
         precondition(newWidth > 0 && newHeight > 0, "resize target must be positive")
         if newWidth == width && newHeight == height { return self }
-        let xs = Interpolation(from: width, to: newWidth), ys = Interpolation(from: height, to: newHeight)
-        let c = channels, rowLength = width * channels
-        var output = [Float](repeating: 0, count: newWidth * newHeight * c)
-        pixels.withUnsafeBufferPointer { source in
-            output.withUnsafeMutableBufferPointer { target in
-                for y in 0..<newHeight {
-                    let top = source.baseAddress! + ys.lower[y] * rowLength
-                    let bottom = source.baseAddress! + ys.upper[y] * rowLength
-                    let fy = ys.weight[y]
-                    let row = target.baseAddress! + y * newWidth * c
-                    for x in 0..<newWidth {
-                        let left = xs.lower[x] * c, right = xs.upper[x] * c, fx = xs.weight[x]
-                        for k in 0..<c {
-                            let upper = top[left + k] + (top[right + k] - top[left + k]) * fx
-                            let lower = bottom[left + k] + (bottom[right + k] - bottom[left + k]) * fx
-                            row[x * c + k] = upper + (lower - upper) * fy
-                        }
-                    }
-                }
-            }
-        }
-        return Image(width: newWidth, height: newHeight, channels: c, pixels: output)
+        return placed(Placement(sourceWidth: width, sourceHeight: height, width: newWidth, height: newHeight))
     }
 
-    /// TensorFlow's interpolation weights along one axis: source position (i + 0.5)·scale − 0.5, its floor and
-    /// ceiling clamped into the image, and the fraction between them.
-    private struct Interpolation {
-        var lower: [Int] = [], upper: [Int] = [], weight: [Float] = []
-
-        init(from size: Int, to newSize: Int) {
-            let scale = Float(size) / Float(newSize)
-            for index in 0..<newSize {
-                let position = (Float(index) + 0.5) * scale - 0.5
-                let floorPosition = position.rounded(.down)
-                lower.append(max(Int(floorPosition), 0))
-                upper.append(min(Int(position.rounded(.up)), size - 1))
-                weight.append(position - floorPosition)
-            }
-        }
+    /// Resizes to exactly `width`×`height` by `mode`, converting to `color` on the way (nil keeps the channels).
+    public func resized(width newWidth: Int, height newHeight: Int, mode: ResizeMode, color: ColorMode? = nil)
+        -> Image {
+        placed(Placement(mode, sourceWidth: width, sourceHeight: height, width: newWidth, height: newHeight),
+               color: color)
     }
 
-    /// Resizes to exactly `width`×`height` by `mode`.
-    public func resized(width newWidth: Int, height newHeight: Int, mode: ResizeMode) -> Image {
-        switch mode {
-        case .stretch:
-            return resized(width: newWidth, height: newHeight)
-        case .pad:
-            return resizedWithPad(width: newWidth, height: newHeight)
-        case .crop:
-            let scale = max(Float(newWidth) / Float(width), Float(newHeight) / Float(height))
-            let coverWidth = max(newWidth, Int((Float(width) * scale).rounded()))
-            let coverHeight = max(newHeight, Int((Float(height) * scale).rounded()))
-            return resized(width: coverWidth, height: coverHeight).croppedOrPadded(width: newWidth, height: newHeight)
-        }
+    private func placed(_ placement: Placement, color: ColorMode? = nil) -> Image {
+        var rows = ImageRows(self)
+        return Self.fromMemory { try placement.render(&rows, color: color) }
     }
 
-    /// TensorFlow's `resize_with_pad`: the largest aspect-preserving resize that fits, placed with zero
-    /// padding (the extra row or column, if any, at the bottom or right).
-    public func resizedWithPad(width targetWidth: Int, height targetHeight: Int) -> Image {
-        let ratio = max(Float(width) / Float(targetWidth), Float(height) / Float(targetHeight))
-        let fittedWidth = Float(width) / ratio, fittedHeight = Float(height) / ratio
-        let resized = resized(width: max(1, Int(fittedWidth.rounded(.down))), height: max(1, Int(fittedHeight.rounded(.down))))
-        let left = max(0, Int(((Float(targetWidth) - fittedWidth) / 2).rounded(.down)))
-        let top = max(0, Int(((Float(targetHeight) - fittedHeight) / 2).rounded(.down)))
-        return resized.padded(top: top, left: left, width: targetWidth, height: targetHeight)
+    /// Row sources over memory never fail; this states it once.
+    private static func fromMemory(_ body: () throws -> Image) -> Image {
+        do { return try body() } catch { preconditionFailure("reading an image in memory failed: \(error)") }
     }
 
     /// TensorFlow's `resize_with_crop_or_pad`: each axis centrally cropped when too long, zero-padded

@@ -10,22 +10,19 @@ enum JPEGCodec {
         }
     }
 
-    /// Decodes `bytes`. When `atLeast` is given, libjpeg-turbo's DCT scaling decodes straight to the smallest
-    /// of its scales (1/8…1) that is still at least that large, which is much faster for big photos.
+    /// Decodes `bytes` to 8-bit samples. When `atLeast` is given, libjpeg-turbo's DCT scaling decodes straight to
+    /// the smallest of its scales (1/8…1) that is still at least that large, which is much faster for big photos
+    /// and holds a fraction of the memory.
     static func decode(_ bytes: [UInt8], color: ColorMode, maximumPixels: Int,
-                       atLeast target: (width: Int, height: Int)?) throws -> Image {
+                       atLeast target: (width: Int, height: Int)?) throws -> JPEGRows {
         try withDecompressor { handle in
             let header = try readHeader(handle, bytes)
-            guard header.width > 0, header.height > 0 else {
-                throw ImageError.notAnImage("header declares a \(header.width)×\(header.height) image")
-            }
             guard header.width * header.height <= maximumPixels else {
                 throw ImageError.tooLarge(width: header.width, height: header.height, limit: maximumPixels)
             }
             let (width, height) = scaledSize(header.width, header.height, atLeast: target)
-            let cmyk = header.colorspace == Int32(TJCS_CMYK.rawValue) || header.colorspace == Int32(TJCS_YCCK.rawValue)
-            let format: TJPF = cmyk ? TJPF_CMYK : color == .gray ? TJPF_GRAY : TJPF_RGB
-            let samples = cmyk ? 4 : color.channels
+            let format: TJPF = header.cmyk ? TJPF_CMYK : color == .gray ? TJPF_GRAY : TJPF_RGB
+            let samples = header.cmyk ? 4 : color.channels
             var output = [UInt8](repeating: 0, count: width * height * samples)
             let status = bytes.withUnsafeBufferPointer { source in
                 output.withUnsafeMutableBufferPointer { target in
@@ -34,8 +31,48 @@ enum JPEGCodec {
                 }
             }
             if status != 0 { try classifyFailure(handle) }
-            if cmyk { return fromCMYK(output, width: width, height: height, color: color) }
-            return Image(width: width, height: height, channels: color.channels, bytes: output)
+            return JPEGRows(samples: output, width: width, height: height, stored: samples)
+        }
+    }
+
+    /// Bytes `decode` holds for a `width`×`height` JPEG decoded at a scale covering `atLeast`.
+    static func decodedBytes(width: Int, height: Int, atLeast target: (width: Int, height: Int)?) -> Int {
+        let (scaledWidth, scaledHeight) = scaledSize(width, height, atLeast: target)
+        return scaledWidth * scaledHeight * 4
+    }
+
+    /// A decoded JPEG's 8-bit samples, handed out a row at a time as Float. Adobe-style CMYK (stored inverted, as
+    /// libjpeg hands it over) becomes RGB row by row.
+    struct JPEGRows: RowSource {
+        let samples: [UInt8]
+        let width: Int
+        let height: Int
+        /// Samples per pixel in `samples`: 1 gray, 3 RGB, 4 CMYK.
+        let stored: Int
+        private var next = 0
+
+        init(samples: [UInt8], width: Int, height: Int, stored: Int) {
+            self.samples = samples
+            self.width = width
+            self.height = height
+            self.stored = stored
+        }
+
+        var channels: Int { cmyk ? 3 : stored }
+        private var cmyk: Bool { stored == 4 }
+
+        mutating func readRow(into row: UnsafeMutableBufferPointer<Float>) throws {
+            precondition(next < height, "read past the last row")
+            let start = next * width * stored
+            samples.withUnsafeBufferPointer { source in
+                let line = UnsafeBufferPointer(rebasing: source[start..<(start + width * stored)])
+                guard cmyk else { return widen(line, into: row) }
+                for pixel in 0..<width {
+                    let k = Float(line[pixel * 4 + 3]) / 255
+                    for channel in 0..<3 { row[pixel * 3 + channel] = Float(line[pixel * 4 + channel]) * k }
+                }
+            }
+            next += 1
         }
     }
 
@@ -61,6 +98,8 @@ enum JPEGCodec {
         let width: Int
         let height: Int
         let colorspace: Int32
+
+        var cmyk: Bool { colorspace == Int32(TJCS_CMYK.rawValue) || colorspace == Int32(TJCS_YCCK.rawValue) }
     }
 
     private static func withDecompressor<Result>(_ body: (tjhandle) throws -> Result) throws -> Result {
@@ -118,16 +157,5 @@ enum JPEGCodec {
             }
         }
         return best
-    }
-
-    /// Adobe-style CMYK (stored inverted, as libjpeg hands it over) to RGB or gray.
-    private static func fromCMYK(_ cmyk: [UInt8], width: Int, height: Int, color: ColorMode) -> Image {
-        var rgb = [Float](repeating: 0, count: width * height * 3)
-        for pixel in 0..<(width * height) {
-            let k = Float(cmyk[pixel * 4 + 3]) / 255
-            for channel in 0..<3 { rgb[pixel * 3 + channel] = Float(cmyk[pixel * 4 + channel]) * k }
-        }
-        let image = Image(width: width, height: height, channels: 3, pixels: rgb)
-        return color == .gray ? image.grayscale() : image
     }
 }

@@ -1,40 +1,71 @@
 import CPNG
 import Foundation
 
-/// PNG through libpng's simplified API (no longjmp reaches Swift): the only file that talks to libpng.
+/// PNG through libpng (no longjmp reaches Swift; see the CPNG shim): the only file that talks to libpng.
 enum PNGCodec {
-    static func dimensions(of bytes: [UInt8]) throws -> (width: Int, height: Int) {
-        var image = png_image()
-        image.version = UInt32(PNG_IMAGE_VERSION)
-        defer { png_image_free(&image) }
-        try begin(&image, bytes)
-        return (Int(image.width), Int(image.height))
+    /// What a PNG's header says, read without decoding any pixel.
+    struct Header {
+        let width: Int
+        let height: Int
+        /// Adam7 images cannot be read row by row: their first row read decodes the whole image.
+        let interlaced: Bool
     }
 
-    /// Decodes any PNG (gray, gray+alpha, palette, RGB, RGBA, 16-bit, interlaced) as TensorFlow's decode_png
-    /// does: 16-bit samples keep their high byte, alpha is dropped (never composited), and colour becomes gray
-    /// with TensorFlow's rgb_to_grayscale weights, the same conversion JPEG input gets.
-    static func decode(_ bytes: [UInt8], color: ColorMode, maximumPixels: Int) throws -> Image {
-        var pixels: UnsafeMutablePointer<UInt8>?
-        var (width, height, channels): (UInt32, UInt32, Int32) = (0, 0, 0)
-        var message = [CChar](repeating: 0, count: 256)
-        let status = bytes.withUnsafeBufferPointer { source in
-            kennel_png_decode(source.baseAddress, source.count, maximumPixels, &pixels, &width, &height, &channels,
-                              &message, message.count)
+    static func header(of bytes: [UInt8]) throws -> Header {
+        try withRows(bytes, maximumPixels: Int.max) { rows in
+            Header(width: rows.width, height: rows.height, interlaced: rows.interlaced)
         }
-        defer { free(pixels) }
-        let reason = String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        if status == Int32(kennel_png_too_large) {
-            throw ImageError.tooLarge(width: Int(width), height: Int(height), limit: maximumPixels)
+    }
+
+    /// Opens `bytes` for reading row by row, as TensorFlow's decode_png decodes: 16-bit samples keep their high
+    /// byte, alpha is dropped (never composited), palettes become RGB. Rows are gray or RGB as stored; colour
+    /// conversion belongs to the consumer.
+    static func withRows<Value>(_ bytes: [UInt8], maximumPixels: Int, _ body: (inout PNGRows) throws -> Value) throws
+        -> Value {
+        try bytes.withUnsafeBufferPointer { source in
+            var reader: UnsafeMutablePointer<kennel_png_reader>?
+            var (width, height): (UInt32, UInt32) = (0, 0)
+            var (channels, interlaced): (Int32, Int32) = (0, 0)
+            var message = [CChar](repeating: 0, count: 256)
+            let status = kennel_png_open(source.baseAddress, source.count, maximumPixels, &reader, &width, &height,
+                                         &channels, &interlaced, &message, message.count)
+            defer { kennel_png_close(reader) }
+            if status == Int32(kennel_png_too_large) {
+                throw ImageError.tooLarge(width: Int(width), height: Int(height), limit: maximumPixels)
+            }
+            guard status == Int32(kennel_png_ok), let reader else { throw classify(text(message)) }
+            var rows = PNGRows(reader: reader, width: Int(width), height: Int(height), channels: Int(channels),
+                               interlaced: interlaced != 0)
+            return try body(&rows)
         }
-        guard status == Int32(kennel_png_ok), let pixels else { throw classify(reason) }
-        guard width > 0, height > 0 else { throw ImageError.notAnImage("header declares a \(width)×\(height) image") }
-        let samples = Array(UnsafeBufferPointer(start: pixels, count: Int(width) * Int(height) * Int(channels)))
-        let image = Image(width: Int(width), height: Int(height), channels: Int(channels), bytes: samples)
-        switch (color, image.channels) {
-        case (.gray, 3): return image.grayscale()
-        case (.rgb, 1): return image.rgb()
-        default: return image
+    }
+
+    /// The rows of an open PNG, each decoded as it is asked for.
+    struct PNGRows: RowSource {
+        fileprivate let reader: UnsafeMutablePointer<kennel_png_reader>
+        let width: Int
+        let height: Int
+        let channels: Int
+        let interlaced: Bool
+        private var samples: [UInt8]
+
+        fileprivate init(reader: UnsafeMutablePointer<kennel_png_reader>, width: Int, height: Int, channels: Int, interlaced: Bool) {
+            self.reader = reader
+            self.width = width
+            self.height = height
+            self.channels = channels
+            self.interlaced = interlaced
+            samples = [UInt8](repeating: 0, count: width * channels)
+        }
+
+        mutating func readRow(into row: UnsafeMutableBufferPointer<Float>) throws {
+            var message = [CChar](repeating: 0, count: 256)
+            let reader = reader
+            let status = samples.withUnsafeMutableBufferPointer { target in
+                kennel_png_read_row(reader, target.baseAddress, &message, message.count)
+            }
+            guard status == Int32(kennel_png_ok) else { throw PNGCodec.classify(PNGCodec.text(message)) }
+            samples.withUnsafeBufferPointer { widen($0, into: row) }
         }
     }
 
@@ -62,17 +93,14 @@ enum PNGCodec {
         return Array(output.prefix(size))
     }
 
-    private static func begin(_ image: inout png_image, _ bytes: [UInt8]) throws {
-        let ok = bytes.withUnsafeBytes { source in
-            png_image_begin_read_from_memory(&image, source.baseAddress, source.count)
-        }
-        guard ok != 0 else { throw classify(message(image)) }
-    }
-
     private static func message(_ image: png_image) -> String {
         withUnsafeBytes(of: image.message) { raw in
             String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
         }
+    }
+
+    private static func text(_ message: [CChar]) -> String {
+        String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     /// libpng's messages for data that stops early mention the end of the stream or a read error.

@@ -16,18 +16,21 @@ import Synchronization
 final class Demo: Sendable {
     static let datasetName = "fashion"
     static let modelName = "fashion"
-    static let source = "/usr/share/datasets/fashion-mnist"
+    /// Where Debian's dataset-fashion-mnist puts the IDX files.
+    static let defaultSource = "/usr/share/datasets/fashion-mnist"
 
     let store: Store
     let jobs: JobQueue
     let models: ModelRegistry
     let marker: URL
+    /// The directory of Fashion-MNIST's IDX files the demo imports.
+    let source: String
     let logger = Logger(label: "kennel.demo")
     private let steps = DispatchQueue(label: "kennel.demo")
     private let stopped = Atomic(false)
 
-    init(store: Store, jobs: JobQueue, models: ModelRegistry, dataDirectory: URL) {
-        (self.store, self.jobs, self.models) = (store, jobs, models)
+    init(store: Store, jobs: JobQueue, models: ModelRegistry, dataDirectory: URL, source: String) {
+        (self.store, self.jobs, self.models, self.source) = (store, jobs, models, source)
         marker = dataDirectory.appendingPathComponent("demo-in-progress")
     }
 
@@ -38,8 +41,8 @@ final class Demo: Sendable {
         }
         let underway = FileManager.default.fileExists(atPath: marker.path)
         guard empty || underway else { return }
-        guard FileManager.default.fileExists(atPath: Self.source) else {
-            logger.notice("demo skipped: \(Self.source) is missing (apt-get install dataset-fashion-mnist)")
+        guard FileManager.default.fileExists(atPath: source) else {
+            logger.notice("demo skipped: \(source) is missing (apt-get install dataset-fashion-mnist)")
             return
         }
         if empty {
@@ -75,7 +78,7 @@ final class Demo: Sendable {
             if dataset == nil {
                 if imports.contains(where: { !$0.state.isFinal }) { return }
                 if imports.contains(where: { $0.state == .failed }) { return finish("the import failed; see GET /v1/jobs") }
-                var spec = DatasetImportSpec(name: Self.datasetName, format: .idx, path: Self.source)
+                var spec = DatasetImportSpec(name: Self.datasetName, format: .idx, path: source)
                 spec.width = 28
                 spec.height = 28
                 let job = try jobs.submit(spec)

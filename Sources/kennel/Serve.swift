@@ -13,7 +13,7 @@ struct Serve: ParsableCommand {
         abstract: "Start the HTTP server (stops cleanly on SIGINT or SIGTERM).",
         discussion: """
             Every option can also come from the environment: KENNEL_HOST, KENNEL_PORT, KENNEL_DATA_DIR, \
-            KENNEL_PUBLIC, KENNEL_MIGRATIONS, KENNEL_DATASETS_ROOT, and each limit's variable (the flag's name in \
+            KENNEL_PUBLIC, KENNEL_MIGRATIONS, KENNEL_DATASETS_ROOT, KENNEL_DEMO_SOURCE, and each limit's variable (the flag's name in \
             capitals with KENNEL_ before it: KENNEL_MAX_BODY_MB, KENNEL_REQUEST_DEADLINE, …; GET /v1/limits lists \
             them). A flag wins over the environment. KENNEL_TOKEN, when set, is the bearer token every POST needs.
             On an empty data directory the server runs a demo: it imports Fashion-MNIST (Debian's \
@@ -78,6 +78,10 @@ struct Serve: ParsableCommand {
     @Flag(name: .customLong("no-demo"), help: "Do not import Fashion-MNIST and train a model on an empty data dir.")
     var noDemo = false
 
+    @Option(name: .customLong("demo-source"),
+            help: "Where the demo finds Fashion-MNIST's IDX files (default \(Demo.defaultSource)).")
+    var demoSource: String?
+
     /// The limit flags by their names in `ServerLimits.settings`.
     var limitFlags: [String: Int] {
         let given: [String: Int?] = [
@@ -120,8 +124,8 @@ struct Serve: ParsableCommand {
                                 router: APIRouter.make(staticFiles: staticFiles, context: context),
                                 observer: metrics.record)
         try server.start()
-        let demo = noDemo ? nil : Demo(store: store, jobs: jobs, models: models,
-                                       dataDirectory: URL(fileURLWithPath: storage.resolvedDataDirectory))
+        let demo = noDemo ? nil : Demo(store: store, jobs: jobs, models: models, dataDirectory: dataDirectory,
+                                       source: settings.demoSource)
         if let demo { try demo.start() } else { logger.info("demo disabled (--no-demo)") }
         logger.info("""
             listening on http://\(settings.http.host.contains(":") ? "[\(settings.http.host)]" : settings.http.host):\
@@ -144,6 +148,7 @@ struct ServeSettings {
     var limits = ServerLimits()
     var publicDirectory: String
     var datasetsRoot: String?
+    var demoSource: String
 
     init(flags: Serve, environment: [String: String]) throws {
         http.host = flags.host ?? environment["KENNEL_HOST"] ?? "127.0.0.1"
@@ -160,6 +165,8 @@ struct ServeSettings {
         }
         publicDirectory = flags.publicDirectory ?? environment["KENNEL_PUBLIC"] ?? "./public"
         datasetsRoot = flags.datasetsRoot ?? environment["KENNEL_DATASETS_ROOT"].flatMap { $0.isEmpty ? nil : $0 }
+        demoSource = flags.demoSource ?? environment["KENNEL_DEMO_SOURCE"].flatMap { $0.isEmpty ? nil : $0 }
+            ?? Demo.defaultSource
     }
 
     private static func parse<Value: LosslessStringConvertible>(_ environment: [String: String], _ name: String,

@@ -5,10 +5,10 @@ import KennelTestSupport
 import Synchronization
 import Testing
 
-/// Small files that decode to huge images, many at once, against a real server process: the decode budget
-/// keeps its memory bounded (24 × a 6300×6300 PNG once reached 5.3 GB).
+/// Small files that decode to huge images, many at once, against a real server process: streaming decode and
+/// the decode budget keep its memory bounded (24 × a 6300×6300 PNG once reached 5.3 GB).
 @Suite(.serialized) struct DecodeBombTests {
-    @Test func twentyFourConcurrentPNGBombsStayWithinTheBudget() throws {
+    @Test func twentyFourConcurrentPNGBombsCostAFewRowsEach() throws {
         let server = try ServerProcess()
         let port = server.port
         let images = try writeToneImages(under: server.dataDirectory.path + "/source")
@@ -31,18 +31,15 @@ import Testing
             statuses.withLock { $0.append(status) }
         }
         let answered = statuses.withLock { $0 }
-        // Each bomb is classified, or told the server is busy (503 with Retry-After); nothing fails otherwise.
-        #expect(answered.allSatisfy { $0 == 200 || $0 == 503 }, "\(answered)")
-        #expect(answered.contains(200))
+        // PNGs are read row by row into the model's 8×8 box, so each bomb holds a few rows, not 40 MP: all 24 fit
+        // the budget at once and are classified (before rows were streamed they held 5.3 GB, then queued for the
+        // budget with a peak of 346 MiB).
+        #expect(answered.allSatisfy { $0 == 200 }, "\(answered)")
         let peak = try server.peakResidentMiB()
-        #expect(peak < 1024, "peak RSS \(peak) MiB with 24 bombs in flight (baseline \(baseline) MiB)")
+        #expect(peak < baseline + 64, "peak RSS \(peak) MiB with 24 bombs in flight (baseline \(baseline) MiB)")
         #expect(try rawRequest(port: port, "GET", "/healthz").status == 200)
-        // The decoded images are given back: most of the peak is returned once the bombs are answered.
         let residentAfter = try server.residentMiB()
-        #expect(residentAfter < peak - 100,
-                "RSS \(residentBefore) → peak \(peak) → \(residentAfter) MiB after the bombs")
-        let (classified, busy) = (answered.filter { $0 == 200 }.count, answered.filter { $0 == 503 }.count)
-        print("decode bombs: \(classified) classified, \(busy) busy; peak RSS \(Int(peak)) MiB "
-              + "(baseline \(Int(baseline)) MiB), RSS after \(Int(residentAfter)) MiB")
+        print("decode bombs: \(answered.count) classified; peak RSS \(Int(peak)) MiB (baseline \(Int(baseline)) MiB), "
+              + "RSS \(Int(residentBefore)) MiB before, \(Int(residentAfter)) MiB after")
     }
 }

@@ -60,7 +60,7 @@ struct CodecTests {
         #expect(scaled.width == 200 && scaled.height == 150)
         let full = try decoder.decode(bytes, color: .gray)
         #expect(full.width == 800 && full.height == 600)
-        #expect(try decoder.inspect(bytes) == (format: .jpeg, width: 800, height: 600))
+        #expect(try decoder.inspect(bytes) == ImageHeader(format: .jpeg, width: 800, height: 600, interlaced: false))
     }
 
     /// PNGs in the layouts the simplified writer can make: gray+alpha, RGBA, 16-bit gray, palette.
@@ -111,16 +111,23 @@ struct CodecTests {
 struct BadImageTests {
     let decoder = ImageDecoder()
 
+    /// The error decoding `bytes` gives, whole or straight into a box; both ways must fail alike.
     private func failure(_ bytes: [UInt8]) -> ImageError? {
-        do {
-            _ = try decoder.decode(bytes, color: .rgb)
-            return nil
-        } catch let error as ImageError {
-            return error
-        } catch {
-            Issue.record("unexpected \(error)")
-            return nil
+        func error(_ decode: () throws -> Image) -> ImageError? {
+            do {
+                _ = try decode()
+                return nil
+            } catch let error as ImageError {
+                return error
+            } catch {
+                Issue.record("unexpected \(error)")
+                return nil
+            }
         }
+        let whole = error { try decoder.decode(bytes, color: .rgb) }
+        let boxed = error { try decoder.decode(bytes, color: .rgb, into: 8, 8, mode: .pad) }
+        #expect(whole == boxed, "\(bytes.count) bytes")
+        return whole
     }
 
     @Test func emptyAndTextAreNotImages() {

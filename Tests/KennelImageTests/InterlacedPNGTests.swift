@@ -12,7 +12,7 @@ struct InterlacedPNGTests {
     private func bigEndian(_ value: UInt32) -> [UInt8] { (0..<4).map { UInt8((value >> (24 - 8 * UInt32($0))) & 0xFF) } }
 
     /// An 8-bit PNG (gray or RGB) in Adam7 order: seven passes, each a sub-image of filtered rows.
-    private func interlacedPNG(_ image: Image) throws -> [UInt8] {
+    fileprivate func interlacedPNG(_ image: Image) throws -> [UInt8] {
         let passes = [(0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2)]
         let samples = image.bytes
         var raw: [UInt8] = []
@@ -39,5 +39,33 @@ struct InterlacedPNGTests {
         let image = testPicture(width: width, height: height, channels: channels)
         let decoded = try ImageDecoder().decode(try interlacedPNG(image), color: channels == 1 ? .gray : .rgb)
         #expect(decoded == image)
+    }
+}
+
+extension InterlacedPNGTests {
+    @Test func interlacedPNGsDecodeIntoABoxAsWhole() throws {
+        let png = try interlacedPNG(testPicture(width: 53, height: 37, channels: 3))
+        let decoder = ImageDecoder()
+        for mode in [ResizeMode.pad, .crop, .stretch] {
+            let whole = try decoder.decode(png, color: .gray).resized(width: 16, height: 12, mode: mode)
+            #expect(try decoder.decode(png, color: .gray, into: 16, 12, mode: mode) == whole)
+        }
+        #expect(try decoder.inspect(png).interlaced)
+    }
+}
+
+extension InterlacedPNGTests {
+    @Test func anInterlacedPNGReservesItsWholeImage() throws {
+        // Adam7 rows arrive over seven passes, so such a PNG is decoded whole and must reserve that much.
+        let png = try interlacedPNG(Image(width: 1000, height: 1000, channels: 1))
+        let decoder = ImageDecoder(budget: DecodeBudget(capacity: 2 << 20, wait: 0))
+        #expect {
+            try decoder.decode(png, color: .gray, into: 8, 8, mode: .pad)
+        } throws: { error in
+            if case ImageError.overBudget = error { return true }
+            return false
+        }
+        let sequential = try ImageEncoder.png(Image(width: 1000, height: 1000, channels: 1))
+        #expect(try decoder.decode(sequential, color: .gray, into: 8, 8, mode: .pad).width == 8)
     }
 }

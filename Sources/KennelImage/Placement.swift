@@ -1,0 +1,154 @@
+/// Where a source image lands in a `width`×`height` box: bilinearly scaled to `scaledWidth`×`scaledHeight` and
+/// its top-left corner put at (`left`, `top`). A negative offset cuts the overflow (crop); what the scaled image
+/// leaves uncovered is zero (pad). Every resize of the project, in memory or while decoding, goes through
+/// `render`, so there is one bilinear implementation.
+public struct Placement: Sendable, Equatable {
+    public let width: Int
+    public let height: Int
+    public let sourceWidth: Int
+    public let sourceHeight: Int
+    public let scaledWidth: Int
+    public let scaledHeight: Int
+    public let left: Int
+    public let top: Int
+
+    /// A plain resize of the whole source to `width`×`height` (no aspect kept).
+    public init(sourceWidth: Int, sourceHeight: Int, width: Int, height: Int) {
+        self.init(sourceWidth: sourceWidth, sourceHeight: sourceHeight, width: width, height: height,
+                  scaledWidth: width, scaledHeight: height, left: 0, top: 0)
+    }
+
+    /// The placement `mode` gives a `sourceWidth`×`sourceHeight` image in a `width`×`height` box, computed as
+    /// TensorFlow's resize, resize_with_pad and resize-then-resize_with_crop_or_pad compute it.
+    public init(_ mode: ResizeMode, sourceWidth: Int, sourceHeight: Int, width: Int, height: Int) {
+        switch mode {
+        case .stretch:
+            self.init(sourceWidth: sourceWidth, sourceHeight: sourceHeight, width: width, height: height)
+        case .pad:
+            let ratio = max(Float(sourceWidth) / Float(width), Float(sourceHeight) / Float(height))
+            let fittedWidth = Float(sourceWidth) / ratio, fittedHeight = Float(sourceHeight) / ratio
+            self.init(sourceWidth: sourceWidth, sourceHeight: sourceHeight, width: width, height: height,
+                      scaledWidth: max(1, Int(fittedWidth.rounded(.down))),
+                      scaledHeight: max(1, Int(fittedHeight.rounded(.down))),
+                      left: max(0, Int(((Float(width) - fittedWidth) / 2).rounded(.down))),
+                      top: max(0, Int(((Float(height) - fittedHeight) / 2).rounded(.down))))
+        case .crop:
+            let scale = max(Float(width) / Float(sourceWidth), Float(height) / Float(sourceHeight))
+            let coverWidth = max(width, Int((Float(sourceWidth) * scale).rounded()))
+            let coverHeight = max(height, Int((Float(sourceHeight) * scale).rounded()))
+            self.init(sourceWidth: sourceWidth, sourceHeight: sourceHeight, width: width, height: height,
+                      scaledWidth: coverWidth, scaledHeight: coverHeight,
+                      left: -((coverWidth - width) / 2), top: -((coverHeight - height) / 2))
+        }
+    }
+
+    private init(sourceWidth: Int, sourceHeight: Int, width: Int, height: Int, scaledWidth: Int, scaledHeight: Int,
+                 left: Int, top: Int) {
+        precondition(width > 0 && height > 0 && sourceWidth > 0 && sourceHeight > 0, "placement sizes must be positive")
+        self.sourceWidth = sourceWidth
+        self.sourceHeight = sourceHeight
+        self.width = width
+        self.height = height
+        self.scaledWidth = scaledWidth
+        self.scaledHeight = scaledHeight
+        self.left = left
+        self.top = top
+    }
+
+    /// The box's columns and rows the scaled image covers.
+    private var coveredColumns: Range<Int> { max(0, left)..<max(max(0, left), min(width, left + scaledWidth)) }
+    private var coveredRows: Range<Int> { max(0, top)..<max(max(0, top), min(height, top + scaledHeight)) }
+
+    /// Bytes `render` holds besides the image it returns, for a source of `channels` samples: two source rows
+    /// and two horizontally scaled rows, as Float.
+    public func workingBytes(channels: Int) -> Int { (3 * sourceWidth + 2 * width) * channels * 4 }
+
+    /// Reads `source` once, top to bottom, and returns the box in `color` (nil: the source's channels), with
+    /// bilinear interpolation on half-pixel centers as TensorFlow 2's `tf.image.resize` (no antialiasing). Only
+    /// the two source rows an output row interpolates between are kept, and only covered pixels are computed, so
+    /// the memory is a few source rows plus the box whatever the source's size. Rows past the last one needed
+    /// are still read, so a truncated source fails as it would when decoded whole.
+    public func render<Source: RowSource>(_ source: inout Source, color: ColorMode? = nil) throws -> Image {
+        precondition(source.width == sourceWidth && source.height == sourceHeight,
+                     "a \(sourceWidth)×\(sourceHeight) placement cannot render a \(source.width)×\(source.height) source")
+        let channels = color?.channels ?? source.channels
+        let columns = coveredColumns, rows = coveredRows
+        let xs = Interpolation(from: sourceWidth, to: scaledWidth, indices: columns.lowerBound - left..<columns.upperBound - left)
+        let ys = Interpolation(from: sourceHeight, to: scaledHeight, indices: rows.lowerBound - top..<rows.upperBound - top)
+        let sourceRowLength = sourceWidth * channels, coveredLength = columns.count * channels
+        var output = [Float](repeating: 0, count: width * height * channels)
+        var native = [Float](repeating: 0, count: sourceWidth * source.channels)
+        // Slot r % 2 holds source row r: an output row needs rows lower and upper, which differ by at most one.
+        var sourceRows = [Float](repeating: 0, count: 2 * sourceRowLength)
+        var scaledRows = [Float](repeating: 0, count: 2 * coveredLength)
+        var scaledIndex = [-1, -1]
+        var read = 0
+
+        func readNext() throws {
+            try native.withUnsafeMutableBufferPointer { try source.readRow(into: $0) }
+            let slot = read % 2
+            sourceRows.withUnsafeMutableBufferPointer { target in
+                native.withUnsafeBufferPointer {
+                    Image.convert($0, channels: source.channels,
+                                  into: UnsafeMutableBufferPointer(rebasing: target[(slot * sourceRowLength)..<((slot + 1) * sourceRowLength)]),
+                                  channels: channels)
+                }
+            }
+            read += 1
+        }
+
+        /// Source row `index` interpolated along x at the covered columns, computed once per row.
+        func scaledRow(_ index: Int) {
+            let slot = index % 2
+            guard scaledIndex[slot] != index else { return }
+            scaledIndex[slot] = index
+            sourceRows.withUnsafeBufferPointer { sourceBuffer in
+                scaledRows.withUnsafeMutableBufferPointer { scaledBuffer in
+                    let row = sourceBuffer.baseAddress! + slot * sourceRowLength
+                    let target = scaledBuffer.baseAddress! + slot * coveredLength
+                    for x in 0..<xs.count {
+                        let left = xs.lower[x] * channels, right = xs.upper[x] * channels, fx = xs.weight[x]
+                        for k in 0..<channels {
+                            target[x * channels + k] = row[left + k] + (row[right + k] - row[left + k]) * fx
+                        }
+                    }
+                }
+            }
+        }
+
+        for (offset, y) in rows.enumerated() {
+            let lower = ys.lower[offset], upper = ys.upper[offset], fy = ys.weight[offset]
+            while read <= upper { try readNext() }
+            scaledRow(lower)
+            scaledRow(upper)
+            scaledRows.withUnsafeBufferPointer { scaled in
+                output.withUnsafeMutableBufferPointer { target in
+                    let top = scaled.baseAddress! + (lower % 2) * coveredLength
+                    let bottom = scaled.baseAddress! + (upper % 2) * coveredLength
+                    let row = target.baseAddress! + (y * width + columns.lowerBound) * channels
+                    for index in 0..<coveredLength { row[index] = top[index] + (bottom[index] - top[index]) * fy }
+                }
+            }
+        }
+        while read < sourceHeight { try readNext() }
+        return Image(width: width, height: height, channels: channels, pixels: output)
+    }
+}
+
+/// TensorFlow's interpolation weights along one axis for the scaled positions `indices`: source position
+/// (i + 0.5)·scale − 0.5, its floor and ceiling clamped into the source, and the fraction between them.
+private struct Interpolation {
+    var lower: [Int] = [], upper: [Int] = [], weight: [Float] = []
+    var count: Int { lower.count }
+
+    init(from size: Int, to newSize: Int, indices: Range<Int>) {
+        let scale = Float(size) / Float(newSize)
+        for index in indices {
+            let position = (Float(index) + 0.5) * scale - 0.5
+            let floorPosition = position.rounded(.down)
+            lower.append(max(Int(floorPosition), 0))
+            upper.append(min(Int(position.rounded(.up)), size - 1))
+            weight.append(position - floorPosition)
+        }
+    }
+}
