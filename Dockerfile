@@ -1,7 +1,7 @@
 # Build with the Swift toolchain, run on a slim Debian with only the runtime libraries.
 FROM swift:6.3-bookworm AS build
 RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-        libmicrohttpd-dev libturbojpeg0-dev libpng-dev libsqlite3-dev libopenblas-dev zlib1g-dev pkg-config \
+        libmicrohttpd-dev libturbojpeg0-dev libpng-dev libsqlite3-dev libopenblas-dev libdnnl-dev zlib1g-dev pkg-config \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY Package.swift ./
@@ -12,7 +12,7 @@ RUN swift build -c release --product kennel --static-swift-stdlib \
 
 FROM debian:bookworm-slim
 RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-        libmicrohttpd12 libturbojpeg0 libpng16-16 libsqlite3-0 libopenblas0-pthread zlib1g ca-certificates \
+        libmicrohttpd12 libturbojpeg0 libpng16-16 libsqlite3-0 libopenblas0-pthread libdnnl2 zlib1g ca-certificates \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --home /app kennel
 WORKDIR /app

@@ -28,9 +28,11 @@ let package = Package(
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CMalloc"),
+        .systemLibrary(name: "CDNNL", providers: [.apt(["libdnnl-dev"])]),
+        .systemLibrary(name: "COpenMP"),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
 
-        .target(name: "KennelEngine", dependencies: ["CBLAS", "CMalloc"]),
+        .target(name: "KennelEngine", dependencies: ["CBLAS", "CDNNL", "CMalloc", "COpenMP"]),
         .target(name: "KennelImage", dependencies: ["CTurboJPEG", "CPNG", "CMalloc"]),
         .target(name: "KennelData", dependencies: ["KennelImage", "CZlib"]),
         .target(name: "KennelStore", dependencies: [

@@ -1,13 +1,12 @@
 import CBLAS
 import CMalloc
-import Dispatch
 import Foundation
 
 /// Single-precision matrix products over row-major buffers: the engine's one call site of `cblas_sgemm`.
 ///
 /// Layers never call BLAS themselves; convolution (im2col) and dense layers express their forward and
 /// backward passes as `C = alpha·op(A)·op(B) + beta·C` through this type. OpenBLAS runs single-threaded and
-/// large products are split across cores here, so the engine has one kind of thread (Dispatch's), never
+/// large products are split across cores here (`Parallel`), so the engine has one team of threads, never
 /// OpenBLAS's threads spinning while the engine's own loops run.
 public enum GEMM {
     /// Whether an operand is used as stored or transposed.
@@ -120,37 +119,5 @@ public enum GEMM {
         let a: UnsafePointer<Float>
         let b: UnsafePointer<Float>
         let c: UnsafeMutablePointer<Float>
-    }
-}
-
-/// The engine's parallel loops: Dispatch's concurrentPerform over at most one block per core.
-enum Parallel {
-    static let width = max(1, ProcessInfo.processInfo.activeProcessorCount)
-
-    /// Runs `body(0..<count)` across cores, inline when `count` is 1.
-    static func forEach(_ count: Int, _ body: (Int) -> Void) {
-        if count <= 1 {
-            if count == 1 { body(0) }
-            return
-        }
-        withoutActuallyEscaping(body) { body in
-            let box = UnsafeBody(body: body)
-            DispatchQueue.concurrentPerform(iterations: count) { box.body($0) }
-        }
-    }
-
-    /// Splits `0..<count` into at most one contiguous range per core (none smaller than `grain`, except when
-    /// everything is smaller) and runs `body` on each, in parallel.
-    static func forRanges(_ count: Int, grain: Int = 1, _ body: (Range<Int>) -> Void) {
-        let parts = max(1, min(width, count / max(grain, 1)))
-        forEach(parts) { part in
-            let range = (count * part / parts)..<(count * (part + 1) / parts)
-            if !range.isEmpty { body(range) }
-        }
-    }
-
-    /// concurrentPerform wants a Sendable closure; the engine's blocks touch disjoint memory.
-    private struct UnsafeBody: @unchecked Sendable {
-        let body: (Int) -> Void
     }
 }

@@ -16,7 +16,7 @@ public struct StepResult: Sendable, Equatable {
 }
 
 /// A sequential classifier built from a JSON layer list: it owns the loops (forward in order, backward in
-/// reverse, then the optimizer), the shared workspace and the random source.
+/// reverse, then the optimizer) and the random source.
 public final class Model {
     public let specs: [LayerSpec]
     /// H×W×C of one example.
@@ -26,7 +26,6 @@ public final class Model {
     public let optimizer: Optimizer
     public internal(set) var schedule: LearningRateSchedule
     let random: RandomSource
-    private let workspace: Workspace
 
     /// Builds and initializes the model. Every problem in the list (unknown type, missing or impossible
     /// values, windows that do not fit, a last layer that does not produce `classCount` logits) is an
@@ -49,7 +48,6 @@ public final class Model {
         self.schedule = try LearningRateSchedule(initial: optimizer.learningRate, kind: schedule)
         var generator = SeededRandom(seed: seed)
         let random = RandomSource(SeededRandom(seed: seed ^ 0x5EED_D40F))
-        let workspace = Workspace()
         var built: [Layer] = []
         var shape = inputShape
         var counts: [String: Int] = [:]
@@ -58,7 +56,7 @@ public final class Model {
             do {
                 parameters = try limits.admit(spec, input: shape, after: parameters)
                 let made = try LayerFactory.make(spec, input: shape, counts: &counts, random: &generator,
-                                                 dropoutRandom: random, workspace: workspace)
+                                                 dropoutRandom: random)
                 built += made
                 shape = made.last?.outputShape ?? shape
                 try limits.check(output: shape)
@@ -74,7 +72,6 @@ public final class Model {
         }
         layers = built
         self.random = random
-        self.workspace = workspace
     }
 
     /// Builds a preset with the class count of its dataset.
@@ -151,7 +148,7 @@ public final class Model {
 /// Turns one `LayerSpec` into layers (a conv or dense with an `activation` becomes two).
 enum LayerFactory {
     static func make(_ spec: LayerSpec, input: [Int], counts: inout [String: Int], random: inout SeededRandom,
-                     dropoutRandom: RandomSource, workspace: Workspace) throws -> [Layer] {
+                     dropoutRandom: RandomSource) throws -> [Layer] {
         func name(_ type: String) -> String {
             counts[type, default: 0] += 1
             return "\(type)\(counts[type]!)"
@@ -170,7 +167,7 @@ enum LayerFactory {
             made = [try ConvolutionLayer(name: name("conv"), input: input, filters: try required(spec.filters, "filters"),
                                          kernel: (kernel.height, kernel.width), stride: (stride.height, stride.width),
                                          padding: spec.padding ?? .valid, initializer: try initializer(),
-                                         random: &random, workspace: workspace)]
+                                         random: &random)]
         case "maxpool", "avgpool":
             let size = spec.size ?? 2, stride = spec.stride ?? size
             made = [try PoolingLayer(name: name(spec.type.lowercased()),

@@ -108,11 +108,12 @@ final class ServerProcess {
     }
 }
 
-/// Everything the child process printed, collected from the pipe's reader thread.
+/// Everything the child process printed, collected from the pipe's reader thread. Kept as bytes and decoded
+/// whole: a chunk may end inside a multi-byte character ("…").
 final class OutputLog: Sendable {
-    private let contents = Mutex("")
-    func append(_ data: Data) { contents.withLock { $0 += String(decoding: data, as: UTF8.self) } }
-    var text: String { contents.withLock { $0 } }
+    private let contents = Mutex([UInt8]())
+    func append(_ data: Data) { contents.withLock { $0 += data } }
+    var text: String { contents.withLock { String(decoding: $0, as: UTF8.self) } }
 }
 
 @Suite(.serialized) struct ServeCommandTests {

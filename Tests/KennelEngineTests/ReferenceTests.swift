@@ -28,7 +28,7 @@ struct ReferenceTests {
             let conv = try ConvolutionLayer(
                 name: "conv", input: input, filters: Int(reference.attr("filters")), kernel: (k, k), stride: (s, s),
                 padding: reference.attrs!["padding"]!.text == "SAME" ? .same : .valid, initializer: .zeros,
-                random: &random, workspace: Workspace())
+                random: &random)
             conv.kernel.value = reference.inputs!["kernel"]!.tensor
             conv.bias.value = reference.inputs!["bias"]!.tensor
             return (conv, ["kernel": conv.kernel, "bias": conv.bias])

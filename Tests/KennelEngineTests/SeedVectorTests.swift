@@ -11,7 +11,7 @@ struct SeedVectorTests {
         var random = SeededRandom(seed: 0)
         let layer = try ConvolutionLayer(name: "conv", input: input, filters: kernel.shape[3],
                                          kernel: (kernel.shape[0], kernel.shape[1]), stride: (stride, stride),
-                                         padding: padding, initializer: .zeros, random: &random, workspace: Workspace())
+                                         padding: padding, initializer: .zeros, random: &random)
         layer.kernel.value = kernel
         return layer
     }

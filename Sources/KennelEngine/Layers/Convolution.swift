@@ -1,5 +1,8 @@
-/// 2-D convolution over NHWC input with an HWIO kernel and a bias, through im2col and one GEMM per batch slice
-/// (forward), and two GEMMs plus col2im (backward).
+import CDNNL
+
+/// 2-D convolution over NHWC input with an HWIO kernel and a bias, through oneDNN's convolution primitives
+/// (forward, backward data, backward weights). Activations stay NHWC, the engine's layout, so the layers around
+/// need no reorders; the kernel is reordered once per pass into the blocked layout oneDNN's JIT kernels chose.
 public final class ConvolutionLayer: Layer {
     public let name: String
     public let inputShape: [Int]
@@ -9,8 +12,9 @@ public final class ConvolutionLayer: Layer {
     public let bias: Parameter
     private let inputChannels: Int
     private let filters: Int
-    private let workspace: Workspace
     private var cachedInput: Tensor?
+    /// Primitives per batch size (training batches, a last partial batch, serving's batch sizes).
+    private var primitives: [Int: ConvolutionPrimitives] = [:]
 
     public var parameters: [Parameter] { [kernel, bias] }
     public var description: String {
@@ -19,7 +23,7 @@ public final class ConvolutionLayer: Layer {
 
     /// `input` is H×W×C; the kernel starts from `initializer`, the bias at zero.
     public init(name: String, input: [Int], filters: Int, kernel: (Int, Int), stride: (Int, Int), padding: Padding,
-                initializer: Initializer, random: inout SeededRandom, workspace: Workspace) throws {
+                initializer: Initializer, random: inout SeededRandom) throws {
         guard input.count == 3 else {
             throw EngineError.invalidHyperparameter(name: name, reason: "conv2d needs an H×W×C input, got \(input)")
         }
@@ -38,53 +42,30 @@ public final class ConvolutionLayer: Layer {
                                 value: initializer.make(shape: kernelShape, fanIn: fanIn, fanOut: fanOut, random: &random),
                                 isKernel: true)
         bias = Parameter(name: "\(name).bias", value: Tensor(zeros: [filters]))
-        self.workspace = workspace
     }
 
-    private var tapCount: Int { geometry.kernelHeight * geometry.kernelWidth * inputChannels }
-    private var pixelsPerImage: Int { geometry.outputHeight * geometry.outputWidth }
-    /// Images per im2col slice, so the column matrix stays within the workspace's limit.
-    private var imagesPerSlice: Int { max(1, workspace.sliceLimit / max(1, pixelsPerImage * tapCount)) }
-
-    /// Bytes of column matrix one core packs and multiplies at a time: small enough to stay in its L2 cache
-    /// between the packing and OpenBLAS's reading, so the matrix never makes a round trip through memory.
-    static let blockBytes = 256 << 10
+    private func primitives(batch: Int) -> ConvolutionPrimitives {
+        if let cached = primitives[batch] { return cached }
+        // Serving sees many batch sizes; keep the set small rather than growing without bound.
+        if primitives.count >= 8 { primitives.removeAll() }
+        let made = ConvolutionPrimitives(batch: batch, geometry: geometry, channels: inputChannels, filters: filters)
+        primitives[batch] = made
+        return made
+    }
 
     public func forward(_ input: consuming Tensor, training: Bool) -> Tensor {
         let batch = input.batch
+        let primitives = primitives(batch: batch)
         var output = Tensor(uninitialized: [batch] + outputShape)
-        let rows = batch * pixelsPerImage
-        // Cache-sized blocks of output pixels, dealt to the cores in turn; at least one block per core when the
-        // product is big enough to split.
-        let cacheRows = max(8, Self.blockBytes / (tapCount * MemoryLayout<Float>.stride))
-        let splits = rows * filters * tapCount >= GEMM.parallelThreshold ? Parallel.width : 1
-        let blockRows = max(1, min(cacheRows, (rows + splits - 1) / splits))
-        let blocks = (rows + blockRows - 1) / blockRows
-        let workers = min(Parallel.width, blocks)
-        let scratch = workspace.reserve(workers * blockRows * tapCount)
-        let (geometry, channels, taps, filters) = (geometry, inputChannels, tapCount, filters)
-        input.data.withUnsafeBufferPointer { source in
-            kernel.value.data.withUnsafeBufferPointer { weights in
+        kernel.value.data.withUnsafeBufferPointer { kernel in
+            let weights = primitives.forwardWeights.load(kernel)
+            input.data.withUnsafeBufferPointer { source in
                 bias.value.data.withUnsafeBufferPointer { bias in
                     output.data.withUnsafeMutableBufferPointer { target in
-                        let pointers = BlockPointers(source: source.baseAddress!, weights: weights.baseAddress!,
-                                                     bias: bias.baseAddress!, target: target.baseAddress!,
-                                                     columns: scratch)
-                        Parallel.forEach(workers) { worker in
-                            let columns = pointers.columns + worker * blockRows * taps
-                            for block in stride(from: worker, to: blocks, by: workers) {
-                                let range = (block * blockRows)..<min(rows, (block + 1) * blockRows)
-                                Im2Col.packRows(range, pointers.source, channels: channels, geometry: geometry,
-                                                into: columns)
-                                // Each output row starts as the bias; the product is added to it.
-                                let result = pointers.target + range.lowerBound * filters
-                                for row in 0..<range.count {
-                                    (result + row * filters).update(from: pointers.bias, count: filters)
-                                }
-                                GEMM.multiply(columns, .normal, pointers.weights, .normal, into: result,
-                                              m: range.count, n: filters, k: taps, beta: 1, parallel: false)
-                            }
-                        }
+                        primitives.forward.execute([(DNNL_ARG_SRC_0, .init(mutating: source.baseAddress!)),
+                                                    (DNNL_ARG_WEIGHTS_0, weights),
+                                                    (DNNL_ARG_BIAS, .init(mutating: bias.baseAddress!)),
+                                                    (DNNL_ARG_DST_0, .init(target.baseAddress!))])
                     }
                 }
             }
@@ -95,35 +76,31 @@ public final class ConvolutionLayer: Layer {
 
     public func backward(_ outputGradient: consuming Tensor, needsInputGradient: Bool) -> Tensor? {
         guard let input = cachedInput else { preconditionFailure("\(name): backward without a training forward") }
-        let batch = input.batch
-        let inputSize = inputShape.reduce(1, *), outputSize = outputShape.reduce(1, *)
-        bias.gradient.data = Elementwise.columnSums(outputGradient.data, columns: filters)
-        var inputGradient = needsInputGradient ? Tensor(zeros: input.shape) : nil
-        kernel.gradient.data.withUnsafeMutableBufferPointer { kernelGradient in
-            kernelGradient.update(repeating: 0)
+        let primitives = primitives(batch: input.batch)
+        var inputGradient = needsInputGradient ? Tensor(uninitialized: input.shape) : nil
+        outputGradient.data.withUnsafeBufferPointer { upstream in
+            let upstream = UnsafeMutableRawPointer(mutating: upstream.baseAddress!)
+            // dK and db.
+            let (weightsGradient, layout) = primitives.backwardWeights
             input.data.withUnsafeBufferPointer { source in
-                outputGradient.data.withUnsafeBufferPointer { upstream in
-                    kernel.value.data.withUnsafeBufferPointer { weights in
-                        for start in stride(from: 0, to: batch, by: imagesPerSlice) {
-                            let count = min(imagesPerSlice, batch - start)
-                            let rows = count * pixelsPerImage
-                            let columns = workspace.reserve(rows * tapCount)
-                            let slice = upstream.baseAddress! + start * outputSize
-                            Im2Col.pack(source.baseAddress! + start * inputSize, images: count,
-                                        channels: inputChannels, geometry: geometry, into: columns)
-                            // dK += colsᵀ · dY
-                            GEMM.multiply(columns, .transposed, slice, .normal, into: kernelGradient.baseAddress!,
-                                          m: tapCount, n: filters, k: rows, beta: 1)
-                            guard inputGradient != nil else { continue }
-                            // dCols = dY · Kᵀ, written over the columns, then scattered back.
-                            GEMM.multiply(slice, .normal, weights.baseAddress!, .transposed, into: columns,
-                                          m: rows, n: tapCount, k: filters)
-                            inputGradient!.data.withUnsafeMutableBufferPointer { target in
-                                Im2Col.unpackAdding(columns, images: count, channels: inputChannels, geometry: geometry,
-                                                    into: target.baseAddress! + start * inputSize)
-                            }
-                        }
+                bias.gradient.data.withUnsafeMutableBufferPointer { biasGradient in
+                    kernel.gradient.data.withUnsafeMutableBufferPointer { kernelGradient in
+                        weightsGradient.execute([(DNNL_ARG_SRC_0, .init(mutating: source.baseAddress!)),
+                                                 (DNNL_ARG_DIFF_DST_0, upstream),
+                                                 (DNNL_ARG_DIFF_WEIGHTS_0, layout.gradientTarget(kernelGradient)),
+                                                 (DNNL_ARG_DIFF_BIAS, .init(biasGradient.baseAddress!))])
+                        layout.store(kernelGradient)
                     }
+                }
+            }
+            // dX.
+            guard inputGradient != nil else { return }
+            let (inputGradientPrimitive, weightsLayout) = primitives.backwardData
+            kernel.value.data.withUnsafeBufferPointer { kernel in
+                let weights = weightsLayout.load(kernel)
+                inputGradient!.data.withUnsafeMutableBufferPointer { target in
+                    inputGradientPrimitive.execute([(DNNL_ARG_DIFF_DST_0, upstream), (DNNL_ARG_WEIGHTS_0, weights),
+                                                    (DNNL_ARG_DIFF_SRC_0, .init(target.baseAddress!))])
                 }
             }
         }
@@ -131,12 +108,112 @@ public final class ConvolutionLayer: Layer {
     }
 }
 
-/// A forward pass's buffers, carried into the per-core blocks (each writes its own rows of the output and its
-/// own part of the column scratch).
-private struct BlockPointers: @unchecked Sendable {
-    let source: UnsafePointer<Float>
-    let weights: UnsafePointer<Float>
-    let bias: UnsafePointer<Float>
-    let target: UnsafeMutablePointer<Float>
-    let columns: UnsafeMutablePointer<Float>
+/// A convolution's oneDNN primitives for one batch size. Activations are NHWC; the kernel's layout is left to
+/// oneDNN (`any`), and `WeightLayout` moves it between the engine's HWIO and what each primitive chose.
+private final class ConvolutionPrimitives {
+    let forward: DNNLPrimitive
+    let forwardWeights: WeightLayout
+    private let operation: (batch: Int, geometry: WindowGeometry, channels: Int, filters: Int)
+
+    init(batch: Int, geometry: WindowGeometry, channels: Int, filters: Int) {
+        operation = (batch, geometry, channels, filters)
+        var description = dnnl_convolution_desc_t()
+        var (source, weights, bias, destination) = Self.descriptors(operation, weights: dnnl_format_tag_any)
+        let (strides, before, after) = Self.window(geometry)
+        OneDNN.check(dnnl_convolution_forward_desc_init(&description, dnnl_forward_training, dnnl_convolution_direct,
+                                                        &source, &weights, &bias, &destination, strides, before, after),
+                     "describing a convolution")
+        forward = DNNLPrimitive(&description)
+        forwardWeights = WeightLayout(plain: Self.plainWeights(operation),
+                                      chosen: forward.memoryDescriptor(dnnl_query_weights_md))
+    }
+
+    /// dK and db from the input and dY; built on the first backward pass (serving never needs it).
+    lazy var backwardWeights: (primitive: DNNLPrimitive, layout: WeightLayout) = {
+        var description = dnnl_convolution_desc_t()
+        var (source, weights, bias, destination) = Self.descriptors(operation, weights: dnnl_format_tag_any)
+        let (strides, before, after) = Self.window(operation.geometry)
+        OneDNN.check(dnnl_convolution_backward_weights_desc_init(&description, dnnl_convolution_direct, &source,
+                                                                 &weights, &bias, &destination, strides, before, after),
+                     "describing a convolution's weight gradient")
+        let primitive = DNNLPrimitive(&description, hint: forward)
+        return (primitive, WeightLayout(plain: Self.plainWeights(operation),
+                                        chosen: primitive.memoryDescriptor(dnnl_query_diff_weights_md)))
+    }()
+
+    /// dX from dY and the kernel.
+    lazy var backwardData: (primitive: DNNLPrimitive, weights: WeightLayout) = {
+        var description = dnnl_convolution_desc_t()
+        var (source, weights, _, destination) = Self.descriptors(operation, weights: dnnl_format_tag_any)
+        let (strides, before, after) = Self.window(operation.geometry)
+        OneDNN.check(dnnl_convolution_backward_data_desc_init(&description, dnnl_convolution_direct, &source, &weights,
+                                                              &destination, strides, before, after),
+                     "describing a convolution's input gradient")
+        let primitive = DNNLPrimitive(&description, hint: forward)
+        return (primitive, WeightLayout(plain: Self.plainWeights(operation),
+                                        chosen: primitive.memoryDescriptor(dnnl_query_weights_md)))
+    }()
+
+    private typealias Operation = (batch: Int, geometry: WindowGeometry, channels: Int, filters: Int)
+
+    private static func descriptors(_ operation: Operation, weights tag: dnnl_format_tag_t)
+        -> (dnnl_memory_desc_t, dnnl_memory_desc_t, dnnl_memory_desc_t, dnnl_memory_desc_t) {
+        let g = operation.geometry
+        return (OneDNN.descriptor([operation.batch, operation.channels, g.inputHeight, g.inputWidth], dnnl_nhwc),
+                OneDNN.descriptor([operation.filters, operation.channels, g.kernelHeight, g.kernelWidth], tag),
+                OneDNN.descriptor([operation.filters], dnnl_x),
+                OneDNN.descriptor([operation.batch, operation.filters, g.outputHeight, g.outputWidth], dnnl_nhwc))
+    }
+
+    private static func plainWeights(_ operation: Operation) -> dnnl_memory_desc_t {
+        let g = operation.geometry
+        return OneDNN.descriptor([operation.filters, operation.channels, g.kernelHeight, g.kernelWidth], dnnl_hwio)
+    }
+
+    /// Strides and TensorFlow's padding as oneDNN wants them: zeros before, and after whatever makes the output
+    /// size come out (never negative: a `valid` window's leftover input is simply not reached).
+    private static func window(_ g: WindowGeometry) -> (strides: [Int64], before: [Int64], after: [Int64]) {
+        let bottom = max(0, (g.outputHeight - 1) * g.strideY + g.kernelHeight - g.inputHeight - g.padTop)
+        let right = max(0, (g.outputWidth - 1) * g.strideX + g.kernelWidth - g.inputWidth - g.padLeft)
+        return ([Int64(g.strideY), Int64(g.strideX)], [Int64(g.padTop), Int64(g.padLeft)], [Int64(bottom), Int64(right)])
+    }
+}
+
+/// A kernel's layout as a primitive chose it, beside the engine's plain HWIO: `load` brings HWIO values into the
+/// chosen layout (or hands them over as they are when the two agree), `store` brings a gradient back.
+private final class WeightLayout {
+    private let buffer: DNNLBuffer?
+    private let toChosen: DNNLPrimitive?
+    private let toPlain: DNNLPrimitive?
+
+    init(plain: dnnl_memory_desc_t, chosen: dnnl_memory_desc_t) {
+        guard !OneDNN.equal(plain, chosen) else {
+            (buffer, toChosen, toPlain) = (nil, nil, nil)
+            return
+        }
+        buffer = DNNLBuffer(chosen)
+        toChosen = DNNLPrimitive(reorderFrom: plain, to: chosen)
+        toPlain = DNNLPrimitive(reorderFrom: chosen, to: plain)
+    }
+
+    /// The kernel in the chosen layout.
+    func load(_ plain: UnsafeBufferPointer<Float>) -> UnsafeMutableRawPointer {
+        let source = UnsafeMutableRawPointer(mutating: plain.baseAddress!)
+        guard let buffer, let toChosen else { return source }
+        toChosen.execute([(DNNL_ARG_FROM, source), (DNNL_ARG_TO, buffer.pointer)])
+        return buffer.pointer
+    }
+
+    /// Where a primitive writes a gradient that is to end up in `plain`: the chosen layout's buffer, or `plain`
+    /// itself when the layouts agree.
+    func gradientTarget(_ plain: UnsafeMutableBufferPointer<Float>) -> UnsafeMutableRawPointer {
+        buffer?.pointer ?? UnsafeMutableRawPointer(plain.baseAddress!)
+    }
+
+    /// Copies the gradient a primitive left in `gradientTarget` out to `plain` as HWIO (nothing to do when the
+    /// primitive wrote to `plain` itself).
+    func store(_ plain: UnsafeMutableBufferPointer<Float>) {
+        guard let buffer, let toPlain else { return }
+        toPlain.execute([(DNNL_ARG_FROM, buffer.pointer), (DNNL_ARG_TO, .init(plain.baseAddress!))])
+    }
 }

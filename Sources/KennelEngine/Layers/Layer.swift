@@ -41,30 +41,3 @@ extension Layer {
     /// Trainable values in this layer (Keras's "Param #" counts these plus kept state).
     public var parameterCount: Int { parameters.reduce(0) { $0 + $1.value.count } }
 }
-
-/// Scratch memory shared by a model's convolutions (one buffer sized to the largest need, not one per layer
-/// or per step).
-public final class Workspace {
-    private(set) var buffer: UnsafeMutablePointer<Float>
-    private(set) var capacity: Int
-    /// The most a convolution asks for at once; larger batches are processed in slices.
-    public let sliceLimit: Int
-
-    public init(sliceLimit: Int = 16 << 20) {
-        self.sliceLimit = sliceLimit
-        capacity = 0
-        buffer = UnsafeMutablePointer<Float>.allocate(capacity: 1)
-    }
-
-    /// A buffer of at least `count` floats, valid until the next call.
-    func reserve(_ count: Int) -> UnsafeMutablePointer<Float> {
-        if count > capacity {
-            buffer.deallocate()
-            buffer = UnsafeMutablePointer<Float>.allocate(capacity: count)
-            capacity = count
-        }
-        return buffer
-    }
-
-    deinit { buffer.deallocate() }
-}

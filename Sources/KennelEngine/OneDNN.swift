@@ -1,0 +1,133 @@
+import CDNNL
+
+/// The engine's door to oneDNN (Debian's libdnnl, 2.6): one CPU engine for the process, primitives built once
+/// per layer and batch size, and reorders between the engine's plain layouts and the blocked ones oneDNN's JIT
+/// kernels pick. Shapes reach here already checked (`ModelLimits`, the layers' own checks), so a failing call
+/// is a defect in the engine and stops the process with oneDNN's status.
+enum OneDNN {
+    /// The process's CPU engine.
+    nonisolated(unsafe) static let engine: dnnl_engine_t = {
+        var engine: dnnl_engine_t?
+        check(dnnl_engine_create(&engine, dnnl_cpu, 0), "creating the CPU engine")
+        return engine!
+    }()
+
+    static func check(_ status: dnnl_status_t, _ what: @autoclosure () -> String) {
+        precondition(status == dnnl_success, "oneDNN failed \(what()): status \(status.rawValue)")
+    }
+
+    /// A descriptor of float32 memory with logical `dims` (oneDNN's order: N, C, H, W or O, I, H, W) laid out as
+    /// `tag` (`dnnl_format_tag_any` lets a primitive choose).
+    static func descriptor(_ dims: [Int], _ tag: dnnl_format_tag_t) -> dnnl_memory_desc_t {
+        var descriptor = dnnl_memory_desc_t()
+        let extents = dims.map(Int64.init)
+        check(dnnl_memory_desc_init_by_tag(&descriptor, Int32(dims.count), extents, dnnl_f32, tag),
+              "describing memory \(dims)")
+        return descriptor
+    }
+
+    static func equal(_ a: dnnl_memory_desc_t, _ b: dnnl_memory_desc_t) -> Bool {
+        withUnsafePointer(to: a) { a in withUnsafePointer(to: b) { b in dnnl_memory_desc_equal(a, b) != 0 } }
+    }
+
+    static func bytes(_ descriptor: dnnl_memory_desc_t) -> Int {
+        withUnsafePointer(to: descriptor) { Int(dnnl_memory_desc_get_size($0)) }
+    }
+}
+
+/// One oneDNN primitive with its descriptor, a stream and a memory object per argument, whose buffers are set
+/// at each execution. Not for concurrent use: a layer's primitives run on the thread running the layer.
+final class DNNLPrimitive {
+    let descriptor: dnnl_primitive_desc_t
+    private let primitive: dnnl_primitive_t
+    private let stream: dnnl_stream_t
+    private var memories: [Int32: dnnl_memory_t] = [:]
+
+    /// Creates the primitive for the operation `operation` points to (a convolution descriptor, …).
+    init(_ operation: UnsafeRawPointer, hint: DNNLPrimitive? = nil, attributes: dnnl_primitive_attr_t? = nil) {
+        var descriptor: dnnl_primitive_desc_t?
+        OneDNN.check(dnnl_primitive_desc_create(&descriptor, operation, attributes, OneDNN.engine, hint?.descriptor),
+                     "creating a primitive descriptor")
+        var primitive: dnnl_primitive_t?
+        OneDNN.check(dnnl_primitive_create(&primitive, descriptor), "creating a primitive")
+        var stream: dnnl_stream_t?
+        OneDNN.check(dnnl_stream_create(&stream, OneDNN.engine, dnnl_stream_default_flags.rawValue), "creating a stream")
+        (self.descriptor, self.primitive, self.stream) = (descriptor!, primitive!, stream!)
+    }
+
+    /// A reorder from `source` to `target` layout.
+    convenience init(reorderFrom source: dnnl_memory_desc_t, to target: dnnl_memory_desc_t) {
+        var descriptor: dnnl_primitive_desc_t?
+        withUnsafePointer(to: source) { source in
+            withUnsafePointer(to: target) { target in
+                OneDNN.check(dnnl_reorder_primitive_desc_create(&descriptor, source, OneDNN.engine, target,
+                                                                OneDNN.engine, nil), "creating a reorder")
+            }
+        }
+        self.init(created: descriptor!)
+    }
+
+    private init(created descriptor: dnnl_primitive_desc_t) {
+        var primitive: dnnl_primitive_t?
+        OneDNN.check(dnnl_primitive_create(&primitive, descriptor), "creating a primitive")
+        var stream: dnnl_stream_t?
+        OneDNN.check(dnnl_stream_create(&stream, OneDNN.engine, dnnl_stream_default_flags.rawValue), "creating a stream")
+        (self.descriptor, self.primitive, self.stream) = (descriptor, primitive!, stream!)
+    }
+
+    /// The layout the primitive chose for `query` (`dnnl_query_weights_md`, …).
+    func memoryDescriptor(_ query: dnnl_query_t, index: Int32 = 0) -> dnnl_memory_desc_t {
+        dnnl_primitive_desc_query_md(descriptor, query, index).pointee
+    }
+
+    /// What oneDNN runs (for instance `brg:avx512_core`), for benchmarks and the log.
+    var implementation: String {
+        var name: UnsafePointer<CChar>?
+        guard dnnl_primitive_desc_query(descriptor, dnnl_query_impl_info_str, 0, &name) == dnnl_success,
+              let name else { return "unknown" }
+        return String(cString: name)
+    }
+
+    /// Runs the primitive on `arguments` (a `DNNL_ARG_*` and the buffer it reads or writes) and waits for it.
+    func execute(_ arguments: [(Int32, UnsafeMutableRawPointer)]) {
+        var exec = [dnnl_exec_arg_t]()
+        exec.reserveCapacity(arguments.count)
+        for (argument, buffer) in arguments {
+            let memory = memory(for: argument)
+            OneDNN.check(dnnl_memory_set_data_handle(memory, buffer), "binding argument \(argument)")
+            exec.append(dnnl_exec_arg_t(arg: argument, memory: memory))
+        }
+        OneDNN.check(dnnl_primitive_execute(primitive, stream, Int32(exec.count), exec), "executing")
+        OneDNN.check(dnnl_stream_wait(stream), "waiting for the stream")
+    }
+
+    private func memory(for argument: Int32) -> dnnl_memory_t {
+        if let memory = memories[argument] { return memory }
+        var memory: dnnl_memory_t?
+        var descriptor = dnnl_primitive_desc_query_md(self.descriptor, dnnl_query_exec_arg_md, argument).pointee
+        OneDNN.check(dnnl_memory_create(&memory, &descriptor, OneDNN.engine, kennel_dnnl_memory_none()),
+                     "creating memory for argument \(argument)")
+        memories[argument] = memory!
+        return memory!
+    }
+
+    deinit {
+        for memory in memories.values { dnnl_memory_destroy(memory) }
+        dnnl_primitive_destroy(primitive)
+        dnnl_primitive_desc_destroy(descriptor)
+        dnnl_stream_destroy(stream)
+    }
+}
+
+/// A float buffer in a layout oneDNN chose, kept between calls (weights reordered for a convolution).
+final class DNNLBuffer {
+    let descriptor: dnnl_memory_desc_t
+    let pointer: UnsafeMutableRawPointer
+
+    init(_ descriptor: dnnl_memory_desc_t) {
+        self.descriptor = descriptor
+        pointer = UnsafeMutableRawPointer.allocate(byteCount: max(1, OneDNN.bytes(descriptor)), alignment: 64)
+    }
+
+    deinit { pointer.deallocate() }
+}
