@@ -26,6 +26,23 @@ enum OneDNN {
         return descriptor
     }
 
+    /// Runs `body` with primitive attributes that apply ReLU to the output as a post-op (nil when `reLU` is
+    /// false); a primitive descriptor copies them, so they are destroyed afterwards.
+    static func withAttributes<Value>(reLU: Bool, _ body: (dnnl_primitive_attr_t?) -> Value) -> Value {
+        guard reLU else { return body(nil) }
+        var attributes: dnnl_primitive_attr_t?
+        var postOps: dnnl_post_ops_t?
+        check(dnnl_primitive_attr_create(&attributes), "creating attributes")
+        check(dnnl_post_ops_create(&postOps), "creating post-ops")
+        defer {
+            dnnl_post_ops_destroy(postOps)
+            dnnl_primitive_attr_destroy(attributes)
+        }
+        check(dnnl_post_ops_append_eltwise(postOps, 1, dnnl_eltwise_relu, 0, 0), "appending ReLU")
+        check(dnnl_primitive_attr_set_post_ops(attributes, postOps), "setting post-ops")
+        return body(attributes)
+    }
+
     static func equal(_ a: dnnl_memory_desc_t, _ b: dnnl_memory_desc_t) -> Bool {
         withUnsafePointer(to: a) { a in withUnsafePointer(to: b) { b in dnnl_memory_desc_equal(a, b) != 0 } }
     }
@@ -119,7 +136,22 @@ final class DNNLPrimitive {
     }
 }
 
-/// A float buffer in a layout oneDNN chose, kept between calls (weights reordered for a convolution).
+/// Per batch size, a few of something built for that size (primitives): a model meets a handful of batch sizes
+/// in training, more in serving, so the set is emptied rather than left to grow past `limit`.
+struct PrimitiveCache<Value> {
+    private var values: [Int: Value] = [:]
+    let limit = 8
+
+    mutating func value(for batch: Int, make: () -> Value) -> Value {
+        if let cached = values[batch] { return cached }
+        if values.count >= limit { values.removeAll() }
+        let made = make()
+        values[batch] = made
+        return made
+    }
+}
+
+/// A float buffer in a layout oneDNN describes, kept between calls (weights, reordered or frozen).
 final class DNNLBuffer {
     let descriptor: dnnl_memory_desc_t
     let pointer: UnsafeMutableRawPointer
@@ -127,6 +159,14 @@ final class DNNLBuffer {
     init(_ descriptor: dnnl_memory_desc_t) {
         self.descriptor = descriptor
         pointer = UnsafeMutableRawPointer.allocate(byteCount: max(1, OneDNN.bytes(descriptor)), alignment: 64)
+    }
+
+    /// A buffer holding `values`, laid out as `descriptor` (a plain layout of exactly that many floats).
+    convenience init(copying values: [Float], _ descriptor: dnnl_memory_desc_t) {
+        precondition(OneDNN.bytes(descriptor) == values.count * MemoryLayout<Float>.stride,
+                     "\(values.count) values for a \(OneDNN.bytes(descriptor))-byte layout")
+        self.init(descriptor)
+        values.withUnsafeBytes { pointer.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
     }
 
     deinit { pointer.deallocate() }

@@ -28,7 +28,7 @@ public struct ClassifyStatistics: Sendable {
 /// first of them leads the next pass over up to `maximumBatch` waiting images. Under load the collection window
 /// is therefore one forward pass, and a batch never waits for a timer.
 final class BatchingPredictor: Sendable {
-    private let model: Mutex<Model>
+    private let model: Mutex<InferenceGraph>
     /// One input's shape (H, W, C), checked before an input joins a batch.
     private let inputShape: [Int]
     private let maximumBatch: Int
@@ -62,7 +62,7 @@ final class BatchingPredictor: Sendable {
         }
     }
 
-    init(model: sending Model, maximumBatch: Int = 32, statistics: ClassifyStatistics) {
+    init(model: sending InferenceGraph, maximumBatch: Int = 32, statistics: ClassifyStatistics) {
         inputShape = model.inputShape
         self.model = Mutex(model)
         self.maximumBatch = maximumBatch

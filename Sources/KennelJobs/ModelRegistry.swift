@@ -40,9 +40,9 @@ public final class ServedModel: Sendable {
     public let preprocessing: Preprocessing
     /// The first convolution's kernel (kh×kw×in×out), for the filter grid; nil when the model has none.
     public let firstKernel: Tensor?
-    /// Runs the engine model, batching concurrent requests (layers keep per-call state, so passes are serial).
+    /// Runs the frozen model, batching concurrent requests (stages keep per-call state, so passes are serial).
     private let predictor: BatchingPredictor
-    /// Memory the loaded model holds: every parameter with its gradient and the optimizer's two moments.
+    /// Memory the frozen model holds.
     public let residentBytes: Int
 
     init(name: String, version: Int, loaded: sending LoadedCheckpoint, classIds: [String],
@@ -57,8 +57,9 @@ public final class ServedModel: Sendable {
                                           color: ColorMode(rawValue: settings["color"] ?? "") ?? .gray,
                                           resize: ResizeMode(rawValue: settings["resize"] ?? "") ?? .pad)
         firstKernel = loaded.model.layers.lazy.compactMap { $0 as? ConvolutionLayer }.first?.kernel.value
-        residentBytes = loaded.model.parameterCount * MemoryLayout<Float>.stride * 4
-        predictor = BatchingPredictor(model: loaded.model, statistics: statistics)
+        let graph = InferenceGraph(freezing: loaded.model)
+        residentBytes = graph.residentBytes
+        predictor = BatchingPredictor(model: graph, statistics: statistics)
     }
 
     /// One prediction: class index, label, class id and probability.

@@ -13,8 +13,8 @@ public final class ConvolutionLayer: Layer {
     private let inputChannels: Int
     private let filters: Int
     private var cachedInput: Tensor?
-    /// Primitives per batch size (training batches, a last partial batch, serving's batch sizes).
-    private var primitives: [Int: ConvolutionPrimitives] = [:]
+    /// Primitives per batch size (training batches, a last partial batch, evaluation batches).
+    private var primitives = PrimitiveCache<ConvolutionPrimitives>()
 
     public var parameters: [Parameter] { [kernel, bias] }
     public var description: String {
@@ -45,12 +45,10 @@ public final class ConvolutionLayer: Layer {
     }
 
     private func primitives(batch: Int) -> ConvolutionPrimitives {
-        if let cached = primitives[batch] { return cached }
-        // Serving sees many batch sizes; keep the set small rather than growing without bound.
-        if primitives.count >= 8 { primitives.removeAll() }
-        let made = ConvolutionPrimitives(batch: batch, geometry: geometry, channels: inputChannels, filters: filters)
-        primitives[batch] = made
-        return made
+        primitives.value(for: batch) {
+            ConvolutionPrimitives(batch: batch, geometry: geometry, channels: inputChannels, filters: filters,
+                                  purpose: .training)
+        }
     }
 
     public func forward(_ input: consuming Tensor, training: Bool) -> Tensor {
@@ -110,20 +108,31 @@ public final class ConvolutionLayer: Layer {
 
 /// A convolution's oneDNN primitives for one batch size. Activations are NHWC; the kernel's layout is left to
 /// oneDNN (`any`), and `WeightLayout` moves it between the engine's HWIO and what each primitive chose.
-private final class ConvolutionPrimitives {
+final class ConvolutionPrimitives {
+    /// What the forward primitive is for: training (keeps what the backward primitives need), or inference,
+    /// optionally with ReLU applied to the output as a post-op.
+    enum Purpose {
+        case training
+        case inference(fusedReLU: Bool)
+    }
+
     let forward: DNNLPrimitive
     let forwardWeights: WeightLayout
     private let operation: (batch: Int, geometry: WindowGeometry, channels: Int, filters: Int)
 
-    init(batch: Int, geometry: WindowGeometry, channels: Int, filters: Int) {
+    init(batch: Int, geometry: WindowGeometry, channels: Int, filters: Int, purpose: Purpose) {
         operation = (batch, geometry, channels, filters)
         var description = dnnl_convolution_desc_t()
         var (source, weights, bias, destination) = Self.descriptors(operation, weights: dnnl_format_tag_any)
         let (strides, before, after) = Self.window(geometry)
-        OneDNN.check(dnnl_convolution_forward_desc_init(&description, dnnl_forward_training, dnnl_convolution_direct,
-                                                        &source, &weights, &bias, &destination, strides, before, after),
+        let (kind, fusedReLU): (dnnl_prop_kind_t, Bool) = switch purpose {
+        case .training: (dnnl_forward_training, false)
+        case .inference(let fusedReLU): (dnnl_forward_inference, fusedReLU)
+        }
+        OneDNN.check(dnnl_convolution_forward_desc_init(&description, kind, dnnl_convolution_direct, &source,
+                                                        &weights, &bias, &destination, strides, before, after),
                      "describing a convolution")
-        forward = DNNLPrimitive(&description)
+        forward = OneDNN.withAttributes(reLU: fusedReLU) { DNNLPrimitive(&description, attributes: $0) }
         forwardWeights = WeightLayout(plain: Self.plainWeights(operation),
                                       chosen: forward.memoryDescriptor(dnnl_query_weights_md))
     }
@@ -181,7 +190,7 @@ private final class ConvolutionPrimitives {
 
 /// A kernel's layout as a primitive chose it, beside the engine's plain HWIO: `load` brings HWIO values into the
 /// chosen layout (or hands them over as they are when the two agree), `store` brings a gradient back.
-private final class WeightLayout {
+final class WeightLayout {
     private let buffer: DNNLBuffer?
     private let toChosen: DNNLPrimitive?
     private let toPlain: DNNLPrimitive?

@@ -1,0 +1,59 @@
+import Foundation
+import Testing
+@testable import KennelEngine
+
+/// The serving graph computes what the trained model computes: batch normalization folded into the convolution
+/// before it and ReLU fused as a oneDNN post-op change the order of float operations, nothing else.
+struct InferenceGraphTests {
+    /// conv → batchnorm → relu (one stage), conv with relu (one stage), pooling, dense with relu, dropout (gone).
+    private func model() throws -> Model {
+        let layers = try JSONDecoder().decode([LayerSpec].self, from: Data("""
+            [{"type":"conv2d","filters":8,"kernel":3,"padding":"same"},{"type":"batchnorm"},
+             {"type":"activation","name":"relu"},{"type":"maxpool","size":2},
+             {"type":"conv2d","filters":16,"kernel":3,"stride":2,"padding":"valid","activation":"relu"},
+             {"type":"avgpool","size":2,"padding":"same"},{"type":"flatten"},
+             {"type":"dense","units":24,"activation":"relu"},{"type":"dropout","rate":0.3},{"type":"dense","units":5}]
+            """.utf8))
+        let model = try Model(layers: layers, inputShape: [12, 10, 3], classCount: 5, seed: 4)
+        // Statistics and biases a trained model would have, so every folded term matters.
+        var random = SeededRandom(seed: 9)
+        for parameter in model.parameters where !parameter.isKernel {
+            parameter.value.data = parameter.value.data.map { _ in 0.2 + random.nextUnit() }
+        }
+        return model
+    }
+
+    private func batch(_ count: Int, seed: UInt64) -> Tensor {
+        var random = SeededRandom(seed: seed)
+        return Tensor(shape: [count, 12, 10, 3]) { _ in random.nextUnit() * 2 - 1 }
+    }
+
+    @Test func foldsNormalizationAndReLUIntoTheConvolutions() throws {
+        let model = try model()
+        let graph = InferenceGraph(freezing: try self.model())
+        #expect(model.layers.count == 12)
+        // conv+bn+relu, pool, conv+relu, pool, flatten, dense, relu, dense.
+        #expect(graph.stages.count == 8)
+        #expect(graph.stages.filter { $0 is FrozenConvolution }.count == 2)
+    }
+
+    @Test(arguments: [1, 3, 17])
+    func frozenLogitsEqualTheModelsWithin1e4(batchSize: Int) throws {
+        let model = try model()
+        let input = batch(batchSize, seed: UInt64(batchSize))
+        let expected = try model.forward(input, training: false)
+        let graph = InferenceGraph(freezing: try self.model())
+        let frozen = try graph.logits(input)
+        #expect(frozen.shape == expected.shape)
+        let difference = zip(frozen.data, expected.data).map { abs($0 - $1) }.max() ?? .infinity
+        #expect(difference <= 1e-4, "largest difference \(difference)")
+        // A second pass reuses the reordered kernels and gives the same answer.
+        #expect(try graph.logits(input) == frozen)
+        #expect(try graph.predict(input).data.count == batchSize * 5)
+    }
+
+    @Test func wrongInputShapesAreErrors() throws {
+        let graph = InferenceGraph(freezing: try model())
+        #expect(throws: EngineError.self) { try graph.predict(Tensor(zeros: [1, 10, 12, 3])) }
+    }
+}
