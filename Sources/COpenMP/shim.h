@@ -7,6 +7,8 @@
 extern void GOMP_parallel(void (*fn)(void *), void *data, unsigned num_threads, unsigned flags);
 extern int omp_get_thread_num(void);
 extern int omp_get_num_threads(void);
+/// The team size regions started by this thread get (OMP_NUM_THREADS, or the cores); oneDNN sizes its regions by it.
+extern int omp_get_max_threads(void);
 
 struct kennel_parallel_loop {
     void (*body)(void *context, long index);

@@ -22,10 +22,6 @@ public enum GEMM {
     /// Products smaller than this many multiply-adds run on the calling thread.
     static let parallelThreshold = 1 << 18
 
-    /// Up to this many rows of `a` (a few images through a dense layer), a large `b` is streamed once for all of
-    /// them instead of being packed by sgemm on every call: batched inference then costs little more than one image.
-    static let fewRows = 16
-
     private static let configureOpenBLAS: Void = {
         openblas_set_num_threads(1)
         // Page-faulting freed activation buffers back in every step cost as much as the elementwise layers.
@@ -48,8 +44,8 @@ public enum GEMM {
             cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(n), Int32(k), alpha, b, Int32(ldb), a, 1, beta, c, 1)
             return
         }
-        if transposeB == .normal && (m == 1 || (transposeA == .normal && m <= fewRows && n * k >= parallelThreshold)) {
-            return rowsTimesMatrix(a, b, into: c, m: m, n: n, k: k, lda: lda, ldb: ldb, alpha: alpha, beta: beta)
+        if m == 1 && transposeB == .normal {
+            return vectorTimesMatrix(a, b, into: c, n: n, k: k, ldb: ldb, alpha: alpha, beta: beta)
         }
         let parts = m * n * k >= parallelThreshold ? Parallel.width : 1
         let pointers = Pointers(a: a, b: b, c: c)
@@ -72,37 +68,28 @@ public enum GEMM {
         }
     }
 
-    /// c (m×n) = alpha · a (m×k) · b (k×n) + beta · c for a few rows, streaming b once. Each core takes a
-    /// contiguous band of b's rows into its own partial sums (memory-bound, so contiguous bands matter most):
-    /// one row is a matrix-vector product, several are accumulated row by row of b while it is in cache.
-    private static func rowsTimesMatrix(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
-                                        into c: UnsafeMutablePointer<Float>, m: Int, n: Int, k: Int, lda: Int, ldb: Int,
-                                        alpha: Float, beta: Float) {
+    /// c (1×n) = alpha · a (1×k) · b (k×n) + beta · c, one image through a dense layer: memory-bound, so each core
+    /// takes a contiguous band of b's rows into its own partial sums (a matrix-vector product each), added up here.
+    /// Batches of two or more go to sgemm: a hand-written loop over a few rows measured 2.5–4× slower than
+    /// dnnl_sgemm (fashion-convnet's 3136×1024 layer, batches of 2 to 16), which also took half of the CPU time
+    /// of HTTP classification under load.
+    private static func vectorTimesMatrix(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
+                                          into c: UnsafeMutablePointer<Float>, n: Int, k: Int, ldb: Int,
+                                          alpha: Float, beta: Float) {
         let bands = n * k >= parallelThreshold ? min(Parallel.width, k) : 1
-        var partials = [Float](repeating: 0, count: bands * m * n)
+        var partials = [Float](repeating: 0, count: bands * n)
         partials.withUnsafeMutableBufferPointer { partial in
             let pointers = Pointers(a: a, b: b, c: partial.baseAddress!)
             Parallel.forEach(bands) { band in
                 let start = k * band / bands, end = k * (band + 1) / bands
                 guard end > start else { return }
-                let sums = pointers.c + band * m * n
-                if m == 1 {
-                    cblas_sgemv(CblasRowMajor, CblasTrans, Int32(end - start), Int32(n), 1, pointers.b + start * ldb,
-                                Int32(ldb), pointers.a + start, 1, 0, sums, 1)
-                    return
-                }
-                for t in start..<end {
-                    let row = pointers.b + t * ldb
-                    for i in 0..<m {
-                        let scale = pointers.a[i * lda + t], sum = sums + i * n
-                        for j in 0..<n { sum[j] += scale * row[j] }
-                    }
-                }
+                cblas_sgemv(CblasRowMajor, CblasTrans, Int32(end - start), Int32(n), 1, pointers.b + start * ldb,
+                            Int32(ldb), pointers.a + start, 1, 0, pointers.c + band * n, 1)
             }
         }
-        for index in 0..<(m * n) {
+        for index in 0..<n {
             var sum: Float = 0
-            for band in 0..<bands { sum += partials[band * m * n + index] }
+            for band in 0..<bands { sum += partials[band * n + index] }
             c[index] = alpha * sum + (beta == 0 ? 0 : beta * c[index])
         }
     }

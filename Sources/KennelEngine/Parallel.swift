@@ -9,17 +9,18 @@ import Foundation
 enum Parallel {
     static let width = max(1, ProcessInfo.processInfo.activeProcessorCount)
 
-    /// Runs `body(i)` for i in 0..<count across cores (block i on team member i mod width), inline when `count`
-    /// is 1. Blocks must touch disjoint memory.
+    /// Runs `body(i)` for i in 0..<count across the calling thread's team (block i on member i mod its size),
+    /// inline when `count` is 1 or the thread's team has one member (OMP_NUM_THREADS=1). Blocks must touch disjoint memory.
     static func forEach(_ count: Int, _ body: (Int) -> Void) {
-        if count <= 1 {
-            if count == 1 { body(0) }
+        let threads = min(count, Int(omp_get_max_threads()))
+        if threads <= 1 {
+            for index in 0..<count { body(index) }
             return
         }
         withoutActuallyEscaping(body) { body in
             var body = body
             withUnsafeMutablePointer(to: &body) { context in
-                kennel_parallel_for(count, UInt32(min(count, width)), context) { context, index in
+                kennel_parallel_for(count, UInt32(threads), context) { context, index in
                     context!.assumingMemoryBound(to: ((Int) -> Void).self).pointee(index)
                 }
             }
