@@ -65,7 +65,7 @@ protocol InferenceStage {
 }
 
 /// A layer that needs nothing frozen: its own inference pass.
-private struct LayerStage: InferenceStage {
+struct LayerStage: InferenceStage {
     let layer: any Layer
 
     func forward(_ input: consuming Tensor) -> Tensor { layer.forward(input, training: false) }

@@ -82,8 +82,8 @@ public final class JobQueue: Sendable {
 
     /// Validates `spec` against its dataset, records the job as queued and schedules it.
     public func submit(_ spec: TrainingSpec) throws -> JobRecord {
-        try Trainer(store: store, dataDirectory: dataDirectory, modelLimits: modelLimits).validate(spec)
-        return try enqueue(.train, dataset: spec.dataset, spec: spec)
+        let completed = try Trainer(store: store, dataDirectory: dataDirectory, modelLimits: modelLimits).validate(spec)
+        return try enqueue(.train, dataset: spec.dataset, spec: completed)
     }
 
     /// Validates an import, records it as a queued job of kind `import` and schedules it.
@@ -309,7 +309,7 @@ public final class JobQueue: Sendable {
     /// failed and is rethrown.
     public func runInForeground(_ spec: TrainingSpec, isCancelled: () -> Bool = { false },
                                 progress: (TrainingProgress) -> Void = { _ in }) throws -> (JobRecord, TrainingOutcome) {
-        try Trainer(store: store, dataDirectory: dataDirectory, modelLimits: modelLimits).validate(spec)
+        let spec = try Trainer(store: store, dataDirectory: dataDirectory, modelLimits: modelLimits).validate(spec)
         let job = try JobLedger(store: store).submitRunning(kind: .train, dataset: spec.dataset,
                                                             specJson: try ColumnJSON.text(spec))
         let id = job.id!

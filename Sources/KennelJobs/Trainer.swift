@@ -61,9 +61,13 @@ public struct Trainer {
     }
 
     /// Checks `spec` against its dataset (which must exist) without training: what to call before queuing.
-    public func validate(_ spec: TrainingSpec) throws {
+    /// Returns the spec completed by its preset's recipe, which is what the job records.
+    public func validate(_ spec: TrainingSpec) throws -> TrainingSpec {
         // The header is enough here; the pixels' checksum is verified when the job runs.
-        _ = try spec.validatedModel(for: try shard(for: spec, verify: false).header, limits: modelLimits)
+        let header = try shard(for: spec, verify: false).header
+        let completed = spec.completedByRecipe(trainCount: header.trainCount)
+        _ = try completed.validatedModel(for: header, limits: modelLimits)
+        return completed
     }
 
     private func shard(for spec: TrainingSpec, verify: Bool = true) throws -> Shard {

@@ -132,6 +132,22 @@ public struct SpecError: Error, Equatable, CustomStringConvertible {
 }
 
 extension TrainingSpec {
+    /// The spec with what its preset's recipe supplies where the job leaves it out, for a dataset of `trainCount`
+    /// training examples. `fashion-bn` trains with left-right flips and shifts of up to 2 pixels, and a cosine
+    /// decay of the learning rate to zero over the whole run. Jobs are stored completed, so what a job trained
+    /// with is what it shows.
+    public func completedByRecipe(trainCount: Int) -> TrainingSpec {
+        guard preset == Preset.fashionBN.name else { return self }
+        var spec = self
+        if spec.augment == nil { spec.augment = Augmentation(flip: true, shift: 2) }
+        if spec.schedule == nil {
+            var cosine = ScheduleSpec(name: "cosine")
+            cosine.decaySteps = max(1, epochs * ((trainCount + batchSize - 1) / max(1, batchSize)))
+            spec.schedule = cosine
+        }
+        return spec
+    }
+
     /// Checks the spec against the dataset it names and builds the model it describes, so every problem is
     /// found before the job is queued.
     public func validatedModel(for shard: ShardHeader, limits: ModelLimits = ModelLimits()) throws -> Model {

@@ -57,3 +57,17 @@ struct InferenceGraphTests {
         #expect(throws: EngineError.self) { try graph.predict(Tensor(zeros: [1, 10, 12, 3])) }
     }
 }
+
+extension InferenceGraphTests {
+    @Test func fashionBNFoldsEveryNormalizationIntoItsConvolution() throws {
+        let model = try Model(preset: .fashionBN, seed: 1)
+        let graph = InferenceGraph(freezing: try Model(preset: .fashionBN, seed: 1))
+        #expect(model.layers.filter { $0 is BatchNormalizationLayer }.count == 4)
+        #expect(graph.stages.filter { $0 is FrozenConvolution }.count == 4)
+        #expect(!graph.stages.contains { ($0 as? LayerStage)?.layer is BatchNormalizationLayer })
+        let input = Tensor(shape: [2, 28, 28, 1]) { Float($0 % 29) / 29 }
+        let difference = zip(try graph.logits(input).data, try model.forward(input, training: false).data)
+            .map { abs($0 - $1) }.max() ?? .infinity
+        #expect(difference <= 1e-4)
+    }
+}

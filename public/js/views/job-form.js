@@ -5,7 +5,7 @@ import { explain, get, post } from "../api.js";
 import { h, replace } from "../dom.js";
 import { clearErrors, collect, field, group, numberInput, showError } from "./fields.js";
 
-const PRESETS = ["dogs-seed", "fashion-convnet", "catsdogs-seed", "cifar-cnn"];
+const PRESETS = ["dogs-seed", "fashion-convnet", "fashion-bn", "catsdogs-seed", "cifar-cnn"];
 const OPTIMIZERS = ["adam", "adamw", "sgd", "rmsprop"];
 const SCHEDULES = ["constant", "exponential_decay", "step", "cosine", "reduce_on_plateau"];
 const EXAMPLE_LAYERS = `[
