@@ -61,15 +61,12 @@ final class DNNLPrimitive {
     private var memories: [Int32: dnnl_memory_t] = [:]
 
     /// Creates the primitive for the operation `operation` points to (a convolution descriptor, …).
-    init(_ operation: UnsafeRawPointer, hint: DNNLPrimitive? = nil, attributes: dnnl_primitive_attr_t? = nil) {
+    convenience init(_ operation: UnsafeRawPointer, hint: DNNLPrimitive? = nil,
+                     attributes: dnnl_primitive_attr_t? = nil) {
         var descriptor: dnnl_primitive_desc_t?
         OneDNN.check(dnnl_primitive_desc_create(&descriptor, operation, attributes, OneDNN.engine, hint?.descriptor),
                      "creating a primitive descriptor")
-        var primitive: dnnl_primitive_t?
-        OneDNN.check(dnnl_primitive_create(&primitive, descriptor), "creating a primitive")
-        var stream: dnnl_stream_t?
-        OneDNN.check(dnnl_stream_create(&stream, OneDNN.engine, dnnl_stream_default_flags.rawValue), "creating a stream")
-        (self.descriptor, self.primitive, self.stream) = (descriptor!, primitive!, stream!)
+        self.init(created: descriptor!)
     }
 
     /// A reorder from `source` to `target` layout.
@@ -84,6 +81,7 @@ final class DNNLPrimitive {
         self.init(created: descriptor!)
     }
 
+    /// Takes ownership of `descriptor` and creates its primitive and a stream.
     private init(created descriptor: dnnl_primitive_desc_t) {
         var primitive: dnnl_primitive_t?
         OneDNN.check(dnnl_primitive_create(&primitive, descriptor), "creating a primitive")
@@ -95,14 +93,6 @@ final class DNNLPrimitive {
     /// The layout the primitive chose for `query` (`dnnl_query_weights_md`, …).
     func memoryDescriptor(_ query: dnnl_query_t, index: Int32 = 0) -> dnnl_memory_desc_t {
         dnnl_primitive_desc_query_md(descriptor, query, index).pointee
-    }
-
-    /// What oneDNN runs (for instance `brg:avx512_core`), for benchmarks and the log.
-    var implementation: String {
-        var name: UnsafePointer<CChar>?
-        guard dnnl_primitive_desc_query(descriptor, dnnl_query_impl_info_str, 0, &name) == dnnl_success,
-              let name else { return "unknown" }
-        return String(cString: name)
     }
 
     /// Runs the primitive on `arguments` (a `DNNL_ARG_*` and the buffer it reads or writes) and waits for it.

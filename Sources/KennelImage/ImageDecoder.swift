@@ -82,6 +82,7 @@ public struct ImageDecoder: Sendable {
             // libpng keeps two rows of up to 8 bytes a pixel; an interlaced image is held whole, 4 bytes a pixel.
             decoding = 16 * header.width + (header.interlaced ? 4 * header.width * header.height : 0)
         }
+        // Placement.render holds a row as read, two converted rows and two scaled ones, at most 3 channels each.
         let rows = 5 * header.width * 3 * MemoryLayout<Float>.size
         return try reserve(decoding + rows + result) {
             switch header.format {

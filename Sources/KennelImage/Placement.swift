@@ -59,10 +59,6 @@ public struct Placement: Sendable, Equatable {
     private var coveredColumns: Range<Int> { max(0, left)..<max(max(0, left), min(width, left + scaledWidth)) }
     private var coveredRows: Range<Int> { max(0, top)..<max(max(0, top), min(height, top + scaledHeight)) }
 
-    /// Bytes `render` holds besides the image it returns, for a source of `channels` samples: two source rows
-    /// and two horizontally scaled rows, as Float.
-    public func workingBytes(channels: Int) -> Int { (3 * sourceWidth + 2 * width) * channels * 4 }
-
     /// Reads `source` once, top to bottom, and returns the box in `color` (nil: the source's channels), with
     /// bilinear interpolation on half-pixel centers as TensorFlow 2's `tf.image.resize` (no antialiasing). Only
     /// the two source rows an output row interpolates between are kept, and only covered pixels are computed, so

@@ -79,26 +79,26 @@ public final class ConvolutionLayer: Layer {
         outputGradient.data.withUnsafeBufferPointer { upstream in
             let upstream = UnsafeMutableRawPointer(mutating: upstream.baseAddress!)
             // dK and db.
-            let (weightsGradient, layout) = primitives.backwardWeights
+            let (kernelPass, kernelLayout) = primitives.backwardWeights
             input.data.withUnsafeBufferPointer { source in
                 bias.gradient.data.withUnsafeMutableBufferPointer { biasGradient in
                     kernel.gradient.data.withUnsafeMutableBufferPointer { kernelGradient in
-                        weightsGradient.execute([(DNNL_ARG_SRC_0, .init(mutating: source.baseAddress!)),
-                                                 (DNNL_ARG_DIFF_DST_0, upstream),
-                                                 (DNNL_ARG_DIFF_WEIGHTS_0, layout.gradientTarget(kernelGradient)),
-                                                 (DNNL_ARG_DIFF_BIAS, .init(biasGradient.baseAddress!))])
-                        layout.store(kernelGradient)
+                        kernelPass.execute([(DNNL_ARG_SRC_0, .init(mutating: source.baseAddress!)),
+                                            (DNNL_ARG_DIFF_DST_0, upstream),
+                                            (DNNL_ARG_DIFF_WEIGHTS_0, kernelLayout.gradientTarget(kernelGradient)),
+                                            (DNNL_ARG_DIFF_BIAS, .init(biasGradient.baseAddress!))])
+                        kernelLayout.store(kernelGradient)
                     }
                 }
             }
             // dX.
             guard inputGradient != nil else { return }
-            let (inputGradientPrimitive, weightsLayout) = primitives.backwardData
+            let (inputPass, inputLayout) = primitives.backwardData
             kernel.value.data.withUnsafeBufferPointer { kernel in
-                let weights = weightsLayout.load(kernel)
+                let weights = inputLayout.load(kernel)
                 inputGradient!.data.withUnsafeMutableBufferPointer { target in
-                    inputGradientPrimitive.execute([(DNNL_ARG_DIFF_DST_0, upstream), (DNNL_ARG_WEIGHTS_0, weights),
-                                                    (DNNL_ARG_DIFF_SRC_0, .init(target.baseAddress!))])
+                    inputPass.execute([(DNNL_ARG_DIFF_DST_0, upstream), (DNNL_ARG_WEIGHTS_0, weights),
+                                       (DNNL_ARG_DIFF_SRC_0, .init(target.baseAddress!))])
                 }
             }
         }

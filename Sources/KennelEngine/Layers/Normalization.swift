@@ -1,7 +1,10 @@
+import CDNNL
 import Foundation
 
 /// Batch normalization over the last axis: batch statistics in training (updating moving averages with
-/// `momentum`), the moving statistics at inference; `gamma`, `beta` learned.
+/// `momentum`), the moving statistics at inference; `gamma`, `beta` learned. Runs on oneDNN's batch
+/// normalization primitives (per batch size); the moving averages are updated here from the batch statistics
+/// they return. A batch normalization right after a convolution is folded into it when served (`InferenceGraph`).
 public final class BatchNormalizationLayer: Layer {
     public let name: String
     public let inputShape: [Int]
@@ -13,8 +16,9 @@ public final class BatchNormalizationLayer: Layer {
     public let momentum: Float
     public let epsilon: Float
     private let channels: Int
-    private var normalized: Tensor?
-    private var inverseDeviation: [Float] = []
+    /// The input of the last training pass and its batch statistics, for the backward pass.
+    private var cached: (input: Tensor, mean: [Float], variance: [Float])?
+    private var primitives = PrimitiveCache<NormalizationPrimitives>()
 
     public var parameters: [Parameter] { [gamma, beta, movingMean, movingVariance] }
     public var description: String { "batchnorm" }
@@ -24,6 +28,9 @@ public final class BatchNormalizationLayer: Layer {
             throw EngineError.invalidHyperparameter(name: name, reason: "momentum must be in [0, 1), got \(momentum)")
         }
         guard epsilon > 0 else { throw EngineError.invalidHyperparameter(name: name, reason: "epsilon must be > 0") }
+        guard (1...3).contains(input.count) else {
+            throw EngineError.invalidHyperparameter(name: name, reason: "batchnorm needs 1 to 3 axes, got \(input)")
+        }
         self.name = name
         inputShape = input
         channels = input.last ?? 1
@@ -37,74 +44,125 @@ public final class BatchNormalizationLayer: Layer {
                                    trainable: false)
     }
 
+    private func primitives(batch: Int) -> NormalizationPrimitives {
+        primitives.value(for: batch) { NormalizationPrimitives(batch: batch, shape: inputShape, epsilon: epsilon) }
+    }
+
     public func forward(_ input: consuming Tensor, training: Bool) -> Tensor {
-        let input = input  // normalized and output are both derived from it
-        let c = channels
-        let rows = input.count / c
-        var mean = movingMean.value.data, variance = movingVariance.value.data
-        if training {
-            mean = Elementwise.columnSums(input.data, columns: c).map { $0 / Float(rows) }
-            var squares = [Float](repeating: 0, count: c)
-            input.data.withUnsafeBufferPointer { x in
-                for row in 0..<rows { for k in 0..<c { let d = x[row * c + k] - mean[k]; squares[k] += d * d } }
+        let input = input  // kept for the backward pass
+        let primitives = primitives(batch: input.batch)
+        var output = Tensor(uninitialized: input.shape)
+        var mean = training ? [Float](repeating: 0, count: channels) : movingMean.value.data
+        var variance = training ? [Float](repeating: 0, count: channels) : movingVariance.value.data
+        input.data.withUnsafeBufferPointer { source in
+            output.data.withUnsafeMutableBufferPointer { target in
+                gamma.value.data.withUnsafeBufferPointer { scale in
+                    beta.value.data.withUnsafeBufferPointer { shift in
+                        mean.withUnsafeMutableBufferPointer { mean in
+                            variance.withUnsafeMutableBufferPointer { variance in
+                                (training ? primitives.training : primitives.inference).execute([
+                                    (DNNL_ARG_SRC_0, .init(mutating: source.baseAddress!)),
+                                    (DNNL_ARG_DST_0, .init(target.baseAddress!)),
+                                    (DNNL_ARG_SCALE, .init(mutating: scale.baseAddress!)),
+                                    (DNNL_ARG_SHIFT, .init(mutating: shift.baseAddress!)),
+                                    (DNNL_ARG_MEAN, .init(mean.baseAddress!)),
+                                    (DNNL_ARG_VARIANCE, .init(variance.baseAddress!)),
+                                ])
+                            }
+                        }
+                    }
+                }
             }
-            variance = squares.map { $0 / Float(rows) }
-            for k in 0..<c {
+        }
+        if training {
+            for k in 0..<channels {
                 movingMean.value.data[k] = momentum * movingMean.value.data[k] + (1 - momentum) * mean[k]
                 movingVariance.value.data[k] = momentum * movingVariance.value.data[k] + (1 - momentum) * variance[k]
             }
         }
-        let inverse = variance.map { 1 / ($0 + epsilon).squareRoot() }
-        var xhat = input
-        var output = input
-        let g = gamma.value.data, b = beta.value.data
-        xhat.data.withUnsafeMutableBufferPointer { h in
-            output.data.withUnsafeMutableBufferPointer { y in
-                for row in 0..<rows {
-                    for k in 0..<c {
-                        let i = row * c + k
-                        h[i] = (h[i] - mean[k]) * inverse[k]
-                        y[i] = h[i] * g[k] + b[k]
-                    }
-                }
-            }
-        }
-        normalized = training ? xhat : nil
-        inverseDeviation = inverse
+        cached = training ? (input, mean, variance) : nil
         return output
     }
 
+    /// dγ = Σ dy·x̂, dβ = Σ dy and dx = γ/σ · (dy − mean(dy) − x̂ · mean(dy · x̂)), per channel.
     public func backward(_ outputGradient: consuming Tensor, needsInputGradient: Bool) -> Tensor? {
-        guard let xhat = normalized else { preconditionFailure("\(name): backward without a training forward") }
+        guard var cached else { preconditionFailure("\(name): backward without a training forward") }
+        let primitives = primitives(batch: cached.input.batch)
+        var inputGradient = Tensor(uninitialized: cached.input.shape)
+        // Scale and shift side by side, so one closure binds both (oneDNN 2.6 wants the shift bound as well).
+        var parameters = gamma.value.data + beta.value.data
+        var parameterGradients = [Float](repeating: 0, count: 2 * channels)
         let c = channels
-        let rows = outputGradient.count / c
-        var sumDy = [Float](repeating: 0, count: c), sumDyXhat = [Float](repeating: 0, count: c)
-        outputGradient.data.withUnsafeBufferPointer { dy in
-            xhat.data.withUnsafeBufferPointer { h in
-                for row in 0..<rows {
-                    for k in 0..<c { sumDy[k] += dy[row * c + k]; sumDyXhat[k] += dy[row * c + k] * h[row * c + k] }
-                }
-            }
-        }
-        beta.gradient.data = sumDy
-        gamma.gradient.data = sumDyXhat
-        guard needsInputGradient else { return nil }
-        // dx = γ/σ · (dy − mean(dy) − x̂ · mean(dy · x̂)), per channel.
-        var inputGradient = outputGradient
-        let count = Float(rows)
-        inputGradient.data.withUnsafeMutableBufferPointer { dx in
-            xhat.data.withUnsafeBufferPointer { h in
-                for row in 0..<rows {
-                    for k in 0..<c {
-                        let i = row * c + k
-                        dx[i] = gamma.value.data[k] * inverseDeviation[k]
-                            * (dx[i] - sumDy[k] / count - h[i] * sumDyXhat[k] / count)
+        cached.input.data.withUnsafeBufferPointer { source in
+            outputGradient.data.withUnsafeBufferPointer { upstream in
+                inputGradient.data.withUnsafeMutableBufferPointer { target in
+                    parameters.withUnsafeMutableBufferPointer { parameters in
+                        parameterGradients.withUnsafeMutableBufferPointer { gradients in
+                            cached.mean.withUnsafeMutableBufferPointer { mean in
+                                cached.variance.withUnsafeMutableBufferPointer { variance in
+                                    primitives.backward.execute([
+                                        (DNNL_ARG_SRC_0, .init(mutating: source.baseAddress!)),
+                                        (DNNL_ARG_MEAN, .init(mean.baseAddress!)),
+                                        (DNNL_ARG_VARIANCE, .init(variance.baseAddress!)),
+                                        (DNNL_ARG_DIFF_DST_0, .init(mutating: upstream.baseAddress!)),
+                                        (DNNL_ARG_SCALE, .init(parameters.baseAddress!)),
+                                        (DNNL_ARG_SHIFT, .init(parameters.baseAddress! + c)),
+                                        (DNNL_ARG_DIFF_SRC_0, .init(target.baseAddress!)),
+                                        (DNNL_ARG_DIFF_SCALE, .init(gradients.baseAddress!)),
+                                        (DNNL_ARG_DIFF_SHIFT, .init(gradients.baseAddress! + c)),
+                                    ])
+                                }
+                            }
+                        }
                     }
                 }
             }
         }
-        return inputGradient
+        gamma.gradient.data = Array(parameterGradients[..<c])
+        beta.gradient.data = Array(parameterGradients[c...])
+        return needsInputGradient ? inputGradient : nil
     }
+}
+
+/// A batch normalization's oneDNN primitives for one batch size: training (batch statistics out), inference
+/// (moving statistics in) and backward, over NHWC activations (or N×C, N×L×C).
+private final class NormalizationPrimitives {
+    let training: DNNLPrimitive
+    private let descriptor: dnnl_memory_desc_t
+    private let epsilon: Float
+    private static let scaleAndShift = dnnl_use_scale.rawValue | dnnl_use_shift.rawValue
+
+    init(batch: Int, shape: [Int], epsilon: Float) {
+        // oneDNN's logical order is N, C, then the spatial axes; the tag says the memory is channels-last.
+        let channels = shape.last!, spatial = Array(shape.dropLast())
+        let tags: [Int: dnnl_format_tag_t] = [0: dnnl_nc, 1: dnnl_nwc, 2: dnnl_nhwc]
+        descriptor = OneDNN.descriptor([batch, channels] + spatial, tags[spatial.count]!)
+        self.epsilon = epsilon
+        training = Self.forward(descriptor, dnnl_forward_training, epsilon: epsilon, flags: Self.scaleAndShift)
+    }
+
+    private static func forward(_ data: dnnl_memory_desc_t, _ kind: dnnl_prop_kind_t, epsilon: Float, flags: UInt32)
+        -> DNNLPrimitive {
+        var description = dnnl_batch_normalization_desc_t()
+        var data = data
+        OneDNN.check(dnnl_batch_normalization_forward_desc_init(&description, kind, &data, epsilon, flags),
+                     "describing a batch normalization")
+        return DNNLPrimitive(&description)
+    }
+
+    /// Normalizes with the moving statistics; built on first use (a training job may never evaluate).
+    lazy var inference = Self.forward(descriptor, dnnl_forward_inference, epsilon: epsilon,
+                                      flags: Self.scaleAndShift | dnnl_use_global_stats.rawValue)
+
+    /// dx, dγ and dβ; built on the first backward pass.
+    lazy var backward: DNNLPrimitive = {
+        var description = dnnl_batch_normalization_desc_t()
+        var (data, gradient) = (descriptor, descriptor)
+        OneDNN.check(dnnl_batch_normalization_backward_desc_init(&description, dnnl_backward, &gradient, &data,
+                                                                 epsilon, Self.scaleAndShift),
+                     "describing a batch normalization's gradient")
+        return DNNLPrimitive(&description, hint: training)
+    }()
 }
 
 /// Local response normalization across channels, as TensorFlow defines it:
