@@ -68,8 +68,9 @@ public enum GEMM {
         }
     }
 
-    /// c (1×n) = alpha · a (1×k) · b (k×n) + beta · c, one image through a dense layer: memory-bound, so each core
-    /// takes a contiguous band of b's rows into its own partial sums (a matrix-vector product each), added up here.
+    /// c (1×n) = alpha · a (1×k) · b (k×n) + beta · c, one image through a dense layer: memory-bound, so each
+    /// core takes a contiguous band of b's rows into its own partial sums (a matrix-vector product each), added
+    /// up here.
     /// Batches of two or more go to sgemm: a hand-written loop over a few rows measured 2.5–4× slower than
     /// dnnl_sgemm (fashion-convnet's 3136×1024 layer, batches of 2 to 16), which also took half of the CPU time
     /// of HTTP classification under load.

@@ -22,9 +22,12 @@ public final class InferenceGraph {
             defer { index += 1 }
             switch layers[index] {
             case let convolution as ConvolutionLayer:
-                let normalization = layers.indices.contains(index + 1) ? layers[index + 1] as? BatchNormalizationLayer : nil
+                func next<Kind>(_: Kind.Type) -> Kind? {
+                    layers.indices.contains(index + 1) ? layers[index + 1] as? Kind : nil
+                }
+                let normalization = next(BatchNormalizationLayer.self)
                 if normalization != nil { index += 1 }
-                let activation = layers.indices.contains(index + 1) ? layers[index + 1] as? ActivationLayer : nil
+                let activation = next(ActivationLayer.self)
                 let fusedReLU = activation?.function == .relu
                 if fusedReLU { index += 1 }
                 stages.append(FrozenConvolution(convolution, normalization: normalization, fusedReLU: fusedReLU))
@@ -105,8 +108,8 @@ final class FrozenConvolution: InferenceStage {
                     + normalization.beta.value.data[filter]
             }
         }
-        kernel = DNNLBuffer(copying: kernelValues,
-                            OneDNN.descriptor([filters, channels, geometry.kernelHeight, geometry.kernelWidth], dnnl_hwio))
+        let kernelShape = [filters, channels, geometry.kernelHeight, geometry.kernelWidth]
+        kernel = DNNLBuffer(copying: kernelValues, OneDNN.descriptor(kernelShape, dnnl_hwio))
         bias = DNNLBuffer(copying: biasValues, OneDNN.descriptor([filters], dnnl_x))
     }
 

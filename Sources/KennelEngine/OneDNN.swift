@@ -52,6 +52,16 @@ enum OneDNN {
     }
 }
 
+extension WindowGeometry {
+    /// Strides and TensorFlow's padding as oneDNN wants them: zeros before, and after whatever makes the output
+    /// size come out (never negative: a `valid` window's leftover input is simply not reached).
+    var oneDNNWindow: (strides: [Int64], before: [Int64], after: [Int64]) {
+        let bottom = max(0, (outputHeight - 1) * strideY + kernelHeight - inputHeight - padTop)
+        let right = max(0, (outputWidth - 1) * strideX + kernelWidth - inputWidth - padLeft)
+        return ([Int64(strideY), Int64(strideX)], [Int64(padTop), Int64(padLeft)], [Int64(bottom), Int64(right)])
+    }
+}
+
 /// One oneDNN primitive with its descriptor, a stream and a memory object per argument, whose buffers are set
 /// at each execution. Not for concurrent use: a layer's primitives run on the thread running the layer.
 final class DNNLPrimitive {

@@ -10,7 +10,7 @@ enum Parallel {
     static let width = max(1, ProcessInfo.processInfo.activeProcessorCount)
 
     /// Runs `body(i)` for i in 0..<count across the calling thread's team (block i on member i mod its size),
-    /// inline when `count` is 1 or the thread's team has one member (OMP_NUM_THREADS=1). Blocks must touch disjoint memory.
+    /// inline when `count` is 1 or the team has one member (OMP_NUM_THREADS=1). Blocks must touch disjoint memory.
     static func forEach(_ count: Int, _ body: (Int) -> Void) {
         let threads = min(count, Int(omp_get_max_threads()))
         if threads <= 1 {

@@ -124,7 +124,7 @@ final class ConvolutionPrimitives {
         operation = (batch, geometry, channels, filters)
         var description = dnnl_convolution_desc_t()
         var (source, weights, bias, destination) = Self.descriptors(operation, weights: dnnl_format_tag_any)
-        let (strides, before, after) = Self.window(geometry)
+        let (strides, before, after) = geometry.oneDNNWindow
         let (kind, fusedReLU): (dnnl_prop_kind_t, Bool) = switch purpose {
         case .training: (dnnl_forward_training, false)
         case .inference(let fusedReLU): (dnnl_forward_inference, fusedReLU)
@@ -141,7 +141,7 @@ final class ConvolutionPrimitives {
     lazy var backwardWeights: (primitive: DNNLPrimitive, layout: WeightLayout) = {
         var description = dnnl_convolution_desc_t()
         var (source, weights, bias, destination) = Self.descriptors(operation, weights: dnnl_format_tag_any)
-        let (strides, before, after) = Self.window(operation.geometry)
+        let (strides, before, after) = operation.geometry.oneDNNWindow
         OneDNN.check(dnnl_convolution_backward_weights_desc_init(&description, dnnl_convolution_direct, &source,
                                                                  &weights, &bias, &destination, strides, before, after),
                      "describing a convolution's weight gradient")
@@ -154,7 +154,7 @@ final class ConvolutionPrimitives {
     lazy var backwardData: (primitive: DNNLPrimitive, weights: WeightLayout) = {
         var description = dnnl_convolution_desc_t()
         var (source, weights, _, destination) = Self.descriptors(operation, weights: dnnl_format_tag_any)
-        let (strides, before, after) = Self.window(operation.geometry)
+        let (strides, before, after) = operation.geometry.oneDNNWindow
         OneDNN.check(dnnl_convolution_backward_data_desc_init(&description, dnnl_convolution_direct, &source, &weights,
                                                               &destination, strides, before, after),
                      "describing a convolution's input gradient")
@@ -179,13 +179,6 @@ final class ConvolutionPrimitives {
         return OneDNN.descriptor([operation.filters, operation.channels, g.kernelHeight, g.kernelWidth], dnnl_hwio)
     }
 
-    /// Strides and TensorFlow's padding as oneDNN wants them: zeros before, and after whatever makes the output
-    /// size come out (never negative: a `valid` window's leftover input is simply not reached).
-    private static func window(_ g: WindowGeometry) -> (strides: [Int64], before: [Int64], after: [Int64]) {
-        let bottom = max(0, (g.outputHeight - 1) * g.strideY + g.kernelHeight - g.inputHeight - g.padTop)
-        let right = max(0, (g.outputWidth - 1) * g.strideX + g.kernelWidth - g.inputWidth - g.padLeft)
-        return ([Int64(g.strideY), Int64(g.strideX)], [Int64(g.padTop), Int64(g.padLeft)], [Int64(bottom), Int64(right)])
-    }
 }
 
 /// A kernel's layout as a primitive chose it, beside the engine's plain HWIO: `load` brings HWIO values into the

@@ -1,5 +1,9 @@
-/// Max or average pooling over H×W windows, per channel, with TensorFlow's SAME/VALID geometry. Average
-/// pooling divides by the taps inside the input (TensorFlow excludes padding from the count).
+import CDNNL
+
+/// Max or average pooling over H×W windows, per channel, with TensorFlow's SAME/VALID geometry, on oneDNN's
+/// pooling primitives (per batch size). Average pooling divides by the taps inside the input (TensorFlow
+/// excludes padding from the count); max pooling sends each gradient to the window's maximum, which the forward
+/// pass records in oneDNN's workspace.
 public final class PoolingLayer: Layer {
     public enum Kind: String, Sendable { case max, average }
 
@@ -9,8 +13,9 @@ public final class PoolingLayer: Layer {
     public let outputShape: [Int]
     public let geometry: WindowGeometry
     private let channels: Int
-    /// The input and output of the last training forward pass.
-    private var cached: (input: Tensor, output: Tensor)?
+    /// The batch size and max pooling's workspace of the last training pass, for the backward pass.
+    private var cached: (batch: Int, workspace: DNNLBuffer?)?
+    private var primitives = PrimitiveCache<PoolingPrimitives>()
 
     public var description: String {
         "\(kind == .max ? "maxpool" : "avgpool") \(geometry.kernelHeight)×\(geometry.kernelWidth)/\(geometry.strideY)"
@@ -30,197 +35,98 @@ public final class PoolingLayer: Layer {
         outputShape = [geometry.outputHeight, geometry.outputWidth, input[2]]
     }
 
-    /// The in-bounds input rows and columns of output pixel (oy, ox)'s window.
-    @inline(__always)
-    private func window(_ oy: Int, _ ox: Int) -> (rows: Range<Int>, columns: Range<Int>) {
-        let g = geometry
-        let top = oy * g.strideY - g.padTop, left = ox * g.strideX - g.padLeft
-        return (max(0, top)..<min(g.inputHeight, top + g.kernelHeight),
-                max(0, left)..<min(g.inputWidth, left + g.kernelWidth))
+    private func primitives(batch: Int) -> PoolingPrimitives {
+        primitives.value(for: batch) {
+            PoolingPrimitives(batch: batch, geometry: geometry, channels: channels,
+                              algorithm: kind == .max ? dnnl_pooling_max : dnnl_pooling_avg_exclude_padding)
+        }
     }
 
     public func forward(_ input: consuming Tensor, training: Bool) -> Tensor {
-        let input = input  // kept (shared, not copied) for max pooling's backward pass
         let batch = input.batch
+        let primitives = primitives(batch: batch)
         var output = Tensor(uninitialized: [batch] + outputShape)
-        let c = channels, g = geometry
-        let inputImage = g.inputHeight * g.inputWidth * c, outputImage = g.outputHeight * g.outputWidth * c
-        let kind = self.kind
-        input.data.withUnsafeBufferPointer { xBuffer in
-            output.data.withUnsafeMutableBufferPointer { yBuffer in
-                let pointers = PoolPointers(x: xBuffer.baseAddress!, y: yBuffer.baseAddress!)
-                Parallel.forRanges(batch) { images in
-                    for image in images {
-                        for oy in 0..<g.outputHeight {
-                            for ox in 0..<g.outputWidth {
-                                let (rows, columns) = window(oy, ox)
-                                let out = UnsafeMutableBufferPointer(
-                                    start: pointers.y + image * outputImage + (oy * g.outputWidth + ox) * c, count: c)
-                                let firstTap = image * inputImage + (rows.lowerBound * g.inputWidth + columns.lowerBound) * c
-                                out.baseAddress!.update(from: pointers.x + firstTap, count: c)
-                                for iy in rows {
-                                    for ix in columns {
-                                        let tap = image * inputImage + (iy * g.inputWidth + ix) * c
-                                        if tap == firstTap { continue }
-                                        ChannelKernels.combine(into: out.baseAddress!, from: pointers.x + tap, count: c,
-                                                               maximum: kind == .max)
-                                    }
-                                }
-                                if kind == .average {
-                                    let scale = 1 / Float(rows.count * columns.count)
-                                    SIMDLoop.update(out, { $0 * scale }, { $0 * scale })
-                                }
-                            }
-                        }
-                    }
-                }
+        let workspace = training ? primitives.workspace() : nil
+        input.data.withUnsafeBufferPointer { source in
+            output.data.withUnsafeMutableBufferPointer { target in
+                var arguments: [(Int32, UnsafeMutableRawPointer)] = [
+                    (DNNL_ARG_SRC_0, .init(mutating: source.baseAddress!)), (DNNL_ARG_DST_0, .init(target.baseAddress!)),
+                ]
+                if let workspace { arguments.append((DNNL_ARG_WORKSPACE, workspace.pointer)) }
+                (training ? primitives.training : primitives.inference).execute(arguments)
             }
         }
-        cached = training ? (input, output) : nil
+        cached = training ? (batch, workspace) : nil
         return output
     }
 
-    /// Max pooling sends each output's gradient to the first window position holding the maximum (found
-    /// again from the kept input and output, as TensorFlow's MaxPoolGrad does); average pooling spreads it
-    /// evenly over the window's in-bounds positions.
     public func backward(_ outputGradient: consuming Tensor, needsInputGradient: Bool) -> Tensor? {
         guard needsInputGradient else { return nil }
-        guard let (input, output) = cached, input.batch == outputGradient.batch else {
+        guard let (batch, workspace) = cached, batch == outputGradient.batch else {
             preconditionFailure("\(name): backward without a training forward")
         }
-        var inputGradient = Tensor(zeros: input.shape)
-        let c = channels, g = geometry
-        let inputImage = g.inputHeight * g.inputWidth * c, outputImage = g.outputHeight * g.outputWidth * c
-        let kind = self.kind
-        withExtendedLifetime((input, output, outputGradient)) {
-            input.data.withUnsafeBufferPointer { x in
-                output.data.withUnsafeBufferPointer { y in
-                    outputGradient.data.withUnsafeBufferPointer { dy in
-                        inputGradient.data.withUnsafeMutableBufferPointer { dx in
-                            let p = PoolGradientPointers(x: x.baseAddress!, y: y.baseAddress!, dy: dy.baseAddress!,
-                                                         dx: dx.baseAddress!)
-                            // Each image's gradient lands only in that image's input, so images split across cores.
-                            Parallel.forRanges(input.batch) { images in
-                                for image in images {
-                                    for oy in 0..<g.outputHeight {
-                                        for ox in 0..<g.outputWidth {
-                                            let (rows, columns) = window(oy, ox)
-                                            let out = image * outputImage + (oy * g.outputWidth + ox) * c
-                                            let window = TapWindow(rows: rows, columns: columns,
-                                                                   imageStart: image * inputImage,
-                                                                   rowStride: g.inputWidth * c, channels: c)
-                                            if kind == .average {
-                                                let scale = 1 / Float(rows.count * columns.count)
-                                                window.forEach { tap in
-                                                    ChannelKernels.addScaled(into: p.dx + tap, from: p.dy + out,
-                                                                             scale: scale, count: c)
-                                                }
-                                            } else {
-                                                ChannelKernels.routeToMaximum(window, output: out, x: p.x, y: p.y,
-                                                                              dy: p.dy, dx: p.dx)
-                                            }
-                                        }
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
+        let primitives = primitives(batch: batch)
+        var inputGradient = Tensor(uninitialized: [batch] + inputShape)
+        outputGradient.data.withUnsafeBufferPointer { upstream in
+            inputGradient.data.withUnsafeMutableBufferPointer { target in
+                var arguments: [(Int32, UnsafeMutableRawPointer)] = [
+                    (DNNL_ARG_DIFF_DST_0, .init(mutating: upstream.baseAddress!)),
+                    (DNNL_ARG_DIFF_SRC_0, .init(target.baseAddress!)),
+                ]
+                if let workspace { arguments.append((DNNL_ARG_WORKSPACE, workspace.pointer)) }
+                primitives.backward.execute(arguments)
             }
         }
         return inputGradient
     }
 }
 
-/// The in-bounds input positions of one pooling window, as offsets of their first channel.
-struct TapWindow {
-    let rows: Range<Int>
-    let columns: Range<Int>
-    let imageStart: Int
-    let rowStride: Int
-    let channels: Int
+/// A pooling's oneDNN primitives for one batch size, over NHWC activations.
+private final class PoolingPrimitives {
+    let training: DNNLPrimitive
+    private let operation: (source: dnnl_memory_desc_t, destination: dnnl_memory_desc_t, geometry: WindowGeometry,
+                            algorithm: dnnl_alg_kind_t)
 
-    @inline(__always)
-    func forEach(_ body: (Int) -> Void) {
-        for row in rows {
-            for column in columns { body(imageStart + row * rowStride + column * channels) }
-        }
-    }
-}
-
-/// Per-pixel channel loops of the pooling layers, 16 channels at a time.
-enum ChannelKernels {
-    typealias Vector = SIMD16<Float>
-
-    /// out = max(out, tap) (or out + tap) over `count` channels.
-    @inline(__always)
-    static func combine(into out: UnsafeMutablePointer<Float>, from tap: UnsafePointer<Float>, count: Int,
-                        maximum: Bool) {
-        let target = UnsafeMutableRawPointer(out), source = UnsafeRawPointer(tap)
-        var k = 0
-        while k + 16 <= count {
-            let a = target.loadUnaligned(fromByteOffset: k * 4, as: Vector.self)
-            let b = source.loadUnaligned(fromByteOffset: k * 4, as: Vector.self)
-            target.storeBytes(of: maximum ? a.replacing(with: b, where: b .> a) : a + b, toByteOffset: k * 4,
-                              as: Vector.self)
-            k += 16
-        }
-        while k < count {
-            out[k] = maximum ? max(out[k], tap[k]) : out[k] + tap[k]
-            k += 1
-        }
+    init(batch: Int, geometry: WindowGeometry, channels: Int, algorithm: dnnl_alg_kind_t) {
+        operation = (OneDNN.descriptor([batch, channels, geometry.inputHeight, geometry.inputWidth], dnnl_nhwc),
+                     OneDNN.descriptor([batch, channels, geometry.outputHeight, geometry.outputWidth], dnnl_nhwc),
+                     geometry, algorithm)
+        training = Self.forward(operation, dnnl_forward_training)
     }
 
-    /// Adds dy[output + k] to dx at the first tap (in window order) whose input equals the output maximum.
-    @inline(__always)
-    static func routeToMaximum(_ window: TapWindow, output: Int, x: UnsafePointer<Float>, y: UnsafePointer<Float>,
-                               dy: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>) {
-        let channels = window.channels
-        var k = 0
-        while k + 16 <= channels {
-            let yv = UnsafeRawPointer(y + output + k).loadUnaligned(as: Vector.self)
-            let gv = UnsafeRawPointer(dy + output + k).loadUnaligned(as: Vector.self)
-            var pending = SIMDMask<Vector.MaskStorage>(repeating: true)
-            window.forEach { tap in
-                let hit = pending .& (UnsafeRawPointer(x + tap + k).loadUnaligned(as: Vector.self) .== yv)
-                let target = UnsafeMutableRawPointer(dx + tap + k)
-                let sum = target.loadUnaligned(as: Vector.self) + Vector(repeating: 0).replacing(with: gv, where: hit)
-                target.storeBytes(of: sum, as: Vector.self)
-                pending = pending .& .!hit
-            }
-            k += 16
-        }
-        while k < channels {
-            var pending = true
-            window.forEach { tap in
-                if pending && x[tap + k] == y[output + k] {
-                    dx[tap + k] += dy[output + k]
-                    pending = false
-                }
-            }
-            k += 1
-        }
+    private static func forward(_ operation: (source: dnnl_memory_desc_t, destination: dnnl_memory_desc_t,
+                                              geometry: WindowGeometry, algorithm: dnnl_alg_kind_t),
+                                _ kind: dnnl_prop_kind_t) -> DNNLPrimitive {
+        var description = dnnl_pooling_desc_t()
+        var (source, destination) = (operation.source, operation.destination)
+        let window = operation.geometry.oneDNNWindow
+        let kernel = [Int64(operation.geometry.kernelHeight), Int64(operation.geometry.kernelWidth)]
+        OneDNN.check(dnnl_pooling_forward_desc_init(&description, kind, operation.algorithm, &source, &destination,
+                                                    window.strides, kernel, window.before, window.after),
+                     "describing a pooling")
+        return DNNLPrimitive(&description)
     }
 
-    /// target += source · scale over `count` channels.
-    @inline(__always)
-    static func addScaled(into target: UnsafeMutablePointer<Float>, from source: UnsafePointer<Float>, scale: Float,
-                          count: Int) {
-        for k in 0..<count { target[k] += source[k] * scale }
+    /// Max pooling's record of where each maximum was (nil for average pooling), one per training pass.
+    func workspace() -> DNNLBuffer? {
+        let descriptor = training.memoryDescriptor(dnnl_query_workspace_md)
+        return OneDNN.bytes(descriptor) > 0 ? DNNLBuffer(descriptor) : nil
     }
-}
 
-/// Buffers shared by a pooling pass's parallel parts, each of which touches only its own images.
-private struct PoolPointers: @unchecked Sendable {
-    let x: UnsafePointer<Float>
-    let y: UnsafeMutablePointer<Float>
-}
+    /// Built on first use (a training job may never evaluate).
+    lazy var inference = Self.forward(operation, dnnl_forward_inference)
 
-private struct PoolGradientPointers: @unchecked Sendable {
-    let x: UnsafePointer<Float>
-    let y: UnsafePointer<Float>
-    let dy: UnsafePointer<Float>
-    let dx: UnsafeMutablePointer<Float>
+    /// dX from dY (and max pooling's workspace); built on the first backward pass.
+    lazy var backward: DNNLPrimitive = {
+        var description = dnnl_pooling_desc_t()
+        var (source, destination) = (operation.source, operation.destination)
+        let window = operation.geometry.oneDNNWindow
+        let kernel = [Int64(operation.geometry.kernelHeight), Int64(operation.geometry.kernelWidth)]
+        OneDNN.check(dnnl_pooling_backward_desc_init(&description, operation.algorithm, &source, &destination,
+                                                     window.strides, kernel, window.before, window.after),
+                     "describing a pooling's gradient")
+        return DNNLPrimitive(&description, hint: training)
+    }()
 }
 
 /// The mean of each channel over H×W: N×H×W×C → N×C.
