@@ -29,7 +29,9 @@ public final class RawHTTPConnection {
         var timeout = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
         setsockopt(socket, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         setsockopt(socket, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        /// `call` (bind or connect) on the IPv4 `host`:`port`; closes the socket and throws when it fails.
+        /// `call` (bind or connect) on the IPv4 `host`:`port`; throws when it fails. The socket is not closed
+        /// here: every stored property is set by now, so a throw runs `deinit`, which closes it. Closing it here
+        /// too closed it twice, and in between the number could already belong to a server's connection.
         func on(_ host: String, port: UInt16, _ what: String,
                 _ call: (Int32, UnsafePointer<sockaddr>, socklen_t) -> Int32) throws {
             var address = sockaddr_in()
@@ -41,11 +43,7 @@ public final class RawHTTPConnection {
                     call(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
                 }
             }
-            guard result == 0 else {
-                let code = errno
-                Foundation.close(socket)
-                throw RawHTTPError("\(what) failed: errno \(code)")
-            }
+            guard result == 0 else { throw RawHTTPError("\(what) failed: errno \(errno)") }
         }
         if let source { try on(source, port: 0, "bind to \(source)", bind) }
         try on("127.0.0.1", port: port, "connect to port \(port)", connect)
