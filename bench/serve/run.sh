@@ -2,8 +2,10 @@
 # Serving benchmark: wrk at 16 connections for SECONDS posting a 28×28 PNG to a promoted fashion-convnet and a
 # 500×375 JPEG to a promoted dogs-seed model (requests/s, p50/p99, non-2xx), then the same at one connection, whose
 # median round trip is compared with compiled Keras's bare model call (../shared/bench/infer_anchor.py) when
-# KERAS_PYTHON (or /opt/keras-anchor-venv) has tensorflow-cpu. The models are trained for one epoch on synthetic
-# images of the presets' shapes: inference cost depends on the architecture, not on the weights.
+# KERAS_PYTHON (or /opt/keras-anchor-venv) has tensorflow-cpu, and with ONNX Runtime's bare call
+# (../shared/bench/ort_anchor.py, the inference bar) when it also has tf2onnx and onnxruntime. The models are
+# trained for one epoch on synthetic images of the presets' shapes: inference cost depends on the architecture,
+# not on the weights.
 # Usage: bench/serve/run.sh [seconds]   (needs wrk and cjpeg; `make bench` installs them)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -42,8 +44,13 @@ kill -TERM "$pid"; wait "$pid" 2>/dev/null || true
 
 anchor='{}'
 if "$keras_python" -c 'import tensorflow' 2>/dev/null; then anchor=$("$keras_python" ../shared/bench/infer_anchor.py); fi
+ort='{}'
+if "$keras_python" -c 'import onnxruntime, tf2onnx' 2>/dev/null; then
+  ort=$("$keras_python" ../shared/bench/ort_anchor.py 2>/dev/null | tail -1)
+fi
 python3 - "$anchor" "$scratch/batches.txt" "$rss" \
-  "$f_rps $f_p50 $f_p99 $f_bad $f_err" "$d_rps $d_p50 $d_p99 $d_bad $d_err" "$f1_p50 $f1_p99 $d1_p50 $d1_p99" "$jpeg_bytes" <<'PY'
+  "$f_rps $f_p50 $f_p99 $f_bad $f_err" "$d_rps $d_p50 $d_p99 $d_bad $d_err" "$f1_p50 $f1_p99 $d1_p50 $d1_p99" "$jpeg_bytes" \
+  "$ort" <<'PY'
 import json, sys
 anchor = json.loads(sys.argv[1])
 batches = dict(line.split() for line in open(sys.argv[2]))
@@ -64,5 +71,10 @@ if anchor:
     out["keras_tffunction_b1_ms"] = {"fashion": anchor["fashion_tffunction_b1_ms"], "dogs": anchor["dogs_tffunction_b1_ms"]}
     out["round_trip_over_keras_call"] = {"fashion": round(f1_p50 / anchor["fashion_tffunction_b1_ms"], 3),
                                          "dogs": round(d1_p50 / anchor["dogs_tffunction_b1_ms"], 3)}
+ort = json.loads(sys.argv[8])
+if ort:
+    out["onnxruntime_b1_ms"] = {"fashion": ort["fashion_ort_b1_ms"], "dogs": ort["dogs_ort_b1_ms"]}
+    out["round_trip_over_onnxruntime_call"] = {"fashion": round(f1_p50 / ort["fashion_ort_b1_ms"], 3),
+                                               "dogs": round(d1_p50 / ort["dogs_ort_b1_ms"], 3)}
 print(json.dumps(out))
 PY
