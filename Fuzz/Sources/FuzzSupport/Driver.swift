@@ -19,3 +19,14 @@ public func runFuzzer(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePo
     var arguments = argv
     return runDriver(&count, &arguments) { testOneInput($0, $1) }
 }
+
+/// Runs `body`, which may refuse its input only with an `Expected` error; any other error is a finding and stops
+/// the run, naming `what` failed.
+public func expectingOnly<Expected: Error>(_ expected: Expected.Type, _ what: String, _ body: () throws -> Void) {
+    do {
+        try body()
+    } catch is Expected {
+    } catch {
+        fatalError("\(what) failed with \(error), not a \(Expected.self)")
+    }
+}
