@@ -13,8 +13,8 @@ public final class PoolingLayer: Layer {
     public let outputShape: [Int]
     public let geometry: WindowGeometry
     private let channels: Int
-    /// The batch size and max pooling's workspace of the last training pass, for the backward pass.
-    private var cached: (batch: Int, workspace: DNNLBuffer?)?
+    /// The primitives of the last training pass (holding max pooling's workspace), for the backward pass.
+    private var cached: PoolingPrimitives?
     private var primitives = PrimitiveCache<PoolingPrimitives>()
 
     public var description: String {
@@ -46,34 +46,34 @@ public final class PoolingLayer: Layer {
         let batch = input.batch
         let primitives = primitives(batch: batch)
         var output = Tensor(uninitialized: [batch] + outputShape)
-        let workspace = training ? primitives.workspace() : nil
+        let workspace = training ? primitives.workspace : nil
         input.data.withUnsafeBufferPointer { source in
             output.data.withUnsafeMutableBufferPointer { target in
                 var arguments: [(Int32, UnsafeMutableRawPointer)] = [
-                    (DNNL_ARG_SRC_0, .init(mutating: source.baseAddress!)), (DNNL_ARG_DST_0, .init(target.baseAddress!)),
+                    (DNNL_ARG_SRC_0, .init(mutating: source.baseAddress!)),
+                    (DNNL_ARG_DST_0, .init(target.baseAddress!)),
                 ]
                 if let workspace { arguments.append((DNNL_ARG_WORKSPACE, workspace.pointer)) }
                 (training ? primitives.training : primitives.inference).execute(arguments)
             }
         }
-        cached = training ? (batch, workspace) : nil
+        cached = training ? primitives : nil
         return output
     }
 
     public func backward(_ outputGradient: consuming Tensor, needsInputGradient: Bool) -> Tensor? {
         guard needsInputGradient else { return nil }
-        guard let (batch, workspace) = cached, batch == outputGradient.batch else {
+        guard let primitives = cached, primitives.batch == outputGradient.batch else {
             preconditionFailure("\(name): backward without a training forward")
         }
-        let primitives = primitives(batch: batch)
-        var inputGradient = Tensor(uninitialized: [batch] + inputShape)
+        var inputGradient = Tensor(uninitialized: [primitives.batch] + inputShape)
         outputGradient.data.withUnsafeBufferPointer { upstream in
             inputGradient.data.withUnsafeMutableBufferPointer { target in
                 var arguments: [(Int32, UnsafeMutableRawPointer)] = [
                     (DNNL_ARG_DIFF_DST_0, .init(mutating: upstream.baseAddress!)),
                     (DNNL_ARG_DIFF_SRC_0, .init(target.baseAddress!)),
                 ]
-                if let workspace { arguments.append((DNNL_ARG_WORKSPACE, workspace.pointer)) }
+                if let workspace = primitives.workspace { arguments.append((DNNL_ARG_WORKSPACE, workspace.pointer)) }
                 primitives.backward.execute(arguments)
             }
         }
@@ -83,46 +83,51 @@ public final class PoolingLayer: Layer {
 
 /// A pooling's oneDNN primitives for one batch size, over NHWC activations.
 private final class PoolingPrimitives {
+    let batch: Int
     let training: DNNLPrimitive
-    private let operation: (source: dnnl_memory_desc_t, destination: dnnl_memory_desc_t, geometry: WindowGeometry,
-                            algorithm: dnnl_alg_kind_t)
+    private let source: dnnl_memory_desc_t
+    private let destination: dnnl_memory_desc_t
+    private let algorithm: dnnl_alg_kind_t
+    private let window: (strides: [Int64], before: [Int64], after: [Int64])
+    private let kernel: [Int64]
 
     init(batch: Int, geometry: WindowGeometry, channels: Int, algorithm: dnnl_alg_kind_t) {
-        operation = (OneDNN.descriptor([batch, channels, geometry.inputHeight, geometry.inputWidth], dnnl_nhwc),
-                     OneDNN.descriptor([batch, channels, geometry.outputHeight, geometry.outputWidth], dnnl_nhwc),
-                     geometry, algorithm)
-        training = Self.forward(operation, dnnl_forward_training)
+        self.batch = batch
+        source = OneDNN.descriptor([batch, channels, geometry.inputHeight, geometry.inputWidth], dnnl_nhwc)
+        destination = OneDNN.descriptor([batch, channels, geometry.outputHeight, geometry.outputWidth], dnnl_nhwc)
+        self.algorithm = algorithm
+        window = geometry.oneDNNWindow
+        kernel = [Int64(geometry.kernelHeight), Int64(geometry.kernelWidth)]
+        training = Self.forward(source, destination, algorithm, window, kernel, dnnl_forward_training)
     }
 
-    private static func forward(_ operation: (source: dnnl_memory_desc_t, destination: dnnl_memory_desc_t,
-                                              geometry: WindowGeometry, algorithm: dnnl_alg_kind_t),
+    private static func forward(_ source: dnnl_memory_desc_t, _ destination: dnnl_memory_desc_t,
+                                _ algorithm: dnnl_alg_kind_t,
+                                _ window: (strides: [Int64], before: [Int64], after: [Int64]), _ kernel: [Int64],
                                 _ kind: dnnl_prop_kind_t) -> DNNLPrimitive {
         var description = dnnl_pooling_desc_t()
-        var (source, destination) = (operation.source, operation.destination)
-        let window = operation.geometry.oneDNNWindow
-        let kernel = [Int64(operation.geometry.kernelHeight), Int64(operation.geometry.kernelWidth)]
-        OneDNN.check(dnnl_pooling_forward_desc_init(&description, kind, operation.algorithm, &source, &destination,
+        var (source, destination) = (source, destination)
+        OneDNN.check(dnnl_pooling_forward_desc_init(&description, kind, algorithm, &source, &destination,
                                                     window.strides, kernel, window.before, window.after),
                      "describing a pooling")
         return DNNLPrimitive(&description)
     }
 
-    /// Max pooling's record of where each maximum was (nil for average pooling), one per training pass.
-    func workspace() -> DNNLBuffer? {
+    /// Max pooling's record of where each maximum was (nil for average pooling), written by a training pass and
+    /// read by its backward pass; one per batch size, as a layer runs one pass at a time.
+    lazy var workspace: DNNLBuffer? = {
         let descriptor = training.memoryDescriptor(dnnl_query_workspace_md)
         return OneDNN.bytes(descriptor) > 0 ? DNNLBuffer(descriptor) : nil
-    }
+    }()
 
     /// Built on first use (a training job may never evaluate).
-    lazy var inference = Self.forward(operation, dnnl_forward_inference)
+    lazy var inference = Self.forward(source, destination, algorithm, window, kernel, dnnl_forward_inference)
 
     /// dX from dY (and max pooling's workspace); built on the first backward pass.
     lazy var backward: DNNLPrimitive = {
         var description = dnnl_pooling_desc_t()
-        var (source, destination) = (operation.source, operation.destination)
-        let window = operation.geometry.oneDNNWindow
-        let kernel = [Int64(operation.geometry.kernelHeight), Int64(operation.geometry.kernelWidth)]
-        OneDNN.check(dnnl_pooling_backward_desc_init(&description, operation.algorithm, &source, &destination,
+        var (source, destination) = (source, destination)
+        OneDNN.check(dnnl_pooling_backward_desc_init(&description, algorithm, &source, &destination,
                                                      window.strides, kernel, window.before, window.after),
                      "describing a pooling's gradient")
         return DNNLPrimitive(&description, hint: training)
