@@ -20,6 +20,25 @@ enum Elementwise {
         }
     }
 
+    /// The least and greatest of `values` (0 and 0 when empty).
+    static func extremes(_ values: [Float]) -> (low: Float, high: Float) {
+        guard let first = values.first else { return (0, 0) }
+        var low = SIMD16<Float>(repeating: first), high = low
+        let whole = values.count / 16 * 16
+        values.withUnsafeBufferPointer { v in
+            var index = 0
+            while index < whole {
+                let lane = SIMD16<Float>(v[index..<(index + 16)])
+                low = pointwiseMin(low, lane)
+                high = pointwiseMax(high, lane)
+                index += 16
+            }
+        }
+        var (least, greatest) = (low.min(), high.max())
+        for value in values[whole...] { (least, greatest) = (min(least, value), max(greatest, value)) }
+        return (least, greatest)
+    }
+
     /// Sums of each column of a row-major matrix with `columns` columns.
     static func columnSums(_ matrix: UnsafeBufferPointer<Float>, columns: Int) -> [Float] {
         var sums = [Float](repeating: 0, count: columns)

@@ -11,12 +11,24 @@ public struct EngineBenchmark: Sendable {
         public let trainImagesPerSecond: Double
         public let inferB1MedianMilliseconds: Double
         public let inferB64ImagesPerSecond: Double
+        /// The same two inference figures in bf16 and int8 (the float32 ones are above).
+        public let reduced: [String: Inference]
         public let peakRSSMegabytes: Double
 
         enum CodingKeys: String, CodingKey {
             case preset, batchSize = "batch_size", trainSteps = "train_steps"
             case trainImagesPerSecond = "train_images_per_s", inferB1MedianMilliseconds = "infer_b1_median_ms"
-            case inferB64ImagesPerSecond = "infer_b64_images_per_s", peakRSSMegabytes = "peak_rss_mb"
+            case inferB64ImagesPerSecond = "infer_b64_images_per_s", reduced, peakRSSMegabytes = "peak_rss_mb"
+        }
+    }
+
+    /// Batch-1 median latency and batch-64 throughput of one frozen graph.
+    public struct Inference: Codable, Sendable {
+        public let b1MedianMilliseconds: Double
+        public let b64ImagesPerSecond: Double
+
+        enum CodingKeys: String, CodingKey {
+            case b1MedianMilliseconds = "infer_b1_median_ms", b64ImagesPerSecond = "infer_b64_images_per_s"
         }
     }
 
@@ -54,9 +66,29 @@ public struct EngineBenchmark: Sendable {
         let trainElapsed = Date().timeIntervalSince(trainStart)
         progress("trained \(steps) steps in \(String(format: "%.1f", trainElapsed)) s")
 
-        // Inference is timed as serving runs it: on the frozen graph.
-        let graph = InferenceGraph(freezing: model)
-        let single = images(1)
+        // Inference is timed as serving runs it: on the frozen graph, in each precision (int8 calibrated on a few
+        // synthetic batches).
+        let graph = try InferenceGraph(freezing: model)
+        let calibration = try graph.calibration(over: (0..<4).map { _ in images(16) })
+        var timings: [Precision: Inference] = [:]
+        for precision in Precision.allCases {
+            progress("timing \(precision.rawValue) inference")
+            let frozen = precision == .fp32 ? graph
+                : try InferenceGraph(freezing: model, precision: precision, calibration: calibration)
+            timings[precision] = try Self.timeInference(frozen, single: images(1), wide: images(64))
+        }
+        let fp32 = timings[.fp32]!
+        return Result(preset: preset.name, batchSize: batchSize, trainSteps: steps,
+                      trainImagesPerSecond: Double(steps * batchSize) / trainElapsed,
+                      inferB1MedianMilliseconds: fp32.b1MedianMilliseconds,
+                      inferB64ImagesPerSecond: fp32.b64ImagesPerSecond,
+                      reduced: Dictionary(uniqueKeysWithValues: timings.filter { $0.key != .fp32 }
+                          .map { ($0.key.rawValue, $0.value) }),
+                      peakRSSMegabytes: Self.peakResidentMegabytes())
+    }
+
+    /// The median of 50 batch-1 passes (after 5 unmeasured) and the throughput of batch-64 passes over 2 s.
+    private static func timeInference(_ graph: InferenceGraph, single: Tensor, wide: Tensor) throws -> Inference {
         for _ in 0..<5 { _ = try graph.predict(single) }
         var latencies: [Double] = []
         for _ in 0..<50 {
@@ -65,8 +97,6 @@ public struct EngineBenchmark: Sendable {
             latencies.append(Date().timeIntervalSince(start) * 1000)
         }
         latencies.sort()
-
-        let wide = images(64)
         _ = try graph.predict(wide)
         var calls = 0
         let inferStart = Date()
@@ -74,13 +104,8 @@ public struct EngineBenchmark: Sendable {
             _ = try graph.predict(wide)
             calls += 1
         }
-        let inferElapsed = Date().timeIntervalSince(inferStart)
-
-        return Result(preset: preset.name, batchSize: batchSize, trainSteps: steps,
-                      trainImagesPerSecond: Double(steps * batchSize) / trainElapsed,
-                      inferB1MedianMilliseconds: (latencies[24] + latencies[25]) / 2,
-                      inferB64ImagesPerSecond: Double(calls * 64) / inferElapsed,
-                      peakRSSMegabytes: Self.peakResidentMegabytes())
+        return Inference(b1MedianMilliseconds: (latencies[24] + latencies[25]) / 2,
+                         b64ImagesPerSecond: Double(calls * 64) / Date().timeIntervalSince(inferStart))
     }
 
     /// The process's peak resident set (VmHWM), in MB; 0 where /proc is missing.

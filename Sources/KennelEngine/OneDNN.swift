@@ -16,30 +16,44 @@ enum OneDNN {
         precondition(status == dnnl_success, "oneDNN failed \(what()): status \(status.rawValue)")
     }
 
-    /// A descriptor of float32 memory with logical `dims` (oneDNN's order: N, C, H, W or O, I, H, W) laid out as
-    /// `tag` (`dnnl_format_tag_any` lets a primitive choose).
-    static func descriptor(_ dims: [Int], _ tag: dnnl_format_tag_t) -> dnnl_memory_desc_t {
+    /// A descriptor of memory with logical `dims` (oneDNN's order: N, C, H, W or O, I, H, W) laid out as `tag`
+    /// (`dnnl_format_tag_any` lets a primitive choose), float32 unless `type` says otherwise.
+    static func descriptor(_ dims: [Int], _ tag: dnnl_format_tag_t, _ type: dnnl_data_type_t = dnnl_f32)
+        -> dnnl_memory_desc_t {
         var descriptor = dnnl_memory_desc_t()
         let extents = dims.map(Int64.init)
-        check(dnnl_memory_desc_init_by_tag(&descriptor, Int32(dims.count), extents, dnnl_f32, tag),
+        check(dnnl_memory_desc_init_by_tag(&descriptor, Int32(dims.count), extents, type, tag),
               "describing memory \(dims)")
         return descriptor
     }
 
-    /// Runs `body` with primitive attributes that apply ReLU to the output as a post-op (nil when `reLU` is
-    /// false); a primitive descriptor copies them, so they are destroyed afterwards.
-    static func withAttributes<Value>(reLU: Bool, _ body: (dnnl_primitive_attr_t?) -> Value) -> Value {
-        guard reLU else { return body(nil) }
+    /// Per-output scales a primitive multiplies its result by: one for the whole output (`mask` 0) or one per
+    /// index of dimension 0 (`mask` 1: per output channel).
+    struct Scales {
+        let mask: Int32
+        let values: [Float]
+    }
+
+    /// Runs `body` with primitive attributes that scale the output (`scales`) and then apply ReLU as a post-op
+    /// (`reLU`); nil when neither is asked for. A primitive descriptor copies them, so they are destroyed
+    /// afterwards.
+    static func withAttributes<Value>(reLU: Bool = false, scales: Scales? = nil,
+                                      _ body: (dnnl_primitive_attr_t?) -> Value) -> Value {
+        guard reLU || scales != nil else { return body(nil) }
         var attributes: dnnl_primitive_attr_t?
-        var postOps: dnnl_post_ops_t?
         check(dnnl_primitive_attr_create(&attributes), "creating attributes")
-        check(dnnl_post_ops_create(&postOps), "creating post-ops")
-        defer {
-            dnnl_post_ops_destroy(postOps)
-            dnnl_primitive_attr_destroy(attributes)
+        defer { dnnl_primitive_attr_destroy(attributes) }
+        if let scales {
+            check(dnnl_primitive_attr_set_output_scales(attributes, Int64(scales.values.count), scales.mask,
+                                                        scales.values), "setting output scales")
         }
-        check(dnnl_post_ops_append_eltwise(postOps, 1, dnnl_eltwise_relu, 0, 0), "appending ReLU")
-        check(dnnl_primitive_attr_set_post_ops(attributes, postOps), "setting post-ops")
+        if reLU {
+            var postOps: dnnl_post_ops_t?
+            check(dnnl_post_ops_create(&postOps), "creating post-ops")
+            defer { dnnl_post_ops_destroy(postOps) }
+            check(dnnl_post_ops_append_eltwise(postOps, 1, dnnl_eltwise_relu, 0, 0), "appending ReLU")
+            check(dnnl_primitive_attr_set_post_ops(attributes, postOps), "setting post-ops")
+        }
         return body(attributes)
     }
 
@@ -79,13 +93,14 @@ final class DNNLPrimitive {
         self.init(created: descriptor!)
     }
 
-    /// A reorder from `source` to `target` layout.
-    convenience init(reorderFrom source: dnnl_memory_desc_t, to target: dnnl_memory_desc_t) {
+    /// A reorder from `source` to `target` layout and data type; `attributes` may scale the values on the way.
+    convenience init(reorderFrom source: dnnl_memory_desc_t, to target: dnnl_memory_desc_t,
+                     attributes: dnnl_primitive_attr_t? = nil) {
         var descriptor: dnnl_primitive_desc_t?
         withUnsafePointer(to: source) { source in
             withUnsafePointer(to: target) { target in
                 OneDNN.check(dnnl_reorder_primitive_desc_create(&descriptor, source, OneDNN.engine, target,
-                                                                OneDNN.engine, nil), "creating a reorder")
+                                                                OneDNN.engine, attributes), "creating a reorder")
             }
         }
         self.init(created: descriptor!)
@@ -151,7 +166,7 @@ struct PrimitiveCache<Value> {
     }
 }
 
-/// A float buffer in a layout oneDNN describes, kept between calls (weights, reordered or frozen).
+/// A buffer in a layout oneDNN describes, kept between calls (weights, reordered or frozen; converted inputs).
 final class DNNLBuffer {
     let descriptor: dnnl_memory_desc_t
     let pointer: UnsafeMutableRawPointer

@@ -57,7 +57,7 @@ public final class ServedModel: Sendable {
                                           color: ColorMode(rawValue: settings["color"] ?? "") ?? .gray,
                                           resize: ResizeMode(rawValue: settings["resize"] ?? "") ?? .pad)
         firstKernel = loaded.model.layers.lazy.compactMap { $0 as? ConvolutionLayer }.first?.kernel.value
-        let graph = InferenceGraph(freezing: loaded.model)
+        let graph = try InferenceGraph(freezing: loaded.model)
         residentBytes = graph.residentBytes
         predictor = BatchingPredictor(model: graph, statistics: statistics)
     }

@@ -60,6 +60,10 @@ struct EngineBench: ParsableCommand {
                 training            \(String(format: "%.1f", result.trainImagesPerSecond)) images/s
                 inference batch 1   \(String(format: "%.2f", result.inferB1MedianMilliseconds)) ms median
                 inference batch 64  \(String(format: "%.1f", result.inferB64ImagesPerSecond)) images/s
+                \(result.reduced.sorted { $0.key < $1.key }.map { precision, inference in
+                    String(format: "%@ inference      %.2f ms batch 1, %.1f images/s batch 64", precision,
+                           inference.b1MedianMilliseconds, inference.b64ImagesPerSecond)
+                }.joined(separator: "\n"))
                 peak memory         \(String(format: "%.0f", result.peakRSSMegabytes)) MB
                 """)
         }

@@ -30,11 +30,11 @@ struct InferenceGraphTests {
 
     @Test func foldsNormalizationAndReLUIntoTheConvolutions() throws {
         let model = try model()
-        let graph = InferenceGraph(freezing: try self.model())
+        let graph = try InferenceGraph(freezing: try self.model())
         #expect(model.layers.count == 12)
         // conv+bn+relu, pool, conv+relu, pool, flatten, dense, relu, dense.
         #expect(graph.stages.count == 8)
-        #expect(graph.stages.filter { $0 is FrozenConvolution }.count == 2)
+        #expect(graph.stages.filter { $0 is FrozenWeightedStage }.count == 2)
     }
 
     @Test(arguments: [1, 3, 17])
@@ -42,7 +42,7 @@ struct InferenceGraphTests {
         let model = try model()
         let input = batch(batchSize, seed: UInt64(batchSize))
         let expected = try model.forward(input, training: false)
-        let graph = InferenceGraph(freezing: try self.model())
+        let graph = try InferenceGraph(freezing: try self.model())
         let frozen = try graph.logits(input)
         #expect(frozen.shape == expected.shape)
         let difference = zip(frozen.data, expected.data).map { abs($0 - $1) }.max() ?? .infinity
@@ -53,7 +53,7 @@ struct InferenceGraphTests {
     }
 
     @Test func wrongInputShapesAreErrors() throws {
-        let graph = InferenceGraph(freezing: try model())
+        let graph = try InferenceGraph(freezing: try model())
         #expect(throws: EngineError.self) { try graph.predict(Tensor(zeros: [1, 10, 12, 3])) }
     }
 }
@@ -61,13 +61,62 @@ struct InferenceGraphTests {
 extension InferenceGraphTests {
     @Test func fashionBNFoldsEveryNormalizationIntoItsConvolution() throws {
         let model = try Model(preset: .fashionBN, seed: 1)
-        let graph = InferenceGraph(freezing: try Model(preset: .fashionBN, seed: 1))
+        let graph = try InferenceGraph(freezing: try Model(preset: .fashionBN, seed: 1))
         #expect(model.layers.filter { $0 is BatchNormalizationLayer }.count == 4)
-        #expect(graph.stages.filter { $0 is FrozenConvolution }.count == 4)
+        #expect(graph.stages.filter { $0 is FrozenWeightedStage }.count == 4)
         #expect(!graph.stages.contains { ($0 as? LayerStage)?.layer is BatchNormalizationLayer })
         let input = Tensor(shape: [2, 28, 28, 1]) { Float($0 % 29) / 29 }
         let difference = zip(try graph.logits(input).data, try model.forward(input, training: false).data)
             .map { abs($0 - $1) }.max() ?? .infinity
         #expect(difference <= 1e-4)
+    }
+}
+
+/// bf16 and int8 graphs compute what the float32 graph computes, to their formats' precision: the convolutions
+/// and dense layers run reduced (the first stage's input is negative, so int8 meets both u8 and s8 inputs).
+extension InferenceGraphTests {
+    private func largestDifference(_ precision: Precision, batchSize: Int) throws -> (difference: Float, scale: Float) {
+        let reference = try InferenceGraph(freezing: try model())
+        let calibration = try reference.calibration(over: (0..<4).map { batch(16, seed: 100 + UInt64($0)) })
+        let reduced = try InferenceGraph(freezing: try model(), precision: precision, calibration: calibration)
+        #expect(reduced.stages.filter { $0 is FrozenWeightedStage }.count == 4)
+        let input = batch(batchSize, seed: 7)
+        let expected = try reference.logits(input), got = try reduced.logits(input)
+        #expect(got.shape == expected.shape)
+        #expect(try reduced.logits(input) == got)
+        let difference = zip(got.data, expected.data).map { abs($0 - $1) }.max() ?? .infinity
+        return (difference, expected.data.map(abs).max() ?? 0)
+    }
+
+    @Test(arguments: [1, 9])
+    func bf16LogitsStayWithinItsPrecision(batchSize: Int) throws {
+        let (difference, scale) = try largestDifference(.bf16, batchSize: batchSize)
+        // bf16 keeps 8 significant bits: a few parts in a thousand after several layers.
+        #expect(difference > 0, "bf16 computed exactly what float32 did: it did not run reduced")
+        #expect(difference <= 0.01 * scale, "largest difference \(difference) for logits up to \(scale)")
+    }
+
+    @Test(arguments: [1, 9])
+    func int8LogitsStayWithinItsPrecision(batchSize: Int) throws {
+        let (difference, scale) = try largestDifference(.int8, batchSize: batchSize)
+        #expect(difference > 0, "int8 computed exactly what float32 did: it did not run reduced")
+        #expect(difference <= 0.03 * scale, "largest difference \(difference) for logits up to \(scale)")
+    }
+
+    @Test func int8NeedsAFittingCalibration() throws {
+        #expect(throws: PrecisionError.needsCalibration) { try InferenceGraph(freezing: try model(), precision: .int8) }
+        #expect(throws: PrecisionError.calibrationDoesNotFit(stages: 8, ranges: 3)) {
+            try InferenceGraph(freezing: try model(), precision: .int8, calibration: Calibration(ranges: [0...1, 0...1, 0...1]))
+        }
+    }
+
+    @Test func calibrationRecordsEachStagesInputRange() throws {
+        let graph = try InferenceGraph(freezing: try model())
+        let input = batch(5, seed: 3)
+        let calibration = try graph.calibration(over: [input])
+        #expect(calibration.ranges.count == graph.stages.count)
+        #expect(calibration.ranges[0] == input.data.min()!...input.data.max()!)
+        // After the fused ReLU, nothing is negative.
+        #expect(calibration.ranges[1].lowerBound == 0 && calibration.ranges[1].upperBound > 0)
     }
 }

@@ -25,7 +25,7 @@ struct BatchingPredictorTests {
     @Test func concurrentCallersGetTheirOwnAnswersFromSharedPasses() throws {
         let reference = try model()
         let metrics = TestMetrics()
-        let predictor = BatchingPredictor(model: InferenceGraph(freezing: try model()), maximumBatch: 8,
+        let predictor = BatchingPredictor(model: try InferenceGraph(freezing: try model()), maximumBatch: 8,
                                           statistics: ClassifyStatistics(factory: metrics))
         let count = 64
         let answers = Mutex([Int: [Float]]())
@@ -47,13 +47,13 @@ struct BatchingPredictorTests {
 
     @Test func aLoneCallerRunsAtOnceAsABatchOfOne() throws {
         let metrics = TestMetrics()
-        let predictor = BatchingPredictor(model: InferenceGraph(freezing: try model()), statistics: ClassifyStatistics(factory: metrics))
+        let predictor = BatchingPredictor(model: try InferenceGraph(freezing: try model()), statistics: ClassifyStatistics(factory: metrics))
         for index in 0..<3 { _ = try predictor.predict(input(index)) }
         #expect(try metrics.expectRecorder(ClassifyStatistics.batchSizeLabel).values == [1, 1, 1])
     }
 
     @Test func aWrongSizedInputIsRefusedAndTheNextCallerStillServed() throws {
-        let predictor = BatchingPredictor(model: InferenceGraph(freezing: try model()), statistics: ClassifyStatistics(factory: TestMetrics()))
+        let predictor = BatchingPredictor(model: try InferenceGraph(freezing: try model()), statistics: ClassifyStatistics(factory: TestMetrics()))
         #expect(throws: (any Error).self) { try predictor.predict([1, 2, 3]) }
         #expect(try predictor.predict(input(0)).probabilities.count == 4)
     }

@@ -46,8 +46,7 @@ public final class ConvolutionLayer: Layer {
 
     private func primitives(batch: Int) -> ConvolutionPrimitives {
         primitives.value(for: batch) {
-            ConvolutionPrimitives(batch: batch, geometry: geometry, channels: inputChannels, filters: filters,
-                                  purpose: .training)
+            ConvolutionPrimitives(batch: batch, geometry: geometry, channels: inputChannels, filters: filters)
         }
     }
 
@@ -109,30 +108,15 @@ public final class ConvolutionLayer: Layer {
 /// A convolution's oneDNN primitives for one batch size. Activations are NHWC; the kernel's layout is left to
 /// oneDNN (`any`), and `WeightLayout` moves it between the engine's HWIO and what each primitive chose.
 final class ConvolutionPrimitives {
-    /// What the forward primitive is for: training (keeps what the backward primitives need), or inference,
-    /// optionally with ReLU applied to the output as a post-op.
-    enum Purpose {
-        case training
-        case inference(fusedReLU: Bool)
-    }
-
+    /// The training forward pass (keeps what the backward primitives need).
     let forward: DNNLPrimitive
     let forwardWeights: WeightLayout
-    private let operation: (batch: Int, geometry: WindowGeometry, channels: Int, filters: Int)
+    private let operation: Operation
 
-    init(batch: Int, geometry: WindowGeometry, channels: Int, filters: Int, purpose: Purpose) {
+    init(batch: Int, geometry: WindowGeometry, channels: Int, filters: Int) {
         operation = (batch, geometry, channels, filters)
-        var description = dnnl_convolution_desc_t()
-        var (source, weights, bias, destination) = Self.descriptors(operation, weights: dnnl_format_tag_any)
-        let (strides, before, after) = geometry.oneDNNWindow
-        let (kind, fusedReLU): (dnnl_prop_kind_t, Bool) = switch purpose {
-        case .training: (dnnl_forward_training, false)
-        case .inference(let fusedReLU): (dnnl_forward_inference, fusedReLU)
-        }
-        OneDNN.check(dnnl_convolution_forward_desc_init(&description, kind, dnnl_convolution_direct, &source,
-                                                        &weights, &bias, &destination, strides, before, after),
-                     "describing a convolution")
-        forward = OneDNN.withAttributes(reLU: fusedReLU) { DNNLPrimitive(&description, attributes: $0) }
+        var description = Self.forwardDescription(dnnl_forward_training, operation)
+        forward = DNNLPrimitive(&description)
         forwardWeights = WeightLayout(plain: Self.plainWeights(operation),
                                       chosen: forward.memoryDescriptor(dnnl_query_weights_md))
     }
@@ -140,7 +124,7 @@ final class ConvolutionPrimitives {
     /// dK and db from the input and dY; built on the first backward pass (serving never needs it).
     lazy var backwardWeights: (primitive: DNNLPrimitive, layout: WeightLayout) = {
         var description = dnnl_convolution_desc_t()
-        var (source, weights, bias, destination) = Self.descriptors(operation, weights: dnnl_format_tag_any)
+        var (source, weights, bias, destination) = Self.descriptors(operation)
         let (strides, before, after) = operation.geometry.oneDNNWindow
         OneDNN.check(dnnl_convolution_backward_weights_desc_init(&description, dnnl_convolution_direct, &source,
                                                                  &weights, &bias, &destination, strides, before, after),
@@ -153,7 +137,7 @@ final class ConvolutionPrimitives {
     /// dX from dY and the kernel.
     lazy var backwardData: (primitive: DNNLPrimitive, weights: WeightLayout) = {
         var description = dnnl_convolution_desc_t()
-        var (source, weights, _, destination) = Self.descriptors(operation, weights: dnnl_format_tag_any)
+        var (source, weights, _, destination) = Self.descriptors(operation)
         let (strides, before, after) = operation.geometry.oneDNNWindow
         OneDNN.check(dnnl_convolution_backward_data_desc_init(&description, dnnl_convolution_direct, &source, &weights,
                                                               &destination, strides, before, after),
@@ -163,22 +147,38 @@ final class ConvolutionPrimitives {
                                         chosen: primitive.memoryDescriptor(dnnl_query_weights_md)))
     }()
 
-    private typealias Operation = (batch: Int, geometry: WindowGeometry, channels: Int, filters: Int)
+    typealias Operation = (batch: Int, geometry: WindowGeometry, channels: Int, filters: Int)
 
-    private static func descriptors(_ operation: Operation, weights tag: dnnl_format_tag_t)
+    /// A forward convolution (`kind`: training or inference) reading its input and kernel as `inputType` and
+    /// `weightType` (float32, or bf16/int8 for a frozen model); the bias and the output stay float32.
+    static func forwardDescription(_ kind: dnnl_prop_kind_t, _ operation: Operation,
+                                   inputType: dnnl_data_type_t = dnnl_f32,
+                                   weightType: dnnl_data_type_t = dnnl_f32) -> dnnl_convolution_desc_t {
+        var description = dnnl_convolution_desc_t()
+        var (source, weights, bias, destination) = descriptors(operation, inputType: inputType, weightType: weightType)
+        let (strides, before, after) = operation.geometry.oneDNNWindow
+        OneDNN.check(dnnl_convolution_forward_desc_init(&description, kind, dnnl_convolution_direct, &source,
+                                                        &weights, &bias, &destination, strides, before, after),
+                     "describing a convolution")
+        return description
+    }
+
+    private static func descriptors(_ operation: Operation, inputType: dnnl_data_type_t = dnnl_f32,
+                                    weightType: dnnl_data_type_t = dnnl_f32)
         -> (dnnl_memory_desc_t, dnnl_memory_desc_t, dnnl_memory_desc_t, dnnl_memory_desc_t) {
         let g = operation.geometry
-        return (OneDNN.descriptor([operation.batch, operation.channels, g.inputHeight, g.inputWidth], dnnl_nhwc),
-                OneDNN.descriptor([operation.filters, operation.channels, g.kernelHeight, g.kernelWidth], tag),
+        return (OneDNN.descriptor([operation.batch, operation.channels, g.inputHeight, g.inputWidth], dnnl_nhwc,
+                                  inputType),
+                OneDNN.descriptor([operation.filters, operation.channels, g.kernelHeight, g.kernelWidth],
+                                  dnnl_format_tag_any, weightType),
                 OneDNN.descriptor([operation.filters], dnnl_x),
                 OneDNN.descriptor([operation.batch, operation.filters, g.outputHeight, g.outputWidth], dnnl_nhwc))
     }
 
-    private static func plainWeights(_ operation: Operation) -> dnnl_memory_desc_t {
+    static func plainWeights(_ operation: Operation) -> dnnl_memory_desc_t {
         let g = operation.geometry
         return OneDNN.descriptor([operation.filters, operation.channels, g.kernelHeight, g.kernelWidth], dnnl_hwio)
     }
-
 }
 
 /// A kernel's layout as a primitive chose it, beside the engine's plain HWIO: `load` brings HWIO values into the
