@@ -90,15 +90,21 @@ struct ModelBody: Encodable {
     let name: String
     let version: Int
     let checkpointId: Int64
-    /// The training job the checkpoint came from, and the checkpoint's test accuracy.
+    /// The training job the checkpoint came from.
     let jobId: Int64?
+    /// The number format the version is served in.
+    let precision: String
+    /// This version's test accuracy: the checkpoint's for fp32, measured at promotion for bf16 and int8.
     let testAccuracy: Double?
+    /// The same checkpoint's test accuracy in fp32 (equal to `testAccuracy` for an fp32 version).
+    let fp32TestAccuracy: Double?
     let labels: JSONValue
     let createdAt: Double
     let served: Bool
 
     enum CodingKeys: String, CodingKey {
-        case name, version, checkpointId = "checkpoint_id", jobId = "job_id", testAccuracy = "test_accuracy", labels
+        case name, version, checkpointId = "checkpoint_id", jobId = "job_id", precision
+        case testAccuracy = "test_accuracy", fp32TestAccuracy = "fp32_test_accuracy", labels
         case createdAt = "created_at", served
     }
 
@@ -111,8 +117,12 @@ struct ModelBody: Encodable {
             .map { ($0.id ?? 0, $0) })
         return models.map { model in
             let checkpoint = checkpoints[model.checkpointId]
+            let recorded = checkpoint?.recordedTestMetrics?.accuracy
+            let reduced = model.precision != "fp32"
             return ModelBody(name: model.name, version: model.version, checkpointId: model.checkpointId,
-                             jobId: checkpoint?.jobId, testAccuracy: checkpoint?.recordedTestMetrics?.accuracy,
+                             jobId: checkpoint?.jobId, precision: model.precision,
+                             testAccuracy: reduced ? model.testAccuracy : recorded,
+                             fp32TestAccuracy: reduced ? model.fp32TestAccuracy : recorded,
                              labels: JSONValue(text: model.labelsJson),
                              createdAt: model.createdAt.timeIntervalSince1970, served: served[model.name] == model.version)
         }

@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import KennelEngine
 import KennelHTTP
 import KennelImage
 import KennelJobs
@@ -102,7 +103,13 @@ enum APIErrors {
                 throw HTTPError(.unprocessableContent, code: "invalid_field", message: error.description)
             case .jobHasNoCheckpoint, .nothingToRollBackTo, .changedMeanwhile:
                 throw HTTPError(.conflict, code: "conflict", message: error.description)
+            case .costsAccuracy, .noTestSplit:
+                throw HTTPError(.unprocessableContent, code: "precision_refused", message: error.description,
+                                headers: ["X-Invalid-Field": "precision"])
             }
+        } catch let error as PrecisionError {
+            throw HTTPError(.unprocessableContent, code: "precision_refused", message: error.description,
+                            headers: ["X-Invalid-Field": "precision"])
         } catch let error as ImageError {
             switch error {
             case .tooLarge, .overBudget:

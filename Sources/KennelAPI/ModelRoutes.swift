@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import KennelEngine
 import KennelHTTP
 import KennelImage
 import KennelJobs
@@ -12,14 +13,25 @@ extension Router.Builder {
             let name: String
             let jobId: Int64
             let checkpoint: Int64?
-            enum CodingKeys: String, CodingKey { case name, jobId = "job_id", checkpoint }
+            let precision: String?
+            enum CodingKeys: String, CodingKey { case name, jobId = "job_id", checkpoint, precision }
         }
 
         post("/v1/models", execution: .queue(context.work)) { request in
             try context.authorize(request)
             let promotion = try request.decode(Promotion.self)
+            let precision = try promotion.precision.map { text in
+                guard let precision = Precision(rawValue: text) else {
+                    throw HTTPError(.unprocessableContent, code: "invalid_field",
+                                    message: "precision must be one of "
+                                        + Precision.allCases.map(\.rawValue).joined(separator: ", ") + ", got '\(text)'",
+                                    headers: ["X-Invalid-Field": "precision"])
+                }
+                return precision
+            } ?? .fp32
             let served = try APIErrors.map {
-                try context.models.promote(name: promotion.name, job: promotion.jobId, checkpoint: promotion.checkpoint)
+                try context.models.promote(name: promotion.name, job: promotion.jobId, checkpoint: promotion.checkpoint,
+                                           precision: precision)
             }
             return .json(try Self.model(named: served.name, version: served.version, context), status: .created)
         }

@@ -23,12 +23,15 @@ public struct Calibration: Sendable, Codable, Equatable {
 public enum PrecisionError: Error, Equatable, CustomStringConvertible {
     case needsCalibration
     case calibrationDoesNotFit(stages: Int, ranges: Int)
+    case unsupportedOnThisCPU(Precision)
 
     public var description: String {
         switch self {
         case .needsCalibration: return "int8 needs a calibration of the model's activation ranges"
         case .calibrationDoesNotFit(let stages, let ranges):
             return "the calibration has \(ranges) ranges for a graph of \(stages) stages; calibrate this model again"
+        case .unsupportedOnThisCPU(let precision):
+            return "this CPU has no \(precision.rawValue) kernels for this model; serve it in fp32"
         }
     }
 }
@@ -76,13 +79,13 @@ public final class InferenceGraph {
                 let activation = next(ActivationLayer.self)
                 let fusedReLU = activation?.function == .relu
                 if fusedReLU { index += 1 }
-                stages.append(FrozenWeightedStage(convolution, normalization: normalization, fusedReLU: fusedReLU,
-                                                  numbers: try numbers()))
+                stages.append(try FrozenWeightedStage(convolution, normalization: normalization, fusedReLU: fusedReLU,
+                                                      numbers: try numbers()))
             case is DropoutLayer:
                 continue
             // A float32 dense layer stays on the engine's split GEMM, faster here than oneDNN's inner product.
             case let dense as DenseLayer where precision != .fp32:
-                stages.append(FrozenWeightedStage(dense, numbers: try numbers()))
+                stages.append(try FrozenWeightedStage(dense, numbers: try numbers()))
             case let layer:
                 for parameter in layer.parameters { parameter.gradient = Tensor(zeros: [0]) }
                 stages.append(LayerStage(layer: layer))
@@ -158,6 +161,14 @@ final class FrozenWeightedStage: InferenceStage {
         case fp32, bf16
         /// With the range the stage's input showed during calibration.
         case int8(input: ClosedRange<Float>)
+
+        var precision: Precision {
+            switch self {
+            case .fp32: .fp32
+            case .bf16: .bf16
+            case .int8: .int8
+            }
+        }
     }
 
     /// Which primitive, with the sizes that do not depend on the batch.
@@ -188,7 +199,7 @@ final class FrozenWeightedStage: InferenceStage {
 
     /// With batch normalization's s = γ / √(σ² + ε) per filter: kernel·s and (bias − μ)·s + β.
     convenience init(_ layer: ConvolutionLayer, normalization: BatchNormalizationLayer?, fusedReLU: Bool,
-                     numbers: Numbers) {
+                     numbers: Numbers) throws {
         let filters = layer.outputShape[2]
         var kernelValues = layer.kernel.value.data, biasValues = layer.bias.value.data
         if let normalization {
@@ -203,18 +214,19 @@ final class FrozenWeightedStage: InferenceStage {
                     + normalization.beta.value.data[filter]
             }
         }
-        self.init(.convolution(layer.geometry, channels: layer.inputShape[2], filters: filters),
+        try self.init(.convolution(layer.geometry, channels: layer.inputShape[2], filters: filters),
                   kernel: kernelValues, bias: biasValues, fusedReLU: fusedReLU, outputShape: layer.outputShape,
                   numbers: numbers)
     }
 
-    convenience init(_ layer: DenseLayer, numbers: Numbers) {
-        self.init(.dense(inputs: layer.inputShape[0], units: layer.outputShape[0]), kernel: layer.kernel.value.data,
+    convenience init(_ layer: DenseLayer, numbers: Numbers) throws {
+        try self.init(.dense(inputs: layer.inputShape[0], units: layer.outputShape[0]), kernel: layer.kernel.value.data,
                   bias: layer.bias.value.data, fusedReLU: false, outputShape: layer.outputShape, numbers: numbers)
     }
 
+    /// Throws when the CPU has no kernel for the precision (checked on batch 1, which serving always meets).
     private init(_ operation: Operation, kernel: [Float], bias: [Float], fusedReLU: Bool, outputShape: [Int],
-                 numbers: Numbers) {
+                 numbers: Numbers) throws {
         self.operation = operation
         self.kernel = kernel
         self.fusedReLU = fusedReLU
@@ -236,6 +248,8 @@ final class FrozenWeightedStage: InferenceStage {
             scales = nil
         }
         self.bias = DNNLBuffer(copying: biasValues, OneDNN.descriptor([bias.count], dnnl_x))
+        guard let single = prepare(batch: 1) else { throw PrecisionError.unsupportedOnThisCPU(numbers.precision) }
+        _ = prepared.value(for: 1) { single }
     }
 
     var residentBytes: Int {
@@ -260,7 +274,8 @@ final class FrozenWeightedStage: InferenceStage {
 
     func forward(_ input: consuming Tensor) -> Tensor {
         let batch = input.batch
-        let prepared = prepared.value(for: batch) { prepare(batch: batch) }
+        // The CPU has the kernels: batch 1's primitive was created at init.
+        let prepared = prepared.value(for: batch) { prepare(batch: batch)! }
         var output = Tensor(uninitialized: [batch] + outputShape)
         input.data.withUnsafeBufferPointer { source in
             var source = UnsafeMutableRawPointer(mutating: source.baseAddress!)
@@ -277,18 +292,19 @@ final class FrozenWeightedStage: InferenceStage {
         return output
     }
 
-    private func prepare(batch: Int) -> Prepared {
+    /// The primitives for `batch`; nil when the CPU has no kernel for this precision.
+    private func prepare(batch: Int) -> Prepared? {
         let outputScales = scales.map { scales in
             OneDNN.Scales(mask: 1 << 1, values: scales.weights.map { 1 / (scales.input * $0) })
         }
-        let (primitive, plainInput, plainKernel) = OneDNN.withAttributes(reLU: fusedReLU, scales: outputScales) {
-            attributes -> (DNNLPrimitive, dnnl_memory_desc_t, dnnl_memory_desc_t) in
+        let made = OneDNN.withAttributes(reLU: fusedReLU, scales: outputScales) {
+            attributes -> (DNNLPrimitive?, dnnl_memory_desc_t, dnnl_memory_desc_t) in
             switch operation {
             case let .convolution(geometry, channels, filters):
                 let sizes = (batch, geometry, channels, filters)
                 var description = ConvolutionPrimitives.forwardDescription(dnnl_forward_inference, sizes,
                                                                            inputType: inputType, weightType: weightType)
-                return (DNNLPrimitive(&description, attributes: attributes),
+                return (DNNLPrimitive(ifImplemented: &description, attributes: attributes),
                         OneDNN.descriptor([batch, channels, geometry.inputHeight, geometry.inputWidth], dnnl_nhwc),
                         ConvolutionPrimitives.plainWeights(sizes))
             case let .dense(inputs, units):
@@ -300,10 +316,11 @@ final class FrozenWeightedStage: InferenceStage {
                 OneDNN.check(dnnl_inner_product_forward_desc_init(&description, dnnl_forward_inference, &source,
                                                                   &weights, &bias, &destination),
                              "describing an inner product")
-                return (DNNLPrimitive(&description, attributes: attributes),
+                return (DNNLPrimitive(ifImplemented: &description, attributes: attributes),
                         OneDNN.descriptor([batch, inputs], dnnl_nc), OneDNN.descriptor([units, inputs], dnnl_io))
             }
         }
+        guard case let (primitive?, plainInput, plainKernel) = made else { return nil }
         // The kernel, converted (int8: scaled per output channel, dimension 0) into the layout the primitive chose.
         let chosen = primitive.memoryDescriptor(dnnl_query_weights_md)
         let weights = DNNLBuffer(chosen)

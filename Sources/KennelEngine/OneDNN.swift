@@ -93,6 +93,15 @@ final class DNNLPrimitive {
         self.init(created: descriptor!)
     }
 
+    /// The primitive for `operation`, or nil when this CPU has no kernel for it (bf16 or int8 on an older CPU).
+    convenience init?(ifImplemented operation: UnsafeRawPointer, attributes: dnnl_primitive_attr_t?) {
+        var descriptor: dnnl_primitive_desc_t?
+        let status = dnnl_primitive_desc_create(&descriptor, operation, attributes, OneDNN.engine, nil)
+        guard status != dnnl_unimplemented else { return nil }
+        OneDNN.check(status, "creating a primitive descriptor")
+        self.init(created: descriptor!)
+    }
+
     /// A reorder from `source` to `target` layout and data type; `attributes` may scale the values on the way.
     convenience init(reorderFrom source: dnnl_memory_desc_t, to target: dnnl_memory_desc_t,
                      attributes: dnnl_primitive_attr_t? = nil) {

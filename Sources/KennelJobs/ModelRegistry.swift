@@ -16,6 +16,8 @@ public enum RegistryError: Error, Equatable, CustomStringConvertible {
     case unknownModel(String)
     case nothingToRollBackTo(String)
     case changedMeanwhile(String)
+    case costsAccuracy(Precision, fp32: Double, reduced: Double)
+    case noTestSplit(dataset: String)
 
     public var description: String {
         switch self {
@@ -27,6 +29,13 @@ public enum RegistryError: Error, Equatable, CustomStringConvertible {
         case .nothingToRollBackTo(let name): return "model '\(name)' has no earlier version to serve"
         case .changedMeanwhile(let name):
             return "model '\(name)' was promoted or rolled back by another request meanwhile; look again and retry"
+        case .costsAccuracy(let precision, let fp32, let reduced):
+            return String(format: "in %@ this checkpoint reaches %.2f%% test accuracy against %.2f%% in fp32, a drop of "
+                          + "%.2f points (at most %.1f allowed); promote it in fp32%@", precision.rawValue,
+                          reduced * 100, fp32 * 100, (fp32 - reduced) * 100, ModelRegistry.allowedAccuracyDrop * 100,
+                          precision == .int8 ? " or bf16" : "")
+        case .noTestSplit(let dataset):
+            return "dataset '\(dataset)' has no test split to measure a reduced precision on; promote in fp32"
         }
     }
 }
@@ -38,6 +47,8 @@ public final class ServedModel: Sendable {
     public let labels: [String]
     public let classIds: [String]
     public let preprocessing: Preprocessing
+    /// The number format the frozen graph computes in.
+    public let precision: Precision
     /// The first convolution's kernel (kh×kw×in×out), for the filter grid; nil when the model has none.
     public let firstKernel: Tensor?
     /// Runs the frozen model, batching concurrent requests (stages keep per-call state, so passes are serial).
@@ -45,8 +56,8 @@ public final class ServedModel: Sendable {
     /// Memory the frozen model holds.
     public let residentBytes: Int
 
-    init(name: String, version: Int, loaded: sending LoadedCheckpoint, classIds: [String],
-         statistics: ClassifyStatistics) throws {
+    init(name: String, version: Int, loaded: sending LoadedCheckpoint, precision: Precision, calibration: Calibration?,
+         classIds: [String], statistics: ClassifyStatistics) throws {
         self.name = name
         self.version = version
         labels = loaded.header.labels
@@ -57,7 +68,8 @@ public final class ServedModel: Sendable {
                                           color: ColorMode(rawValue: settings["color"] ?? "") ?? .gray,
                                           resize: ResizeMode(rawValue: settings["resize"] ?? "") ?? .pad)
         firstKernel = loaded.model.layers.lazy.compactMap { $0 as? ConvolutionLayer }.first?.kernel.value
-        let graph = try InferenceGraph(freezing: loaded.model)
+        let graph = try InferenceGraph(freezing: loaded.model, precision: precision, calibration: calibration)
+        self.precision = precision
         residentBytes = graph.residentBytes
         predictor = BatchingPredictor(model: graph, statistics: statistics)
     }
@@ -168,29 +180,71 @@ public final class ModelRegistry: Sendable {
         checkpoints = CheckpointStore(store: store, dataDirectory: dataDirectory)
     }
 
+    /// How many points of test accuracy (as a fraction) a reduced precision may cost before its promotion is
+    /// refused.
+    public static let allowedAccuracyDrop = 0.005
+
     /// Adds a version of `name` from `job` (its best checkpoint by test accuracy unless `checkpoint` is given):
     /// loads and warms it first, then records and serves it in one transaction and swaps it in, so requests in
-    /// flight finish on the version they started with and none meets a half-loaded one.
+    /// flight finish on the version they started with and none meets a half-loaded one. In bf16 or int8 the
+    /// version's accuracy on the job's test split is measured first, beside the same checkpoint's in fp32 (int8
+    /// calibrated on a sample of the train split), and the promotion is refused when it drops more than
+    /// `allowedAccuracyDrop`.
     @discardableResult
-    public func promote(name: String, job: Int64, checkpoint: Int64? = nil) throws -> ServedModel {
+    public func promote(name: String, job: Int64, checkpoint: Int64? = nil, precision: Precision = .fp32) throws
+        -> ServedModel {
         guard name.range(of: #"^[A-Za-z0-9._-]{1,100}$"#, options: .regularExpression) != nil else {
             throw RegistryError.invalidName(name)
         }
         let record = try chosenCheckpoint(job: job, checkpoint: checkpoint)
         let loaded = try Checkpoint.decode(try checkpoints.load(record))
         let labels = try ColumnJSON.text(loaded.header.labels)
+        let measured = precision == .fp32 ? nil : try measure(loaded.model, in: precision, job: job)
         let version = try store.pool.read { db in try Self.newestVersion(of: name, in: db) + 1 }
-        let served = try ServedModel(name: name, version: version, loaded: loaded, classIds: try datasetClassIds(job: job),
+        let served = try ServedModel(name: name, version: version, loaded: loaded, precision: precision,
+                                     calibration: measured?.calibration, classIds: try datasetClassIds(job: job),
                                      statistics: statistics)
         try served.warmUp()
         try store.pool.write { db in
             guard try Self.newestVersion(of: name, in: db) + 1 == version else { throw RegistryError.changedMeanwhile(name) }
-            var model = ModelRecord(name: name, version: version, checkpointId: record.id!, labelsJson: labels)
+            var model = ModelRecord(name: name, version: version, checkpointId: record.id!, labelsJson: labels,
+                                    precision: precision.rawValue, testAccuracy: measured?.accuracy,
+                                    fp32TestAccuracy: measured?.fp32Accuracy,
+                                    calibrationJson: try measured?.calibration.map(ColumnJSON.text))
             try model.insert(db)
             try Self.serve(name: name, version: version, in: db)
         }
         keep(served)
         return served
+    }
+
+    /// Test-split accuracy of `model` frozen in `precision` and in fp32, and the calibration int8 was quantized
+    /// with (taken on the first 512 images of the train split in a fixed shuffled order).
+    private func measure(_ model: Model, in precision: Precision, job: Int64) throws
+        -> (accuracy: Double, fp32Accuracy: Double, calibration: Calibration?) {
+        let dataset = try store.pool.read { db in
+            try String.fetchOne(db, sql: "SELECT dataset FROM jobs WHERE id = ?", arguments: [job])
+        } ?? ""
+        let shard = try store.shard(ofDataset: dataset)
+        guard !shard.testIndices.isEmpty else { throw RegistryError.noTestSplit(dataset: dataset) }
+        let reference = try InferenceGraph(freezing: model)
+        var calibration: Calibration?
+        if precision == .int8 {
+            let sample = try BatchLoader(shard: shard, indices: shard.trainIndices, batchSize: 64, seed: 0)
+            calibration = try reference.calibration(over: sample.batches(epoch: 0).prefix(8).lazy.map {
+                Tensor(shape: [$0.count] + model.inputShape, data: $0.images)
+            })
+        }
+        let reduced = try InferenceGraph(freezing: model, precision: precision, calibration: calibration)
+        func accuracy(_ graph: InferenceGraph) throws -> Double {
+            Double(try Evaluation(classes: model.classCount, inputShape: model.inputShape, shard: shard, batchSize: 64,
+                                  logits: graph.logits).accuracy)
+        }
+        let (fp32, measured) = (try accuracy(reference), try accuracy(reduced))
+        guard fp32 - measured <= Self.allowedAccuracyDrop else {
+            throw RegistryError.costsAccuracy(precision, fp32: fp32, reduced: measured)
+        }
+        return (measured, fp32, calibration)
     }
 
     /// Keeps a loaded model resident, evicting the least recently used others past the budget.
@@ -294,7 +348,11 @@ public final class ModelRegistry: Sendable {
             return (model, record, record.jobId)
         }
         let loaded = try Checkpoint.decode(try checkpoints.load(record))
+        let calibration = try model.calibrationJson.map {
+            try JSONDecoder().decode(Calibration.self, from: Data($0.utf8))
+        }
         return try ServedModel(name: model.name, version: model.version, loaded: loaded,
+                               precision: Precision(rawValue: model.precision) ?? .fp32, calibration: calibration,
                                classIds: try datasetClassIds(job: job), statistics: statistics)
     }
 

@@ -39,6 +39,17 @@ public enum TrainingError: Error, Equatable, CustomStringConvertible {
     }
 }
 
+extension Store {
+    /// The imported shard of dataset `name` (its pixels' checksum checked when `verify`).
+    func shard(ofDataset name: String, verify: Bool = true) throws -> Shard {
+        guard let dataset = try pool.read({ try DatasetRecord.fetchOne($0, key: name) }),
+              let shardPath = dataset.shardPath else {
+            throw TrainingError.datasetMissing(name)
+        }
+        return try Shard(path: shardPath, verify: verify)
+    }
+}
+
 /// Trains one job: epochs over the dataset's shard, metrics every few steps, a test evaluation and a
 /// checkpoint after every epoch, early stopping when asked.
 public struct Trainer {
@@ -71,11 +82,7 @@ public struct Trainer {
     }
 
     private func shard(for spec: TrainingSpec, verify: Bool = true) throws -> Shard {
-        guard let dataset = try store.pool.read({ try DatasetRecord.fetchOne($0, key: spec.dataset) }),
-              let shardPath = dataset.shardPath else {
-            throw TrainingError.datasetMissing(spec.dataset)
-        }
-        return try Shard(path: shardPath, verify: verify)
+        try store.shard(ofDataset: spec.dataset, verify: verify)
     }
 
     /// Runs `spec` as job `job`, from the start or, given `resume`, from that checkpoint's full state (weights,
@@ -200,14 +207,20 @@ struct Evaluation {
     let confusion: [[Int]]
 
     init(model: Model, shard: Shard, batchSize: Int) throws {
-        let classes = model.classCount
+        try self.init(classes: model.classCount, inputShape: model.inputShape, shard: shard, batchSize: batchSize) {
+            try model.forward($0, training: false)
+        }
+    }
+
+    /// Evaluates any forward pass (`logits` of a batch): the training model's, or a frozen graph's.
+    init(classes: Int, inputShape: [Int], shard: Shard, batchSize: Int, logits forward: (Tensor) throws -> Tensor)
+        throws {
         let loader = try BatchLoader(shard: shard, indices: shard.testIndices, batchSize: batchSize, seed: 0,
                                      shuffle: false)
         var totalLoss: Double = 0, correct = 0, top5 = 0, count = 0
         var confusion = [[Int]](repeating: [Int](repeating: 0, count: classes), count: classes)
         for batch in loader.batches(epoch: 0) {
-            let logits = try model.forward(Tensor(shape: [batch.count] + model.inputShape, data: batch.images),
-                                           training: false)
+            let logits = try forward(Tensor(shape: [batch.count] + inputShape, data: batch.images))
             let result = SoftmaxCrossEntropy.evaluate(logits: logits, labels: batch.labels)
             totalLoss += Double(result.loss) * Double(batch.count)
             correct += result.correct

@@ -213,6 +213,13 @@ public struct ModelRecord: KennelRecord, Equatable {
     public var checkpointId: Int64
     public var labelsJson: String
     public var createdAt: Date
+    /// `fp32`, `bf16` or `int8`.
+    public var precision: String
+    /// bf16/int8: this version's test-split accuracy and the checkpoint's in float32, measured at promotion.
+    public var testAccuracy: Double?
+    public var fp32TestAccuracy: Double?
+    /// int8: the calibration it was quantized with.
+    public var calibrationJson: String?
 
     /// Column names as the migrations spell them.
     public enum Columns {
@@ -220,11 +227,17 @@ public struct ModelRecord: KennelRecord, Equatable {
         public static let version = Column("version")
     }
 
-    public init(name: String, version: Int, checkpointId: Int64, labelsJson: String, createdAt: Date = Date()) {
+    public init(name: String, version: Int, checkpointId: Int64, labelsJson: String, createdAt: Date = Date(),
+                precision: String = "fp32", testAccuracy: Double? = nil, fp32TestAccuracy: Double? = nil,
+                calibrationJson: String? = nil) {
         self.name = name
         self.version = version
         self.checkpointId = checkpointId
         self.labelsJson = labelsJson
         self.createdAt = createdAt
+        self.precision = precision
+        self.testAccuracy = testAccuracy
+        self.fp32TestAccuracy = fp32TestAccuracy
+        self.calibrationJson = calibrationJson
     }
 }

@@ -339,3 +339,28 @@ struct ServingAPITests {
             == live.directory.url.appendingPathComponent("images").resolvingSymlinksInPath().path)
     }
 }
+
+extension ServingAPITests {
+    /// `"precision"` on POST /v1/models: an unknown one is a 422 naming the field; int8 and bf16 versions carry
+    /// their precision and measured accuracies in the API and classify as before.
+    @Test func promotionTakesAPrecisionAndTheListShowsItsAccuracy() throws {
+        let live = try LiveServer()
+        let job = try live.trainedJob(epochs: 4)
+        let unknown = try live.request("POST", "/v1/models", json: #"{"name":"tones","job_id":\#(job),"precision":"int4"}"#)
+        #expect(unknown.status == 422 && unknown.headers["x-invalid-field"] == "precision")
+        #expect(unknown.text.contains("fp32, bf16, int8") && unknown.text.contains("int4"))
+        for precision in ["int8", "bf16"] {
+            let created = try live.object(try live.request(
+                "POST", "/v1/models", json: #"{"name":"tones","job_id":\#(job),"precision":"\#(precision)"}"#))
+            #expect(created["precision"] as? String == precision)
+            let accuracy = try #require(created["test_accuracy"] as? Double)
+            let fp32 = try #require(created["fp32_test_accuracy"] as? Double)
+            #expect(fp32 - accuracy <= 0.005)
+            let answer = try live.object(try live.request("POST", "/v1/models/tones:classify", body: try png(level: 40),
+                                                          headers: ["Content-Type": "image/png"]))
+            #expect((answer["predictions"] as? [[String: Any]])?.first?["label"] as? String == "dark")
+        }
+        let versions = try live.array(try live.request("GET", "/v1/models/tones"))
+        #expect(versions.map { $0["precision"] as? String } == ["int8", "bf16"])
+    }
+}

@@ -42,7 +42,8 @@ struct StoreTests {
         #expect(metricKey == ["job_id", "tag", "step"])
         let journal = try store.pool.read { db in try String.fetchOne(db, sql: "PRAGMA journal_mode") }
         #expect(journal == "wal")
-        #expect(try store.appliedMigrations() == ["0001_init", "0002_served_models", "0003_job_owner", "0004_job_crashes"])
+        #expect(try store.appliedMigrations() == ["0001_init", "0002_served_models", "0003_job_owner", "0004_job_crashes",
+                                                    "0005_model_precision"])
     }
 
     @Test func openingTwiceChangesNothing() throws {
@@ -54,7 +55,8 @@ struct StoreTests {
         let second = try makeStore(directory)
         defer { try? second.close() }
         #expect(try schema(second) == before)
-        #expect(try second.appliedMigrations() == ["0001_init", "0002_served_models", "0003_job_owner", "0004_job_crashes"])
+        #expect(try second.appliedMigrations() == ["0001_init", "0002_served_models", "0003_job_owner", "0004_job_crashes",
+                                                     "0005_model_precision"])
     }
 
     @Test func aSecondNumberedFileAppliesOnceInOrder() throws {

@@ -20,6 +20,7 @@ from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import Select
 
 from kennel_server import KennelServer, wait_for
 from pngs import encode_gray_png, shape_image, write_shapes_dataset
@@ -216,6 +217,25 @@ class DashboardTest:
             "return document.querySelector('img.filter-grid')?.naturalWidth > 0"), "the filter grid image")
         self.screenshot("models")
 
+    def check_promote_in_bf16(self):
+        """The promote form sends the chosen precision; the table shows it and the accuracy measured beside fp32's."""
+        self.open("models")
+        self.wait_until(lambda: self.find_all(f'.promote-form select[name="job_id"] option[value="{self.finished_job}"]'),
+                        "the finished job in the promote form")
+        Select(self.find('.promote-form select[name="job_id"]')).select_by_value(str(self.finished_job))
+        name = self.find('.promote-form input[name="name"]')
+        name.clear()
+        name.send_keys("shapes-bf16")
+        Select(self.find('.promote-form select[name="precision"]')).select_by_value("bf16")
+        self.find('.promote-form button[type="submit"]').click()
+        self.wait_until(lambda: "bf16" in self.find(".promote-form .form-result").text, "the promotion's result")
+        row = 'tr[data-model="shapes-bf16"]'
+        self.wait_until(lambda: self.find_all(row), "the bf16 version's row")
+        cells = [cell.text for cell in self.find_all(f"{row} td")]
+        assert cells[3] == "bf16", f"the precision cell says {cells[3]!r}"
+        assert "fp32" in cells[4] and "%" in cells[4], f"the accuracy cell says {cells[4]!r}"
+        self.screenshot("models-bf16")
+
     def check_phone_width(self):
         self.browser.set_window_size(*PHONE)
         self.open(f"scalars?runs={self.finished_job},{self.running_job}")
@@ -290,7 +310,7 @@ class DashboardTest:
     def run(self):
         checks = [self.check_job_rows, self.check_422_beside_field, self.check_charts_match_api,
                   self.check_point_arrives_live, self.check_running_charts_keep_up, self.check_drag_zooms,
-                  self.check_classify_upload, self.check_phone_width, self.check_dark_mode,
+                  self.check_classify_upload, self.check_promote_in_bf16, self.check_phone_width, self.check_dark_mode,
                   self.check_many_runs_stay_responsive,
                   self.check_smoothing_is_debiased, self.check_relative_time_skips_downtime, self.check_cancel_button]
         failed = 0

@@ -1,4 +1,4 @@
-// The models view: every name and version with its test accuracy, promotion and rollback, and for the chosen
+// The models view: every name and version with its precision and test accuracy, promotion and rollback, and for the chosen
 // model's served version: its first-layer filters, its confusion matrix and a place to classify an image.
 
 import { explain, get, post } from "../api.js";
@@ -23,7 +23,7 @@ export class ModelsView {
     this.element = h("section", { class: "view models" },
       h("section", { class: "panel" }, h("h2", {}, "Models"), this.notice,
         h("div", { class: "table-scroll" }, h("table", { class: "models-table" },
-          h("thead", {}, h("tr", {}, ["name", "version", "checkpoint", "test accuracy", "created", "", ""]
+          h("thead", {}, h("tr", {}, ["name", "version", "checkpoint", "precision", "test accuracy", "created", "", ""]
             .map((name) => h("th", {}, name)))),
           this.body))),
       this.promote.element,
@@ -64,13 +64,16 @@ export class ModelsView {
         h("td", {}, model.name),
         h("td", { class: "num" }, `v${model.version}`),
         h("td", { class: "num" }, `#${model.checkpoint_id} (job ${model.job_id})`),
-        h("td", { class: "num" }, percent(model.test_accuracy)),
+        h("td", {}, model.precision),
+        h("td", { class: "num", title: model.precision === "fp32" ? "" : `fp32: ${percent(model.fp32_test_accuracy)}` },
+          model.precision === "fp32" ? percent(model.test_accuracy)
+            : `${percent(model.test_accuracy)} (fp32 ${percent(model.fp32_test_accuracy)})`),
         h("td", {}, dateTime(model.created_at)),
         h("td", {}, model.served ? h("span", { class: "state served" }, "served") : ""),
         h("td", {}, first ? h("button", { type: "button", class: "small", onclick: () => this.rollback(model.name) },
           "Roll back") : ""));
     });
-    replace(this.body, rows.length ? rows : h("tr", {}, h("td", { colspan: 7, class: "empty" },
+    replace(this.body, rows.length ? rows : h("tr", {}, h("td", { colspan: 8, class: "empty" },
       "no models yet: promote a finished job below")));
   }
 

@@ -1,5 +1,5 @@
 // Promote a training job's checkpoint to a model version (POST /v1/models): its best checkpoint unless one is
-// picked.
+// picked, in fp32 or a reduced precision.
 
 import { explain, post } from "../api.js";
 import { h, replace } from "../dom.js";
@@ -19,12 +19,16 @@ export class PromoteForm {
     this.nameTyped = false;
     this.name = h("input", { name: "name", "data-kind": "text", placeholder: "e.g. fashion", autocomplete: "off",
       oninput: () => { this.nameTyped = true; } });
+    this.precision = h("select", { name: "precision", "data-kind": "text" },
+      [["fp32", "fp32"], ["bf16", "bf16 (measured on the test split)"], ["int8", "int8 (calibrated, measured)"]]
+        .map(([value, label]) => h("option", { value }, label)));
     this.choice = 0;
     this.result = h("p", { class: "form-result", role: "status" });
     this.form = h("form", { class: "promote-form", novalidate: true, onsubmit: (event) => this.submit(event) },
       field("Job", this.job),
       field("Checkpoint", this.checkpoint),
       field("Model name", this.name, "a new name, or an existing one to add a version"),
+      field("Precision", this.precision, "bf16 and int8 are faster; refused if they lose more than 0.5 points"),
       h("div", { class: "form-actions" }, h("button", { type: "submit", class: "primary" }, "Promote"),
         h("div", { class: "form-error error", role: "alert" }), this.result));
     this.element = h("section", { class: "panel" }, h("h2", {}, "Promote a checkpoint"), this.form);
@@ -67,7 +71,9 @@ export class PromoteForm {
     this.result.textContent = "";
     try {
       const model = await post("/v1/models", collect(this.form));
-      this.result.textContent = `${model.name} version ${model.version} is now served.`;
+      const measured = model.precision === "fp32" ? ""
+        : ` in ${model.precision}: ${percent(model.test_accuracy)} test accuracy (fp32 ${percent(model.fp32_test_accuracy)})`;
+      this.result.textContent = `${model.name} version ${model.version} is now served${measured}.`;
       this.onPromoted(model);
     } catch (error) {
       showError(this.form, error.field, explain(error));
