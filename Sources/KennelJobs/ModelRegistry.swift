@@ -237,8 +237,9 @@ public final class ModelRegistry: Sendable {
         }
         let reduced = try InferenceGraph(freezing: model, precision: precision, calibration: calibration)
         func accuracy(_ graph: InferenceGraph) throws -> Double {
-            Double(try Evaluation(classes: model.classCount, inputShape: model.inputShape, shard: shard, batchSize: 64,
-                                  logits: graph.logits).accuracy)
+            let evaluation = try Evaluation(classes: model.classCount, inputShape: model.inputShape, shard: shard,
+                                            batchSize: 64, logits: graph.logits)
+            return Double(evaluation.correct) / Double(evaluation.count)
         }
         let (fp32, measured) = (try accuracy(reference), try accuracy(reduced))
         guard fp32 - measured <= Self.allowedAccuracyDrop else {

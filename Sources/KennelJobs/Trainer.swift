@@ -202,6 +202,9 @@ public struct Trainer {
 struct Evaluation {
     let loss: Float
     let accuracy: Float
+    /// Correct answers and images, for an accuracy in Double without Float's rounding.
+    let correct: Int
+    let count: Int
     let top5Accuracy: Float
     /// confusion[true class][predicted class].
     let confusion: [[Int]]
@@ -235,6 +238,7 @@ struct Evaluation {
         }
         loss = count > 0 ? Float(totalLoss / Double(count)) : 0
         accuracy = count > 0 ? Float(correct) / Float(count) : 0
+        (self.correct, self.count) = (correct, count)
         top5Accuracy = count > 0 ? Float(top5) / Float(count) : 0
         self.confusion = confusion
     }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Serving benchmark: wrk at 16 connections for SECONDS posting a 28×28 PNG to a promoted fashion-convnet and a
-# 500×375 JPEG to a promoted dogs-seed model (requests/s, p50/p99, non-2xx), then the same at one connection, whose
+# 500×375 JPEG to a promoted dogs-seed model (requests/s, p50/p99, non-2xx; also with both promoted in int8),
+# then the same at one connection, whose
 # median round trip is compared with compiled Keras's bare model call (../shared/bench/infer_anchor.py) when
 # KERAS_PYTHON (or /opt/keras-anchor-venv) has tensorflow-cpu, and with ONNX Runtime's bare call
 # (../shared/bench/ort_anchor.py, the inference bar) when it also has tf2onnx and onnxruntime. The models are
@@ -27,6 +28,14 @@ prepare() {
     \"optimizer\":{\"name\":\"adam\",\"learning_rate\":0.001}}" | job_id)
   wait_job "$train"
   curl -sf -X POST "$api/v1/models" -d "{\"name\":\"$1\",\"job_id\":$train}" >/dev/null
+  # The same checkpoint in int8 (refused when it loses more than 0.5 points on the synthetic test split).
+  curl -s -X POST "$api/v1/models" -d "{\"name\":\"$1-int8\",\"job_id\":$train,\"precision\":\"int8\"}" \
+    >"$scratch/$1-int8.json"
+}
+# wrk at 16 connections on NAME-int8, or "0 0 0 0 refused" when its promotion was refused.
+wrk_int8() {
+  if grep -q '"precision":"int8"' "$scratch/$1-int8.json"; then wrk_post 2 16 "$seconds" "$2" "$3" "$1-int8"
+  else echo "0 0 0 0 refused"; fi
 }
 prepare fashion fashion-convnet 10 20 28 28 28 28 32
 prepare dogs dogs-seed 120 3 151 250 500 375 8
@@ -38,6 +47,8 @@ read -r f_rps f_p50 f_p99 f_bad f_err < <(wrk_post 2 16 "$seconds" "$scratch/fas
 read -r d_rps d_p50 d_p99 d_bad d_err < <(wrk_post 2 16 "$seconds" "$scratch/dogs.jpg" image/jpeg dogs)
 read -r f1_rps f1_p50 f1_p99 _ _ < <(wrk_post 1 1 "$seconds" "$scratch/fashion.png" image/png fashion)
 read -r d1_rps d1_p50 d1_p99 _ _ < <(wrk_post 1 1 "$seconds" "$scratch/dogs.jpg" image/jpeg dogs)
+read -r fi_rps fi_p50 fi_p99 fi_bad fi_err < <(wrk_int8 fashion "$scratch/fashion.png" image/png)
+read -r di_rps di_p50 di_p99 di_bad di_err < <(wrk_int8 dogs "$scratch/dogs.jpg" image/jpeg)
 curl -sf "$api/metrics" | grep -E '^kennel_classify_batch_size_(sum|count)' >"$scratch/batches.txt"
 rss=$(awk '/VmHWM/ {print $2/1024}' "/proc/$pid/status")
 kill -TERM "$pid"; wait "$pid" 2>/dev/null || true
@@ -50,7 +61,7 @@ if "$keras_python" -c 'import onnxruntime, tf2onnx' 2>/dev/null; then
 fi
 python3 - "$anchor" "$scratch/batches.txt" "$rss" \
   "$f_rps $f_p50 $f_p99 $f_bad $f_err" "$d_rps $d_p50 $d_p99 $d_bad $d_err" "$f1_p50 $f1_p99 $d1_p50 $d1_p99" "$jpeg_bytes" \
-  "$ort" <<'PY'
+  "$ort" "$fi_rps $fi_p50 $fi_p99 $fi_bad $fi_err" "$di_rps $di_p50 $di_p99 $di_bad $di_err" <<'PY'
 import json, sys
 anchor = json.loads(sys.argv[1])
 batches = dict(line.split() for line in open(sys.argv[2]))
@@ -63,6 +74,7 @@ def run(fields):
 f1_p50, f1_p99, d1_p50, d1_p99 = map(float, sys.argv[6].split())
 out = {"bench": "serve_classify", "wrk": "-t2 -c16", "fashion_png_28x28": run(sys.argv[4]),
        "dogs_jpeg_500x375": dict(run(sys.argv[5]), jpeg_bytes=jpeg_bytes),
+       "int8": {"fashion_png_28x28": run(sys.argv[9]), "dogs_jpeg_500x375": run(sys.argv[10])},
        "one_connection_ms": {"fashion_p50": f1_p50, "fashion_p99": f1_p99, "dogs_p50": d1_p50, "dogs_p99": d1_p99},
        "mean_batch_size": round(float(batches["kennel_classify_batch_size_sum"])
                                 / max(1.0, float(batches["kennel_classify_batch_size_count"])), 2),
