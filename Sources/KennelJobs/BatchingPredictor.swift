@@ -127,12 +127,15 @@ final class BatchingPredictor: Sendable {
         }
     }
 
-    init(model: sending InferenceGraph, maximumBatch: Int = 32, statistics: ClassifyStatistics) {
+    /// Starts the model's thread, named `infer <label>` (what `top -H` shows; Linux keeps 15 characters).
+    init(model: sending InferenceGraph, label: String = "", maximumBatch: Int = 32, statistics: ClassifyStatistics) {
         inputShape = model.inputShape
         lane = Lane(model: model, maximumBatch: maximumBatch, statistics: statistics)
-        let thread = Thread { [lane] in lane.run() }
-        thread.name = "kennel.infer"
-        thread.start()
+        // Named from inside: Foundation on Linux names only the calling thread.
+        Thread { [lane] in
+            Thread.current.name = "infer \(label)"
+            lane.run()
+        }.start()
     }
 
     deinit { lane.stop() }

@@ -71,7 +71,7 @@ public final class ServedModel: Sendable {
         let graph = try InferenceGraph(freezing: loaded.model, precision: precision, calibration: calibration)
         self.precision = precision
         residentBytes = graph.residentBytes
-        predictor = BatchingPredictor(model: graph, statistics: statistics)
+        predictor = BatchingPredictor(model: graph, label: name, statistics: statistics)
     }
 
     /// One prediction: class index, label, class id and probability.

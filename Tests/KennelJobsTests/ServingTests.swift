@@ -117,3 +117,27 @@ struct DatasetRootTests {
         }
     }
 }
+
+extension BatchingPredictorTests {
+    /// Each predictor has its thread, and it ends with the predictor (a promotion or an eviction drops one), its
+    /// OpenMP workers with it.
+    @Test func eachPredictorsThreadEndsWithIt() throws {
+        func threads() -> Int {
+            let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")) ?? []
+            return tasks.filter {
+                (try? String(contentsOfFile: "/proc/self/task/\($0)/comm", encoding: .utf8)) == "infer zz9\n"
+            }.count
+        }
+        var predictors = try (0..<10).map { _ in
+            BatchingPredictor(model: try InferenceGraph(freezing: try model()), label: "zz9",
+                              statistics: ClassifyStatistics(factory: TestMetrics()))
+        }
+        for predictor in predictors { _ = try predictor.predict(input(0)) }
+        // At least one each; the OpenMP workers a thread's passes start inherit its name.
+        #expect(threads() >= 10)
+        predictors.removeAll()
+        let deadline = Date().addingTimeInterval(5)
+        while threads() > 0 && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
+        #expect(threads() == 0)
+    }
+}
