@@ -196,6 +196,8 @@ final class FrozenWeightedStage: InferenceStage {
     /// int8: the input's scale and each output channel's weight scale.
     private let scales: (input: Float, weights: [Float])?
     private var prepared = PrimitiveCache<Prepared>()
+    /// The kernel in each layout a primitive chose: batch sizes usually agree on one, and share its buffer.
+    private var convertedKernels: [(layout: dnnl_memory_desc_t, buffer: DNNLBuffer)] = []
 
     /// With batch normalization's s = γ / √(σ² + ε) per filter: kernel·s and (bias − μ)·s + β.
     convenience init(_ layer: ConvolutionLayer, normalization: BatchNormalizationLayer?, fusedReLU: Bool,
@@ -321,15 +323,7 @@ final class FrozenWeightedStage: InferenceStage {
             }
         }
         guard case let (primitive?, plainInput, plainKernel) = made else { return nil }
-        // The kernel, converted (int8: scaled per output channel, dimension 0) into the layout the primitive chose.
-        let chosen = primitive.memoryDescriptor(dnnl_query_weights_md)
-        let weights = DNNLBuffer(chosen)
-        let weightScales = scales.map { OneDNN.Scales(mask: 1 << 0, values: $0.weights) }
-        kernel.withUnsafeBufferPointer { plain in
-            OneDNN.withAttributes(scales: weightScales) { attributes in
-                DNNLPrimitive(reorderFrom: plainKernel, to: chosen, attributes: attributes)
-            }.execute([(DNNL_ARG_FROM, .init(mutating: plain.baseAddress!)), (DNNL_ARG_TO, weights.pointer)])
-        }
+        let weights = convertedKernel(to: primitive.memoryDescriptor(dnnl_query_weights_md), from: plainKernel)
         guard inputType != dnnl_f32 else { return Prepared(primitive: primitive, weights: weights, conversion: nil) }
         let converted = primitive.memoryDescriptor(dnnl_query_src_md)
         let inputScale = scales.map { OneDNN.Scales(mask: 0, values: [$0.input]) }
@@ -337,6 +331,22 @@ final class FrozenWeightedStage: InferenceStage {
             DNNLPrimitive(reorderFrom: plainInput, to: converted, attributes: attributes)
         }
         return Prepared(primitive: primitive, weights: weights, conversion: (reorder, DNNLBuffer(converted)))
+    }
+}
+
+extension FrozenWeightedStage {
+    /// The kernel converted (int8: scaled per output channel, dimension 0) into `layout`, once per layout.
+    private func convertedKernel(to layout: dnnl_memory_desc_t, from plain: dnnl_memory_desc_t) -> DNNLBuffer {
+        if let known = convertedKernels.first(where: { OneDNN.equal($0.layout, layout) }) { return known.buffer }
+        let weights = DNNLBuffer(layout)
+        let weightScales = scales.map { OneDNN.Scales(mask: 1 << 0, values: $0.weights) }
+        kernel.withUnsafeBufferPointer { values in
+            OneDNN.withAttributes(scales: weightScales) { attributes in
+                DNNLPrimitive(reorderFrom: plain, to: layout, attributes: attributes)
+            }.execute([(DNNL_ARG_FROM, .init(mutating: values.baseAddress!)), (DNNL_ARG_TO, weights.pointer)])
+        }
+        convertedKernels.append((layout, weights))
+        return weights
     }
 }
 
