@@ -32,9 +32,9 @@ prepare() {
   curl -s -X POST "$api/v1/models" -d "{\"name\":\"$1-int8\",\"job_id\":$train,\"precision\":\"int8\"}" \
     >"$scratch/$1-int8.json"
 }
-# wrk at 16 connections on NAME-int8, or "0 0 0 0 refused" when its promotion was refused.
+# wrk at CONNECTIONS (16 on 2 threads, or 1) on NAME-int8, or "0 0 0 0 refused" when its promotion was refused.
 wrk_int8() {
-  if grep -q '"precision":"int8"' "$scratch/$1-int8.json"; then wrk_post 2 16 "$seconds" "$2" "$3" "$1-int8"
+  if grep -q '"precision":"int8"' "$scratch/$1-int8.json"; then wrk_post "$(( $4 > 1 ? 2 : 1 ))" "$4" "$seconds" "$2" "$3" "$1-int8"
   else echo "0 0 0 0 refused"; fi
 }
 prepare fashion fashion-convnet 10 20 28 28 28 28 32
@@ -47,8 +47,10 @@ read -r f_rps f_p50 f_p99 f_bad f_err < <(wrk_post 2 16 "$seconds" "$scratch/fas
 read -r d_rps d_p50 d_p99 d_bad d_err < <(wrk_post 2 16 "$seconds" "$scratch/dogs.jpg" image/jpeg dogs)
 read -r f1_rps f1_p50 f1_p99 _ _ < <(wrk_post 1 1 "$seconds" "$scratch/fashion.png" image/png fashion)
 read -r d1_rps d1_p50 d1_p99 _ _ < <(wrk_post 1 1 "$seconds" "$scratch/dogs.jpg" image/jpeg dogs)
-read -r fi_rps fi_p50 fi_p99 fi_bad fi_err < <(wrk_int8 fashion "$scratch/fashion.png" image/png)
-read -r di_rps di_p50 di_p99 di_bad di_err < <(wrk_int8 dogs "$scratch/dogs.jpg" image/jpeg)
+read -r fi_rps fi_p50 fi_p99 fi_bad fi_err < <(wrk_int8 fashion "$scratch/fashion.png" image/png 16)
+read -r di_rps di_p50 di_p99 di_bad di_err < <(wrk_int8 dogs "$scratch/dogs.jpg" image/jpeg 16)
+read -r _ fi1_p50 fi1_p99 _ _ < <(wrk_int8 fashion "$scratch/fashion.png" image/png 1)
+read -r _ di1_p50 di1_p99 _ _ < <(wrk_int8 dogs "$scratch/dogs.jpg" image/jpeg 1)
 curl -sf "$api/metrics" | grep -E '^kennel_classify_batch_size_(sum|count)' >"$scratch/batches.txt"
 rss=$(awk '/VmHWM/ {print $2/1024}' "/proc/$pid/status")
 kill -TERM "$pid"; wait "$pid" 2>/dev/null || true
@@ -61,7 +63,8 @@ if "$keras_python" -c 'import onnxruntime, tf2onnx' 2>/dev/null; then
 fi
 python3 - "$anchor" "$scratch/batches.txt" "$rss" \
   "$f_rps $f_p50 $f_p99 $f_bad $f_err" "$d_rps $d_p50 $d_p99 $d_bad $d_err" "$f1_p50 $f1_p99 $d1_p50 $d1_p99" "$jpeg_bytes" \
-  "$ort" "$fi_rps $fi_p50 $fi_p99 $fi_bad $fi_err" "$di_rps $di_p50 $di_p99 $di_bad $di_err" <<'PY'
+  "$ort" "$fi_rps $fi_p50 $fi_p99 $fi_bad $fi_err" "$di_rps $di_p50 $di_p99 $di_bad $di_err" \
+  "$fi1_p50 $fi1_p99 $di1_p50 $di1_p99" <<'PY'
 import json, sys
 anchor = json.loads(sys.argv[1])
 batches = dict(line.split() for line in open(sys.argv[2]))
@@ -74,7 +77,9 @@ def run(fields):
 f1_p50, f1_p99, d1_p50, d1_p99 = map(float, sys.argv[6].split())
 out = {"bench": "serve_classify", "wrk": "-t2 -c16", "fashion_png_28x28": run(sys.argv[4]),
        "dogs_jpeg_500x375": dict(run(sys.argv[5]), jpeg_bytes=jpeg_bytes),
-       "int8": {"fashion_png_28x28": run(sys.argv[9]), "dogs_jpeg_500x375": run(sys.argv[10])},
+       "int8": {"fashion_png_28x28": run(sys.argv[9]), "dogs_jpeg_500x375": run(sys.argv[10]),
+                "one_connection_ms": dict(zip(["fashion_p50", "fashion_p99", "dogs_p50", "dogs_p99"],
+                                              map(float, sys.argv[11].split())))},
        "one_connection_ms": {"fashion_p50": f1_p50, "fashion_p99": f1_p99, "dogs_p50": d1_p50, "dogs_p99": d1_p99},
        "mean_batch_size": round(float(batches["kennel_classify_batch_size_sum"])
                                 / max(1.0, float(batches["kennel_classify_batch_size_count"])), 2),
@@ -88,5 +93,10 @@ if ort:
     out["onnxruntime_b1_ms"] = {"fashion": ort["fashion_ort_b1_ms"], "dogs": ort["dogs_ort_b1_ms"]}
     out["round_trip_over_onnxruntime_call"] = {"fashion": round(f1_p50 / ort["fashion_ort_b1_ms"], 3),
                                                "dogs": round(d1_p50 / ort["dogs_ort_b1_ms"], 3)}
+    int8 = out["int8"]["one_connection_ms"]
+    if int8["fashion_p50"] > 0:
+        out["int8_round_trip_over_onnxruntime_fp32_call"] = {
+            "fashion": round(int8["fashion_p50"] / ort["fashion_ort_b1_ms"], 3),
+            "dogs": round(int8["dogs_p50"] / ort["dogs_ort_b1_ms"], 3)}
 print(json.dumps(out))
 PY
