@@ -27,14 +27,20 @@ public struct APIContext: Sendable {
     let decoder: ImageDecoder
     /// Where requests that touch the disk or the queue run, off the HTTP polling threads.
     let work = DispatchQueue(label: "kennel.api", qos: .userInitiated, attributes: .concurrent)
+    /// The same decoder without waiting for the budget, for images decoded on an HTTP polling thread.
+    let impatientDecoder: ImageDecoder
     /// Classification runs on its own lanes, never behind other requests; a lane per admitted request (up to 128),
-    /// so requests waiting for a shared forward pass each wait on their own thread and batches can fill.
+    /// so requests that wait (several images, a model loading) each wait on their own thread. One image leaves
+    /// its lane once it is decoded and queued for the model.
     let classify: QueueLanes
 
     public init(store: Store, jobs: JobQueue, models: ModelRegistry, metrics: ServerMetrics, token: String? = nil,
                 datasetsRoot: URL? = nil, limits: ServerLimits = ServerLimits(), heartbeatSeconds: TimeInterval = 15) {
         self.limits = limits
         decoder = limits.decoder()
+        var impatient = decoder
+        impatient.waitsForBudget = false
+        impatientDecoder = impatient
         let classifyCapacity = limits.classifyCapacity
         self.metrics = metrics
         self.store = store

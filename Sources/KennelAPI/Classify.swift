@@ -32,6 +32,15 @@ public struct ClassifyAnswer: Encodable, Sendable {
 }
 
 extension Router.Builder {
+    /// A raw image body this small is decoded where the request arrived, without waiting for the decode budget:
+    /// at most a few megapixels however it is compressed, a few milliseconds.
+    static let inlineImageBytes = 4096
+
+    static func isInlineImage(_ request: Request) -> Bool {
+        request.body.count <= inlineImageBytes
+            && !(request.headers["Content-Type"] ?? "").lowercased().hasPrefix("application/json")
+    }
+
     /// Classifies the request's images: a raw JPEG/PNG body (curl -T, --data-binary), multipart form files
     /// (curl -F image=@dog.jpg; several files answer an array), or TF Serving's JSON
     /// `{"instances":[{"b64":"…"}]}` (an array of answers, one per instance).
@@ -45,6 +54,18 @@ extension Router.Builder {
         func answer(_ bytes: [UInt8]) throws -> ClassifyAnswer {
             let result = try APIErrors.map { try model.classify(bytes, topK: topK, decoder: context.decoder) }
             return ClassifyAnswer(model, result)
+        }
+        // One image is answered when its pass is done, with no thread waiting for it; the answer is encoded by
+        // the thread that sends it.
+        func answerLater(_ bytes: [UInt8]) throws -> Response {
+            let pending = PendingResponse()
+            let decoder = bytes.count <= inlineImageBytes ? context.impatientDecoder : context.decoder
+            try APIErrors.map {
+                try model.classify(bytes, topK: topK, decoder: decoder) { classification in
+                    pending.resolve { .json(ClassifyAnswer(model, try APIErrors.map(classification))) }
+                }
+            }
+            return Response(body: .pending(pending))
         }
         let contentType = (request.headers["Content-Type"] ?? "").lowercased()
         if contentType.hasPrefix("application/json") {
@@ -66,13 +87,13 @@ extension Router.Builder {
             guard !files.isEmpty else {
                 throw HTTPError.badRequest("the form has no file; send it as field 'image' (curl -F image=@dog.jpg)")
             }
-            if files.count == 1 { return .json(try answer([UInt8](files[0].body))) }
+            if files.count == 1 { return try answerLater([UInt8](files[0].body)) }
             return .json(try files.map { try answer([UInt8]($0.body)) })
         }
         guard !request.body.isEmpty else {
             throw HTTPError(.unsupportedMediaType, code: "not_an_image",
                             message: "the body is empty; send a JPEG or PNG (image/jpeg, image/png)")
         }
-        return .json(try answer([UInt8](request.body)))
+        return try answerLater([UInt8](request.body))
     }
 }

@@ -76,10 +76,15 @@ extension Router.Builder {
             return .json(try Self.model(named: served.name, version: served.version, context))
         }
 
-        // PUT too: `curl -T image.jpg URL` uploads with PUT.
+        // PUT too: `curl -T image.jpg URL` uploads with PUT. A small image for a loaded model is decoded on the
+        // polling thread and answered from the model's thread: no lane, one handoff each way.
+        let small: @Sendable (Request) -> Bool = { request in
+            request.form == nil && Self.isInlineImage(request)
+                && context.models.isResident(request.parameters["name"] ?? "")
+        }
         for method in [HTTPMethod.post, .put] {
-            on(method, "/v1/models/{name}:classify", execution: .lanes(context.classify, limit: context.classifyLimit)) {
-                request in
+            on(method, "/v1/models/{name}:classify",
+               execution: .lanes(context.classify, limit: context.classifyLimit, runsInline: small)) { request in
                 try context.authorize(request)
                 return try Self.classify(request, context)
             }

@@ -361,31 +361,62 @@ extension HTTPServer {
         exchange.body = []
         exchange.formParts = []
         let resolution = router.resolve(request.method, path: request.path)
-        guard case .matched(let route, _) = resolution else {
+        guard case .matched(let route, let parameters) = resolution else {
             return send(router.answer(resolution, request: request), for: exchange, on: connection)
         }
         exchange.route = route.pattern
-        guard let (queue, limit) = route.execution.offload else {
+        guard let (queue, limit, runsInline) = route.execution.offload else {
             return send(router.answer(resolution, request: request), for: exchange, on: connection)
         }
         if let limit, !limit.enter() {
             return send(limit.rejection.response, for: exchange, on: connection)
         }
+        if let runsInline, runsInline(request.with(parameters)) {
+            let response = router.answer(resolution, request: request)
+            guard case .pending(let pending) = response.body, pending.resolution == nil else {
+                limit?.leave()
+                return send(response, for: exchange, on: connection)
+            }
+            exchange.awaitingHandler = true
+            MHD_suspend_connection(connection)
+            pending.whenResolved(Self.answered(exchange, response, limit, CPointer(connection)))
+            return true
+        }
         exchange.awaitingHandler = true
         MHD_suspend_connection(connection)
         let handle = CPointer(connection)
         queue.async { [router] in
-            exchange.setHandlerResponse(router.answer(resolution, request: request))
-            limit?.leave()
-            MHD_resume_connection(handle.value)
+            let response = router.answer(resolution, request: request)
+            let answered = Self.answered(exchange, response, limit, handle)
+            // A pending answer keeps its place in the limit and its connection suspended until it is resolved.
+            if case .pending(let pending) = response.body { pending.whenResolved(answered) } else { answered() }
         }
         return true
+    }
+
+    /// Hands a suspended connection its answer and wakes it (its polling thread then sends it).
+    private static func answered(_ exchange: Exchange, _ response: Response, _ limit: AdmissionLimit?,
+                                 _ connection: CPointer<OpaquePointer>) -> @Sendable () -> Void {
+        {
+            exchange.setHandlerResponse(response)
+            limit?.leave()
+            MHD_resume_connection(connection.value)
+        }
     }
 
     /// Hands `response` to libmicrohttpd.
     private func send(_ response: Response, for exchange: Exchange, on connection: OpaquePointer) -> Bool {
         let reply: OpaquePointer?
         switch response.body {
+        case .pending(let pending) where pending.resolution == nil:
+            // Answered later (an inline route's handler): wait suspended, then come back through `complete`.
+            exchange.awaitingHandler = true
+            MHD_suspend_connection(connection)
+            pending.whenResolved(Self.answered(exchange, response, nil, CPointer(connection)))
+            return true
+        case .pending(let pending):
+            return send(router.finish(pending, method: exchange.method, path: exchange.path), for: exchange,
+                        on: connection)
         case .bytes(let bytes):
             reply = bytes.withUnsafeBytes { kennel_mhd_response_copying($0.baseAddress, $0.count) }
         case .stream(let stream):

@@ -26,6 +26,13 @@ public struct Request: Sendable {
         self.parameters = parameters
     }
 
+    /// The same request with the parameters its route captured.
+    func with(_ parameters: Parameters) -> Request {
+        var request = self
+        request.parameters = parameters
+        return request
+    }
+
     /// Decodes the body as JSON. A body that is not JSON is a 400 with the parser's reason; valid JSON with a
     /// field of the wrong type or out of its type's range (`"epochs": 1e30`) is a 422 naming the field.
     public func decode<Value: Decodable>(_ type: Value.Type, decoder: JSONDecoder = JSONDecoder()) throws -> Value {

@@ -1,6 +1,7 @@
 import Foundation
 
-/// An HTTP answer: status, headers and a body that is either complete bytes or a stream produced over time.
+/// An HTTP answer: status, headers and a body that is complete bytes, a stream produced over time, or an answer
+/// another thread finishes.
 public struct Response: Sendable {
     /// What follows the headers.
     public enum Body: Sendable {
@@ -8,6 +9,8 @@ public struct Response: Sendable {
         /// Sent with chunked encoding as the producer writes; the connection is parked, not a thread, while
         /// the stream has nothing to send.
         case stream(ResponseStream)
+        /// Finished later by another thread (`PendingResponse`); the connection waits suspended.
+        case pending(PendingResponse)
     }
 
     public var status: HTTPStatus

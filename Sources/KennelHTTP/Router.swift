@@ -14,15 +14,19 @@ public enum RouteExecution: Sendable {
     /// its capacity are answered 429 at once instead of waiting.
     case queue(DispatchQueue, limit: AdmissionLimit? = nil)
     /// On one of `lanes`' serial queues in turn: for handlers that wait on a shared resource, so many can wait
-    /// at once (a concurrent queue runs only about one blocked handler per core at a time).
-    case lanes(QueueLanes, limit: AdmissionLimit? = nil)
+    /// at once (a concurrent queue runs only about one blocked handler per core at a time). Requests
+    /// `runsInline` picks run on the polling thread instead: ones quick to start whose answer another thread
+    /// finishes (`PendingResponse`), for which the hop to a lane would cost more than the work. They count against
+    /// `limit` all the same.
+    case lanes(QueueLanes, limit: AdmissionLimit? = nil, runsInline: (@Sendable (Request) -> Bool)? = nil)
 
-    /// Where an offloaded handler runs and what limits it; nil for inline handlers.
-    var offload: (queue: DispatchQueue, limit: AdmissionLimit?)? {
+    /// Where an offloaded handler runs, what limits it, and which requests stay on the polling thread anyway;
+    /// nil for inline handlers.
+    var offload: (queue: DispatchQueue, limit: AdmissionLimit?, runsInline: (@Sendable (Request) -> Bool)?)? {
         switch self {
         case .inline: return nil
-        case .queue(let queue, let limit): return (queue, limit)
-        case .lanes(let lanes, let limit): return (lanes.next(), limit)
+        case .queue(let queue, let limit): return (queue, limit, nil)
+        case .lanes(let lanes, let limit, let runsInline): return (lanes.next(), limit, runsInline)
         }
     }
 }
@@ -135,17 +139,27 @@ public struct Router: Sendable {
 
     /// Runs `route` for `request`: the single place where thrown errors become answers.
     private func run(_ route: Route, parameters: Parameters, request: Request) -> Response {
-        var request = request
-        request.parameters = parameters
+        let request = request.with(parameters)
+        return answering(request.method, request.path) { try route.handler(request) }
+    }
+
+    /// `make`'s answer, or the error answer for what it threw (logged when it is not an `HTTPError`).
+    private func answering(_ method: HTTPMethod, _ path: String, _ make: () throws -> Response) -> Response {
         do {
-            return try route.handler(request)
+            return try make()
         } catch let error as HTTPError {
             return error.response
         } catch {
-            logger.error("\(request.method) \(request.path) failed: \(error)")
+            logger.error("\(method) \(path) failed: \(error)")
             if let known = translate(error) { return known.response }
             return HTTPError(.internalServerError, code: "internal", message: "internal server error").response
         }
+    }
+
+    /// The answer a resolved `pending` builds, for the request `method path`; errors answer as a handler's do.
+    func finish(_ pending: PendingResponse, method: HTTPMethod, path: String) -> Response {
+        guard let make = pending.resolution else { preconditionFailure("finishing an unresolved pending response") }
+        return answering(method, path, make)
     }
 
     /// The answer for `request` given how it resolved: the route's handler, or a 404/405 error.
@@ -166,7 +180,12 @@ public struct Router: Sendable {
     /// Resolves and answers `request` on the calling thread, whatever the route's execution: the socket-free
     /// entry point for tests and for callers that are already off the polling threads.
     public func respond(to request: Request) -> Response {
-        answer(resolve(request.method, path: request.path), request: request)
+        let response = answer(resolve(request.method, path: request.path), request: request)
+        guard case .pending(let pending) = response.body else { return response }
+        let resolved = DispatchSemaphore(value: 0)
+        pending.whenResolved { resolved.signal() }
+        resolved.wait()
+        return finish(pending, method: request.method, path: request.path)
     }
 }
 

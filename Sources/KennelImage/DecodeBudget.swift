@@ -23,15 +23,16 @@ public final class DecodeBudget: @unchecked Sendable {
     public var reserved: Int { condition.withLock { inUse } }
 
     /// Runs `body` holding `bytes` of the budget. Throws `ImageError.tooLarge`-style `overBudget` when `bytes`
-    /// exceeds the whole budget, and `budgetExhausted` when it cannot be had within `wait`.
-    public func withReservation<Value>(_ bytes: Int, _ body: () throws -> Value) throws -> Value {
+    /// exceeds the whole budget, and `budgetExhausted` when it cannot be had within `wait` (at once when not
+    /// `waiting`: for a thread that must not block).
+    public func withReservation<Value>(_ bytes: Int, waiting: Bool = true, _ body: () throws -> Value) throws -> Value {
         guard bytes <= capacity else { throw ImageError.overBudget(bytes: bytes, budget: capacity) }
-        let deadline = Date().addingTimeInterval(wait)
+        let deadline = Date().addingTimeInterval(waiting ? wait : 0)
         condition.lock()
         while inUse + bytes > capacity {
             guard condition.wait(until: deadline) else {
                 condition.unlock()
-                throw ImageError.budgetExhausted(wait: wait)
+                throw ImageError.budgetExhausted(wait: waiting ? wait : 0)
             }
         }
         inUse += bytes

@@ -13,6 +13,9 @@ public struct ImageDecoder: Sendable {
     public var maximumPixels: Int
     /// Shared by every request of a server: what decoding may hold at once. Nil: no bound beyond `maximumPixels`.
     public var budget: DecodeBudget?
+    /// Whether a decode waits for the budget when others hold it; false answers `budgetExhausted` at once (for
+    /// decoding on a thread that serves other connections).
+    public var waitsForBudget = true
 
     public init(maximumPixels: Int = 40_000_000, budget: DecodeBudget? = nil) {
         self.maximumPixels = maximumPixels
@@ -101,7 +104,7 @@ public struct ImageDecoder: Sendable {
 
     private func reserve<Value>(_ bytes: Int, _ body: () throws -> Value) throws -> Value {
         guard let budget else { return try body() }
-        return try budget.withReservation(bytes, body)
+        return try budget.withReservation(bytes, waiting: waitsForBudget, body)
     }
 
     private func sniff(_ bytes: [UInt8]) throws -> ImageFormat {

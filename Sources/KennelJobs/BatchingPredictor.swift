@@ -34,30 +34,18 @@ final class BatchingPredictor: Sendable {
     private let inputShape: [Int]
     private let lane: Lane
 
-    /// What a caller learns when woken.
-    private enum Outcome {
-        case probabilities([Float], waitSeconds: Double, computeSeconds: Double)
-        case failed(any Error)
+    /// One image's probabilities, with how long it waited for its pass and how long the pass took.
+    struct Prediction: Sendable {
+        let probabilities: [Float]
+        let waitSeconds: Double
+        let computeSeconds: Double
     }
 
-    /// One caller's image and the place its answer is left.
-    private final class Ticket: Sendable {
+    /// One caller's image and what to do with its answer.
+    private struct Ticket: Sendable {
         let input: [Float]
         let enqueued = DispatchTime.now().uptimeNanoseconds
-        private let outcome = Mutex<Outcome?>(nil)
-        private let signal = DispatchSemaphore(value: 0)
-
-        init(input: [Float]) { self.input = input }
-
-        func deliver(_ value: Outcome) {
-            outcome.withLock { $0 = value }
-            signal.signal()
-        }
-
-        func wait() -> Outcome {
-            signal.wait()
-            return outcome.withLock { $0.take()! }
-        }
+        let completion: @Sendable (Result<Prediction, any Error>) -> Void
     }
 
     /// The model, its queue and its thread's loop; the thread holds the lane, not the predictor, so dropping the
@@ -113,16 +101,13 @@ final class BatchingPredictor: Sendable {
             statistics.batchSizes.record(batch.count)
             statistics.compute.recordNanoseconds(Int64(finished - started))
             for (row, ticket) in batch.enumerated() {
-                let waitSeconds = Double(started - ticket.enqueued) / 1e9
                 statistics.queueWait.recordNanoseconds(Int64(started - ticket.enqueued))
-                switch result {
-                case .success(let probabilities):
+                ticket.completion(result.map { probabilities in
                     let classes = probabilities.itemCount
-                    ticket.deliver(.probabilities(Array(probabilities.data[(row * classes)..<((row + 1) * classes)]),
-                                                  waitSeconds: waitSeconds, computeSeconds: computeSeconds))
-                case .failure(let error):
-                    ticket.deliver(.failed(error))
-                }
+                    return Prediction(probabilities: Array(probabilities.data[(row * classes)..<((row + 1) * classes)]),
+                                      waitSeconds: Double(started - ticket.enqueued) / 1e9,
+                                      computeSeconds: computeSeconds)
+                })
             }
         }
     }
@@ -140,16 +125,24 @@ final class BatchingPredictor: Sendable {
 
     deinit { lane.stop() }
 
-    /// Class probabilities for one input (H×W×C values), and how long it waited and computed.
-    func predict(_ input: [Float]) throws -> (probabilities: [Float], waitSeconds: Double, computeSeconds: Double) {
+    /// Queues one input (H×W×C values) for the next pass; `completion` gets its answer on the model's thread, where
+    /// the next pass waits for it to return (so it should only hand the answer on).
+    func predict(_ input: [Float], completion: @escaping @Sendable (Result<Prediction, any Error>) -> Void) throws {
         guard input.count == inputShape.reduce(1, *) else {
             throw EngineError.shapeMismatch(what: "classification input", expected: inputShape, got: [input.count])
         }
-        let ticket = Ticket(input: input)
-        lane.enqueue(ticket)
-        switch ticket.wait() {
-        case .probabilities(let values, let wait, let compute): return (values, wait, compute)
-        case .failed(let error): throw error
+        lane.enqueue(Ticket(input: input, completion: completion))
+    }
+
+    /// Class probabilities for one input, waiting for them.
+    func predict(_ input: [Float]) throws -> Prediction {
+        let answer = Mutex<Result<Prediction, any Error>?>(nil)
+        let answered = DispatchSemaphore(value: 0)
+        try predict(input) { result in
+            answer.withLock { $0 = result }
+            answered.signal()
         }
+        answered.wait()
+        return try answer.withLock { $0! }.get()
     }
 }

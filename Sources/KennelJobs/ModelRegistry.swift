@@ -95,16 +95,38 @@ public final class ServedModel: Sendable {
     /// The `topK` most probable classes (clamped to 1…class count) for encoded image bytes, prepared exactly as at
     /// training time.
     public func classify(_ bytes: [UInt8], topK: Int = 5, decoder: ImageDecoder = ImageDecoder()) throws -> Classification {
+        let answer = Mutex<(@Sendable () throws -> Classification)?>(nil)
+        let answered = DispatchSemaphore(value: 0)
+        try classify(bytes, topK: topK, decoder: decoder) { classification in
+            answer.withLock { $0 = classification }
+            answered.signal()
+        }
+        answered.wait()
+        return try answer.withLock { $0! }()
+    }
+
+    /// The same without waiting: decodes on the calling thread (throwing what the image's decoding throws), queues
+    /// the forward pass, and hands `completion`, on the model's thread, a closure that builds the classification,
+    /// to be called wherever the answer is sent (it sorts the classes; the model's next pass should not wait for
+    /// that).
+    public func classify(_ bytes: [UInt8], topK: Int = 5, decoder: ImageDecoder = ImageDecoder(),
+                         completion: @escaping @Sendable (@escaping @Sendable () throws -> Classification) -> Void) throws {
         let started = Date()
         let pixels = try preprocessing.prepare(bytes, decoder: decoder)
-        let decoded = Date()
-        let (probabilities, wait, compute) = try predictor.predict(pixels.map { Float($0) / 255 })
-        let predictions = probabilities.indices.sorted { probabilities[$0] > probabilities[$1] }
-            .prefix(max(1, min(topK, labels.count)))
-            .map { Prediction(index: $0, label: labels[$0], classId: classIds[$0], probability: probabilities[$0]) }
-        return Classification(predictions: predictions,
-                              decodeMilliseconds: decoded.timeIntervalSince(started) * 1000,
-                              queueMilliseconds: wait * 1000, inferMilliseconds: compute * 1000)
+        let decodeMilliseconds = Date().timeIntervalSince(started) * 1000
+        let (labels, classIds) = (labels, classIds)
+        try predictor.predict(pixels.map { Float($0) / 255 }) { result in
+            completion {
+                let prediction = try result.get()
+                let probabilities = prediction.probabilities
+                let predictions = probabilities.indices.sorted { probabilities[$0] > probabilities[$1] }
+                    .prefix(max(1, min(topK, labels.count)))
+                    .map { Prediction(index: $0, label: labels[$0], classId: classIds[$0], probability: probabilities[$0]) }
+                return Classification(predictions: predictions, decodeMilliseconds: decodeMilliseconds,
+                                      queueMilliseconds: prediction.waitSeconds * 1000,
+                                      inferMilliseconds: prediction.computeSeconds * 1000)
+            }
+        }
     }
 
     /// Runs one prediction on a blank image so the first request does not pay for first-touch allocations.
@@ -320,6 +342,11 @@ public final class ModelRegistry: Sendable {
         for entry in (try? readiness()) ?? [] where !entry.ready {
             if let model = try? served(entry.name) { try? model.warmUp() }
         }
+    }
+
+    /// Whether `name` is loaded in this process now (so `served` would not touch the disk).
+    public func isResident(_ name: String) -> Bool {
+        cache.withLock { $0[name] != nil }
     }
 
     /// The served version of `name`, loaded on first use and kept while the memory budget allows.

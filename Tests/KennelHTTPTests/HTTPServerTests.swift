@@ -245,3 +245,116 @@ import Testing
         }
     }
 }
+
+/// Pending answers: a handler returns at once and another thread resolves the answer later, with no thread
+/// waiting for it; the connection is answered then, errors included, whether the handler ran on a queue or on
+/// the polling thread.
+extension HTTPServerTests {
+    /// Routes whose answers a test resolves by hand, by key, on a thread of its own.
+    private final class Resolver: Sendable {
+        let pending = Mutex([String: PendingResponse]())
+
+        func register(_ key: String) -> Response {
+            let response = PendingResponse()
+            pending.withLock { $0[key] = response }
+            return Response(body: .pending(response))
+        }
+
+        func resolve(_ key: String, _ make: @escaping @Sendable () throws -> Response) {
+            var response: PendingResponse?
+            while response == nil {
+                response = pending.withLock { $0.removeValue(forKey: key) }
+                if response == nil { Thread.sleep(forTimeInterval: 0.005) }
+            }
+            response!.resolve(make)
+        }
+    }
+
+    private struct Refusal: Error {}
+
+    @Test func pendingAnswersArriveWhenResolvedWithoutBlockingOthers() throws {
+        let resolver = Resolver()
+        let server = try startServer(pollingThreads: 1) { routes in
+            routes.get("/later/{key}", execution: .queue(Self.slowQueue)) { request in
+                resolver.register(request.parameters["key"]!)
+            }
+            routes.get("/inline/{key}") { request in resolver.register(request.parameters["key"]!) }
+        }
+        defer { server.stop() }
+        for path in ["later", "inline"] {
+            let waiting = try RawHTTPConnection(port: server.port)
+            try waiting.sendRequest("GET", "/\(path)/a")
+            let failing = try RawHTTPConnection(port: server.port)
+            try failing.sendRequest("GET", "/\(path)/b")
+            // Both wait unresolved while the polling thread answers others.
+            Thread.sleep(forTimeInterval: 0.05)
+            #expect(try rawRequest(port: server.port, "GET", "/healthz").status == 200)
+            DispatchQueue.global().async {
+                resolver.resolve("b") { throw Refusal() }
+                resolver.resolve("a") { .text("resolved \(path)") }
+            }
+            let answer = try waiting.readResponse()
+            #expect(answer.status == 200 && answer.text == "resolved \(path)")
+            #expect(try failing.readResponse().status == 500)
+            // The connection stays usable.
+            try waiting.sendRequest("GET", "/healthz")
+            #expect(try waiting.readResponse().status == 200)
+        }
+    }
+
+    @Test func resolvingBeforeTheServerWaitsStillAnswers() throws {
+        let server = try startServer { routes in
+            routes.get("/ready", execution: .queue(Self.slowQueue)) { _ in
+                let pending = PendingResponse()
+                pending.resolve { .text("already") }
+                return Response(body: .pending(pending))
+            }
+        }
+        defer { server.stop() }
+        let answer = try rawRequest(port: server.port, "GET", "/ready")
+        #expect(answer.status == 200 && answer.text == "already")
+        // The socket-free entry point waits for it as well.
+        #expect(server.router.respond(to: Request(method: .get, path: "/ready")).status == .ok)
+    }
+}
+
+extension HTTPServerTests {
+    /// A lanes route runs the requests its `runsInline` picks on the polling thread, the others on a lane; both
+    /// hold the admission limit until their (pending) answer is resolved.
+    @Test func picksOfALanesRouteRunInlineAndHoldTheLimitUntilAnswered() throws {
+        let resolver = Resolver()
+        let threads = Mutex([String: String]())
+        let lanes = QueueLanes(label: "test.lanes", count: 2)
+        let limit = AdmissionLimit(capacity: 1, work: "test")
+        let server = try startServer(pollingThreads: 1) { routes in
+            routes.get("/pick/{key}", execution: .lanes(lanes, limit: limit,
+                                                        runsInline: { $0.parameters["key"]!.hasPrefix("in") })) {
+                request in
+                let key = request.parameters["key"]!
+                // The kernel's name of the handler's thread: libmicrohttpd's polling threads are MHD-something.
+                let thread = (try? String(contentsOfFile: "/proc/thread-self/comm", encoding: .utf8)) ?? ""
+                threads.withLock { $0[key] = thread.trimmingCharacters(in: .newlines) }
+                return resolver.register(key)
+            }
+        }
+        defer { server.stop() }
+        for key in ["inline", "lane"] {
+            let first = try RawHTTPConnection(port: server.port)
+            try first.sendRequest("GET", "/pick/\(key)")
+            Thread.sleep(forTimeInterval: 0.05)
+            // The unresolved answer holds the only place.
+            #expect(try rawRequest(port: server.port, "GET", "/pick/\(key)-second").status == 429)
+            resolver.resolve(key) { .text(key) }
+            #expect(try first.readResponse().text == key)
+            Thread.sleep(forTimeInterval: 0.02)
+            let again = try RawHTTPConnection(port: server.port)
+            try again.sendRequest("GET", "/pick/\(key)-third")
+            resolver.resolve("\(key)-third") { .text("third") }
+            #expect(try again.readResponse().text == "third")
+        }
+        let names = threads.withLock { $0 }
+        #expect(names["inline"]?.hasPrefix("MHD-") == true && names["inline-third"]?.hasPrefix("MHD-") == true,
+                "\(names)")
+        #expect(names["lane"].map { !$0.isEmpty && !$0.hasPrefix("MHD-") } == true, "\(names)")
+    }
+}

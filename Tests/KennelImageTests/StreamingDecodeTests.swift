@@ -87,3 +87,28 @@ struct StreamingDecodeTests {
         }
     }
 }
+
+extension StreamingDecodeTests {
+    /// A decoder that does not wait for the budget (one on an HTTP polling thread) is refused at once while
+    /// another decode holds the budget; one that waits is refused only after its wait.
+    @Test func anImpatientDecoderIsRefusedAtOnceWhenTheBudgetIsHeld() throws {
+        let png = try ImageEncoder.png(testPicture(width: 40, height: 40, channels: 1))
+        let budget = DecodeBudget(capacity: 1 << 20, wait: 0.3)
+        var impatient = ImageDecoder(budget: budget)
+        impatient.waitsForBudget = false
+        let patient = ImageDecoder(budget: budget)
+        #expect(try impatient.decode(png, color: .gray, into: 28, 28, mode: .pad).width == 28)
+        try budget.withReservation(1 << 20) {
+            var started = ContinuousClock.now
+            #expect(throws: ImageError.budgetExhausted(wait: 0)) {
+                try impatient.decode(png, color: .gray, into: 28, 28, mode: .pad)
+            }
+            #expect(ContinuousClock.now - started < .milliseconds(100))
+            started = ContinuousClock.now
+            #expect(throws: ImageError.budgetExhausted(wait: 0.3)) {
+                try patient.decode(png, color: .gray, into: 28, 28, mode: .pad)
+            }
+            #expect(ContinuousClock.now - started >= .milliseconds(250))
+        }
+    }
+}
