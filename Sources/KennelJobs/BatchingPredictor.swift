@@ -74,17 +74,18 @@ final class BatchingPredictor: Sendable {
             arrivals.signal()
         }
 
-        /// The thread's loop: a pass over the oldest waiting tickets whenever there are any, until stopped.
+        /// The thread's loop: a pass over the oldest waiting tickets whenever there are any, until stopped with
+        /// none left (every queued ticket is answered; each left a signal, so the loop does not block for them).
         func run() {
             while true {
                 arrivals.wait()
-                let (batch, stopped) = waiting.withLock { state -> ([Ticket], Bool) in
+                let (batch, finished) = waiting.withLock { state -> ([Ticket], Bool) in
                     let taken = Array(state.queue.prefix(maximumBatch))
                     state.queue.removeFirst(taken.count)
-                    return (taken, state.stopped)
+                    return (taken, state.stopped && state.queue.isEmpty)
                 }
                 if !batch.isEmpty { runPass(batch) }
-                if stopped { return }
+                if finished { return }
             }
         }
 

@@ -119,6 +119,25 @@ struct DatasetRootTests {
 }
 
 extension BatchingPredictorTests {
+    /// Dropping a predictor with images still queued answers every one of them before its thread ends.
+    @Test func aDroppedPredictorAnswersWhatIsQueued() throws {
+        let answered = Atomic(0)
+        var predictor: BatchingPredictor? = BatchingPredictor(model: try InferenceGraph(freezing: try model()),
+                                                              maximumBatch: 4,
+                                                              statistics: ClassifyStatistics(factory: TestMetrics()))
+        for index in 0..<100 {
+            try predictor!.predict(input(index)) { result in
+                if case .success(let prediction) = result, prediction.probabilities.count == 4 {
+                    answered.add(1, ordering: .relaxed)
+                }
+            }
+        }
+        predictor = nil
+        let deadline = Date().addingTimeInterval(10)
+        while answered.load(ordering: .relaxed) < 100 && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
+        #expect(answered.load(ordering: .relaxed) == 100)
+    }
+
     /// Each predictor has its thread, and it ends with the predictor (a promotion or an eviction drops one), its
     /// OpenMP workers with it.
     @Test func eachPredictorsThreadEndsWithIt() throws {
