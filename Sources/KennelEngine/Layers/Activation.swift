@@ -1,3 +1,4 @@
+import CDNNL
 import Foundation
 
 /// An elementwise nonlinearity.
@@ -31,13 +32,15 @@ public enum ActivationFunction: Sendable, Equatable {
     }
 }
 
-/// Applies an `ActivationFunction`; backward uses the saved output (or input, for the rectifiers).
+/// Applies an `ActivationFunction`; backward uses the saved output (or input, for the rectifiers). The
+/// rectifiers are SIMD loops; sigmoid and tanh run on oneDNN's eltwise primitive (vectorized exp), per batch size.
 public final class ActivationLayer: Layer {
     public let name: String
     public let function: ActivationFunction
     public let inputShape: [Int]
     public var outputShape: [Int] { inputShape }
     private var cached: Tensor?
+    private var transcendental = PrimitiveCache<DNNLPrimitive>()
 
     public var description: String { function.name }
 
@@ -49,18 +52,31 @@ public final class ActivationLayer: Layer {
 
     public func forward(_ input: consuming Tensor, training: Bool) -> Tensor {
         var output = input
-        let function = self.function
-        Elementwise.forSlices(&output.data) { y in
-            switch function {
-            case .relu: ActivationKernels.relu(y)
-            case .leakyRelu(let alpha): ActivationKernels.leakyRelu(y, alpha: alpha)
-            case .sigmoid: ActivationKernels.sigmoid(y)
-            case .tanh: ActivationKernels.tanh(y)
-            }
+        switch function {
+        case .relu: Elementwise.forSlices(&output.data) { ActivationKernels.relu($0) }
+        case .leakyRelu(let alpha): Elementwise.forSlices(&output.data) { ActivationKernels.leakyRelu($0, alpha: alpha) }
+        case .sigmoid: applyOneDNN(dnnl_eltwise_logistic, to: &output)
+        case .tanh: applyOneDNN(dnnl_eltwise_tanh, to: &output)
         }
         // Every derivative here can be read off the output (for the rectifiers, its sign is the input's).
         cached = training ? output : nil
         return output
+    }
+
+    /// `algorithm` over the whole batch, in place.
+    private func applyOneDNN(_ algorithm: dnnl_alg_kind_t, to values: inout Tensor) {
+        let (batch, items) = (values.batch, values.itemCount)
+        let primitive = transcendental.value(for: batch) {
+            var description = dnnl_eltwise_desc_t()
+            var data = OneDNN.descriptor([batch, items], dnnl_nc)
+            OneDNN.check(dnnl_eltwise_forward_desc_init(&description, dnnl_forward_inference, algorithm, &data, 0, 0),
+                         "describing an activation")
+            return DNNLPrimitive(&description)
+        }
+        values.data.withUnsafeMutableBufferPointer { buffer in
+            let pointer = UnsafeMutableRawPointer(buffer.baseAddress!)
+            primitive.execute([(DNNL_ARG_SRC_0, pointer), (DNNL_ARG_DST_0, pointer)])
+        }
     }
 
     public func backward(_ outputGradient: consuming Tensor, needsInputGradient: Bool) -> Tensor? {
@@ -88,14 +104,6 @@ enum ActivationKernels {
 
     static func leakyRelu(_ y: UnsafeMutableBufferPointer<Float>, alpha: Float) {
         SIMDLoop.update(y, { $0.replacing(with: $0 * alpha, where: $0 .< 0) }, { $0 < 0 ? $0 * alpha : $0 })
-    }
-
-    static func sigmoid(_ y: UnsafeMutableBufferPointer<Float>) {
-        for i in 0..<y.count { y[i] = 1 / (1 + Foundation.exp(-y[i])) }
-    }
-
-    static func tanh(_ y: UnsafeMutableBufferPointer<Float>) {
-        for i in 0..<y.count { y[i] = Foundation.tanh(y[i]) }
     }
 
     static func reluGradient(_ g: UnsafeMutableBufferPointer<Float>, output y: UnsafeBufferPointer<Float>) {
