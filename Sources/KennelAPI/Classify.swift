@@ -36,6 +36,17 @@ extension Router.Builder {
     /// at most a few megapixels however it is compressed, a few milliseconds.
     static let inlineImageBytes = 4096
 
+    /// The served model; on a polling thread only one already loaded (evicted since the server chose to run the
+    /// request there, it is loaded in the background and the client asked to retry, rather than read from disk
+    /// on a thread that serves other connections).
+    private static func model(_ name: String, for request: Request, _ context: APIContext) throws -> ServedModel {
+        guard request.runsOnPollingThread else { return try context.models.served(name) }
+        if let model = context.models.resident(name) { return model }
+        context.work.async { _ = try? context.models.served(name) }
+        throw HTTPError(.serviceUnavailable, code: "loading", message: "model '\(name)' is loading; retry",
+                        headers: ["Retry-After": "1"])
+    }
+
     static func isInlineImage(_ request: Request) -> Bool {
         request.body.count <= inlineImageBytes
             && !(request.headers["Content-Type"] ?? "").lowercased().hasPrefix("application/json")
@@ -46,7 +57,7 @@ extension Router.Builder {
     /// `{"instances":[{"b64":"…"}]}` (an array of answers, one per instance).
     static func classify(_ request: Request, _ context: APIContext) throws -> Response {
         let name = try request.parameters.require("name")
-        let model = try APIErrors.map { try context.models.served(name) }
+        let model = try APIErrors.map { try Self.model(name, for: request, context) }
         let topK = try request.query["top_k"].map { raw -> Int in
             guard let value = Int(raw), value >= 1 else { throw HTTPError.badRequest("top_k must be a positive integer") }
             return value

@@ -80,7 +80,7 @@ extension Router.Builder {
         // polling thread and answered from the model's thread: no lane, one handoff each way.
         let small: @Sendable (Request) -> Bool = { request in
             request.form == nil && Self.isInlineImage(request)
-                && context.models.isResident(request.parameters["name"] ?? "")
+                && context.models.resident(request.parameters["name"] ?? "") != nil
         }
         for method in [HTTPMethod.post, .put] {
             on(method, "/v1/models/{name}:classify",

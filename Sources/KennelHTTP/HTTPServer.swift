@@ -372,6 +372,8 @@ extension HTTPServer {
             return send(limit.rejection.response, for: exchange, on: connection)
         }
         if let runsInline, runsInline(request.with(parameters)) {
+            var request = request
+            request.runsOnPollingThread = true
             let response = router.answer(resolution, request: request)
             guard case .pending(let pending) = response.body, pending.resolution == nil else {
                 limit?.leave()

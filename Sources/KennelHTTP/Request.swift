@@ -14,6 +14,9 @@ public struct Request: Sendable {
     public var form: [FormPart]?
     /// Values captured by the matched route pattern (`{id}` → `parameters["id"]`).
     public var parameters: Parameters
+    /// Whether the handler runs on a polling thread (a lanes route's `runsInline` pick): it must not block, and
+    /// hands anything slow on, answering `.pending`.
+    public internal(set) var runsOnPollingThread = false
 
     public init(method: HTTPMethod, path: String, query: [String: String] = [:], headers: HTTPHeaders = HTTPHeaders(),
                 body: Data = Data(), form: [FormPart]? = nil, parameters: Parameters = Parameters()) {

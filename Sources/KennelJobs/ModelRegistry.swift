@@ -344,18 +344,17 @@ public final class ModelRegistry: Sendable {
         }
     }
 
-    /// Whether `name` is loaded in this process now (so `served` would not touch the disk).
-    public func isResident(_ name: String) -> Bool {
-        cache.withLock { $0[name] != nil }
+    /// The served version of `name` if it is loaded in this process now (never touching the disk), marked used.
+    public func resident(_ name: String) -> ServedModel? {
+        cache.withLock { resident in
+            resident.touch(name)
+            return resident[name]
+        }
     }
 
     /// The served version of `name`, loaded on first use and kept while the memory budget allows.
     public func served(_ name: String) throws -> ServedModel {
-        let cached = cache.withLock { resident -> ServedModel? in
-            resident.touch(name)
-            return resident[name]
-        }
-        if let cached { return cached }
+        if let cached = resident(name) { return cached }
         guard let version = try store.pool.read({ try Self.servedVersion(of: name, in: $0) }) else {
             throw RegistryError.unknownModel(name)
         }

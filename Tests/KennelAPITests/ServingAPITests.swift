@@ -364,3 +364,25 @@ extension ServingAPITests {
         #expect(versions.map { $0["precision"] as? String } == ["int8", "bf16"])
     }
 }
+
+extension ServingAPITests {
+    /// A small image runs on the polling thread only for a model already loaded; if the model was let go in
+    /// between, that thread does not read it from disk: the client is asked to retry while it loads elsewhere.
+    @Test func aModelEvictedBeforeAnInlineRequestLoadsInTheBackground() throws {
+        let live = try LiveServer()
+        let job = try live.trainedJob(epochs: 1)
+        #expect(try live.request("POST", "/v1/models", json: #"{"name":"tones","job_id":\#(job)}"#).status == 201)
+        // Another process's registry: the model is served but not loaded here.
+        let fresh = ModelRegistry(store: live.store, dataDirectory: live.directory.url.appendingPathComponent("var"))
+        let router = APIRouter.make(staticFiles: try StaticFiles(directory: repositoryRoot.path + "/public"),
+                                    context: APIContext(store: live.store, jobs: live.jobs, models: fresh,
+                                                        metrics: ServerMetrics()))
+        var request = Request(method: .post, path: "/v1/models/tones:classify", body: Data(try png(level: 40)))
+        request.runsOnPollingThread = true
+        let loading = router.respond(to: request)
+        #expect(loading.status == .serviceUnavailable && loading.headers["Retry-After"] == "1")
+        let deadline = Date().addingTimeInterval(10)
+        while fresh.resident("tones") == nil && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
+        #expect(router.respond(to: request).status == .ok)
+    }
+}
