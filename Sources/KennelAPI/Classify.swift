@@ -32,9 +32,12 @@ public struct ClassifyAnswer: Encodable, Sendable {
 }
 
 extension Router.Builder {
-    /// A raw image body this small is decoded where the request arrived, without waiting for the decode budget:
-    /// at most a few megapixels however it is compressed, a few milliseconds.
+    /// A raw image body this small never waits for the decode budget (a busy budget is a 503 at once).
     static let inlineImageBytes = 4096
+    /// … and is decoded where the request arrived (a polling thread) when its header announces at most this many
+    /// pixels: a fraction of a millisecond. A 4 KB file can announce far more (megapixels of flat color compress
+    /// that well), and those go to a lane like any other.
+    static let inlinePixels = 256 * 256
 
     /// The served model; on a polling thread only one already loaded (evicted since the server chose to run the
     /// request there, it is loaded in the background and the client asked to retry, rather than read from disk
@@ -47,9 +50,14 @@ extension Router.Builder {
                         headers: ["Retry-After": "1"])
     }
 
-    static func isInlineImage(_ request: Request) -> Bool {
-        request.body.count <= inlineImageBytes
-            && !(request.headers["Content-Type"] ?? "").lowercased().hasPrefix("application/json")
+    /// Whether a classification is quick enough to start on the polling thread: one small raw image of few
+    /// pixels, for a model already loaded.
+    static func runsInline(_ request: Request, _ context: APIContext) -> Bool {
+        guard request.form == nil, request.body.count <= inlineImageBytes,
+              !(request.headers["Content-Type"] ?? "").lowercased().hasPrefix("application/json"),
+              let header = try? context.decoder.inspect([UInt8](request.body)),
+              header.width * header.height <= inlinePixels else { return false }
+        return context.models.resident(request.parameters["name"] ?? "") != nil
     }
 
     /// Classifies the request's images: a raw JPEG/PNG body (curl -T, --data-binary), multipart form files

@@ -76,15 +76,12 @@ extension Router.Builder {
             return .json(try Self.model(named: served.name, version: served.version, context))
         }
 
-        // PUT too: `curl -T image.jpg URL` uploads with PUT. A small image for a loaded model is decoded on the
-        // polling thread and answered from the model's thread: no lane, one handoff each way.
-        let small: @Sendable (Request) -> Bool = { request in
-            request.form == nil && Self.isInlineImage(request)
-                && context.models.resident(request.parameters["name"] ?? "") != nil
-        }
+        // PUT too: `curl -T image.jpg URL` uploads with PUT. A small image of few pixels for a loaded model is
+        // decoded on the polling thread and answered from the model's thread: no lane, one handoff each way.
         for method in [HTTPMethod.post, .put] {
             on(method, "/v1/models/{name}:classify",
-               execution: .lanes(context.classify, limit: context.classifyLimit, runsInline: small)) { request in
+               execution: .lanes(context.classify, limit: context.classifyLimit,
+                                 runsInline: { Self.runsInline($0, context) })) { request in
                 try context.authorize(request)
                 return try Self.classify(request, context)
             }

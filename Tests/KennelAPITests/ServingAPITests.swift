@@ -386,3 +386,33 @@ extension ServingAPITests {
         #expect(router.respond(to: request).status == .ok)
     }
 }
+
+extension ServingAPITests {
+    /// What runs on a polling thread: one small raw image of few pixels for a loaded model; a small file that
+    /// announces millions of pixels, several files, JSON, a large body or a model not loaded go to a lane.
+    @Test func onlySmallFewPixelImagesForLoadedModelsRunInline() throws {
+        let live = try LiveServer()
+        let job = try live.trainedJob(epochs: 1)
+        #expect(try live.request("POST", "/v1/models", json: #"{"name":"tones","job_id":\#(job)}"#).status == 201)
+        func request(_ body: [UInt8], model: String = "tones", type: String = "image/png") -> Request {
+            var request = Request(method: .post, path: "/v1/models/\(model):classify", headers: ["Content-Type": type],
+                                  body: Data(body))
+            request.parameters = Parameters(["name": model])
+            return request
+        }
+        let small = try png(level: 40)
+        // 2000×2000 of one gray: 4 megapixels in a few kilobytes.
+        let flat = try ImageEncoder.png(Image(width: 2000, height: 2000, channels: 1))
+        #expect(flat.count <= Router.Builder.inlineImageBytes, "the flat image takes \(flat.count) bytes")
+        let large = try ImageEncoder.png(Image(width: 300, height: 300, channels: 1,
+                                               pixels: (0..<90_000).map { Float(($0 * 7919) % 251) }))
+        #expect(Router.Builder.runsInline(request(small), live.context))
+        #expect(!Router.Builder.runsInline(request(flat), live.context))
+        #expect(!Router.Builder.runsInline(request(large), live.context))
+        #expect(!Router.Builder.runsInline(request(small, model: "absent"), live.context))
+        #expect(!Router.Builder.runsInline(request(small, type: "application/json"), live.context))
+        // Both ways answer the same.
+        let flatAnswer = try live.request("POST", "/v1/models/tones:classify", body: flat)
+        #expect(flatAnswer.status == 200)
+    }
+}
