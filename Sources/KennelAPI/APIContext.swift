@@ -27,8 +27,6 @@ public struct APIContext: Sendable {
     let decoder: ImageDecoder
     /// Where requests that touch the disk or the queue run, off the HTTP polling threads.
     let work = DispatchQueue(label: "kennel.api", qos: .userInitiated, attributes: .concurrent)
-    /// The same decoder without waiting for the budget, for images decoded on an HTTP polling thread.
-    let impatientDecoder: ImageDecoder
     /// Classification runs on its own lanes, never behind other requests; a lane per admitted request (up to 128),
     /// so requests that wait (several images, a model loading) each wait on their own thread. One image leaves
     /// its lane once it is decoded and queued for the model.
@@ -38,9 +36,6 @@ public struct APIContext: Sendable {
                 datasetsRoot: URL? = nil, limits: ServerLimits = ServerLimits(), heartbeatSeconds: TimeInterval = 15) {
         self.limits = limits
         decoder = limits.decoder()
-        var impatient = decoder
-        impatient.waitsForBudget = false
-        impatientDecoder = impatient
         let classifyCapacity = limits.classifyCapacity
         self.metrics = metrics
         self.store = store
@@ -51,6 +46,13 @@ public struct APIContext: Sendable {
         classifyLimit = AdmissionLimit(capacity: classifyCapacity, work: "classification")
         classify = QueueLanes(label: "kennel.classify", count: min(classifyCapacity, 128))
         self.heartbeatSeconds = heartbeatSeconds
+    }
+
+    /// The same decoder without waiting for the budget, for images that must not hold their thread.
+    var impatientDecoder: ImageDecoder {
+        var impatient = decoder
+        impatient.waitsForBudget = false
+        return impatient
     }
 
     /// Refuses a mutating request without the configured token (constant-time comparison).

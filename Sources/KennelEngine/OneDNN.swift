@@ -129,11 +129,19 @@ final class DNNLPrimitive {
         dnnl_primitive_desc_query_md(descriptor, query, index).pointee
     }
 
-    /// Runs the primitive on `arguments` (a `DNNL_ARG_*` and the buffer it reads or writes) and waits for it.
-    func execute(_ arguments: [(Int32, UnsafeMutableRawPointer)]) {
+    /// Where this primitive records what its backward pass needs (max pooling's argmax, LRN's norms), made on
+    /// first use; nil when it records nothing. One per primitive, as a layer runs one pass at a time.
+    lazy var workspace: DNNLBuffer? = {
+        let descriptor = memoryDescriptor(dnnl_query_workspace_md)
+        return OneDNN.bytes(descriptor) > 0 ? DNNLBuffer(descriptor) : nil
+    }()
+
+    /// Runs the primitive on `arguments` (a `DNNL_ARG_*` and the buffer it reads or writes), and `workspace` when
+    /// given, and waits for it.
+    func execute(_ arguments: [(Int32, UnsafeMutableRawPointer)], workspace: DNNLBuffer? = nil) {
         var exec = [dnnl_exec_arg_t]()
-        exec.reserveCapacity(arguments.count)
-        for (argument, buffer) in arguments {
+        exec.reserveCapacity(arguments.count + 1)
+        for (argument, buffer) in arguments + (workspace.map { [(DNNL_ARG_WORKSPACE, $0.pointer)] } ?? []) {
             let memory = memory(for: argument)
             OneDNN.check(dnnl_memory_set_data_handle(memory, buffer), "binding argument \(argument)")
             exec.append(dnnl_exec_arg_t(arg: argument, memory: memory))

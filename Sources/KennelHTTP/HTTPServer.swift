@@ -379,10 +379,7 @@ extension HTTPServer {
                 limit?.leave()
                 return send(response, for: exchange, on: connection)
             }
-            exchange.awaitingHandler = true
-            MHD_suspend_connection(connection)
-            pending.whenResolved(Self.answered(exchange, response, limit, CPointer(connection)))
-            return true
+            return suspend(exchange, until: pending, answering: response, leaving: limit, connection: connection)
         }
         exchange.awaitingHandler = true
         MHD_suspend_connection(connection)
@@ -393,6 +390,16 @@ extension HTTPServer {
             // A pending answer keeps its place in the limit and its connection suspended until it is resolved.
             if case .pending(let pending) = response.body { pending.whenResolved(answered) } else { answered() }
         }
+        return true
+    }
+
+    /// Suspends the connection until `pending` is resolved; then `response` (whose body it is) is handed over, its
+    /// place in `limit` left, and the connection woken to send it through `complete`.
+    private func suspend(_ exchange: Exchange, until pending: PendingResponse, answering response: Response,
+                         leaving limit: AdmissionLimit?, connection: OpaquePointer) -> Bool {
+        exchange.awaitingHandler = true
+        MHD_suspend_connection(connection)
+        pending.whenResolved(Self.answered(exchange, response, limit, CPointer(connection)))
         return true
     }
 
@@ -411,11 +418,8 @@ extension HTTPServer {
         let reply: OpaquePointer?
         switch response.body {
         case .pending(let pending) where pending.resolution == nil:
-            // Answered later (an inline route's handler): wait suspended, then come back through `complete`.
-            exchange.awaitingHandler = true
-            MHD_suspend_connection(connection)
-            pending.whenResolved(Self.answered(exchange, response, nil, CPointer(connection)))
-            return true
+            // Answered later by an inline route's handler.
+            return suspend(exchange, until: pending, answering: response, leaving: nil, connection: connection)
         case .pending(let pending):
             return send(router.finish(pending, method: exchange.method, path: exchange.path), for: exchange,
                         on: connection)

@@ -137,13 +137,19 @@ final class BatchingPredictor: Sendable {
 
     /// Class probabilities for one input, waiting for them.
     func predict(_ input: [Float]) throws -> Prediction {
-        let answer = Mutex<Result<Prediction, any Error>?>(nil)
-        let answered = DispatchSemaphore(value: 0)
-        try predict(input) { result in
-            answer.withLock { $0 = result }
-            answered.signal()
-        }
-        answered.wait()
-        return try answer.withLock { $0! }.get()
+        try waitingFor { completion in try predict(input, completion: completion) }.get()
     }
+}
+
+/// What `start` hands to the completion it is given (on another thread), once it has: the blocking form of a
+/// call that answers through a completion.
+func waitingFor<Value: Sendable>(_ start: (@escaping @Sendable (Value) -> Void) throws -> Void) rethrows -> Value {
+    let answer = Mutex<Value?>(nil)
+    let answered = DispatchSemaphore(value: 0)
+    try start { value in
+        answer.withLock { $0 = value }
+        answered.signal()
+    }
+    answered.wait()
+    return answer.withLock { $0! }
 }

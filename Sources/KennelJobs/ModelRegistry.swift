@@ -95,14 +95,7 @@ public final class ServedModel: Sendable {
     /// The `topK` most probable classes (clamped to 1…class count) for encoded image bytes, prepared exactly as at
     /// training time.
     public func classify(_ bytes: [UInt8], topK: Int = 5, decoder: ImageDecoder = ImageDecoder()) throws -> Classification {
-        let answer = Mutex<(@Sendable () throws -> Classification)?>(nil)
-        let answered = DispatchSemaphore(value: 0)
-        try classify(bytes, topK: topK, decoder: decoder) { classification in
-            answer.withLock { $0 = classification }
-            answered.signal()
-        }
-        answered.wait()
-        return try answer.withLock { $0! }()
+        try waitingFor { completion in try classify(bytes, topK: topK, decoder: decoder, completion: completion) }()
     }
 
     /// The same without waiting: decodes on the calling thread (throwing what the image's decoding throws), queues
@@ -259,9 +252,8 @@ public final class ModelRegistry: Sendable {
         }
         let reduced = try InferenceGraph(freezing: model, precision: precision, calibration: calibration)
         func accuracy(_ graph: InferenceGraph) throws -> Double {
-            let evaluation = try Evaluation(classes: model.classCount, inputShape: model.inputShape, shard: shard,
-                                            batchSize: 64, logits: graph.logits)
-            return Double(evaluation.correct) / Double(evaluation.count)
+            try Evaluation(classes: model.classCount, inputShape: model.inputShape, shard: shard, batchSize: 64,
+                           logits: graph.logits).exactAccuracy
         }
         let (fp32, measured) = (try accuracy(reference), try accuracy(reduced))
         guard fp32 - measured <= Self.allowedAccuracyDrop else {

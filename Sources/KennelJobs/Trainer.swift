@@ -201,8 +201,7 @@ public struct Trainer {
 /// A model's loss, accuracy, top-5 accuracy and confusion matrix on a shard's test split.
 struct Evaluation {
     let loss: Float
-    let accuracy: Float
-    /// Correct answers and images, for an accuracy in Double without Float's rounding.
+    /// Correct answers and images.
     let correct: Int
     let count: Int
     let top5Accuracy: Float
@@ -237,11 +236,15 @@ struct Evaluation {
             count += batch.count
         }
         loss = count > 0 ? Float(totalLoss / Double(count)) : 0
-        accuracy = count > 0 ? Float(correct) / Float(count) : 0
         (self.correct, self.count) = (correct, count)
         top5Accuracy = count > 0 ? Float(top5) / Float(count) : 0
         self.confusion = confusion
     }
+
+    var accuracy: Float { count > 0 ? Float(correct) / Float(count) : 0 }
+
+    /// The accuracy in Double, without Float's rounding (what a promotion records).
+    var exactAccuracy: Double { count > 0 ? Double(correct) / Double(count) : 0 }
 
     /// The checkpoint's `metrics_json`: the test scalars and the confusion matrix.
     var metricsJson: String {

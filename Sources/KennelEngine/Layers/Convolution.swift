@@ -110,7 +110,7 @@ public final class ConvolutionLayer: Layer {
 final class ConvolutionPrimitives {
     /// The training forward pass (keeps what the backward primitives need).
     let forward: DNNLPrimitive
-    let forwardWeights: WeightLayout
+    fileprivate let forwardWeights: WeightLayout
     private let operation: Operation
 
     init(batch: Int, geometry: WindowGeometry, channels: Int, filters: Int) {
@@ -122,7 +122,7 @@ final class ConvolutionPrimitives {
     }
 
     /// dK and db from the input and dY; built on the first backward pass (serving never needs it).
-    lazy var backwardWeights: (primitive: DNNLPrimitive, layout: WeightLayout) = {
+    fileprivate lazy var backwardWeights: (primitive: DNNLPrimitive, layout: WeightLayout) = {
         var description = dnnl_convolution_desc_t()
         var (source, weights, bias, destination) = Self.descriptors(operation)
         let (strides, before, after) = operation.geometry.oneDNNWindow
@@ -135,7 +135,7 @@ final class ConvolutionPrimitives {
     }()
 
     /// dX from dY and the kernel.
-    lazy var backwardData: (primitive: DNNLPrimitive, weights: WeightLayout) = {
+    fileprivate lazy var backwardData: (primitive: DNNLPrimitive, weights: WeightLayout) = {
         var description = dnnl_convolution_desc_t()
         var (source, weights, _, destination) = Self.descriptors(operation)
         let (strides, before, after) = operation.geometry.oneDNNWindow
@@ -183,7 +183,7 @@ final class ConvolutionPrimitives {
 
 /// A kernel's layout as a primitive chose it, beside the engine's plain HWIO: `load` brings HWIO values into the
 /// chosen layout (or hands them over as they are when the two agree), `store` brings a gradient back.
-final class WeightLayout {
+private final class WeightLayout {
     private let buffer: DNNLBuffer?
     private let toChosen: DNNLPrimitive?
     private let toPlain: DNNLPrimitive?

@@ -212,13 +212,9 @@ public final class LocalResponseNormalizationLayer: Layer {
         var output = Tensor(uninitialized: input.shape)
         input.data.withUnsafeBufferPointer { source in
             output.data.withUnsafeMutableBufferPointer { target in
-                var arguments: [(Int32, UnsafeMutableRawPointer)] = [
-                    (DNNL_ARG_SRC_0, .init(mutating: source.baseAddress!)), (DNNL_ARG_DST_0, .init(target.baseAddress!)),
-                ]
-                if training, let workspace = primitives.workspace {
-                    arguments.append((DNNL_ARG_WORKSPACE, workspace.pointer))
-                }
-                (training ? primitives.training : primitives.inference).execute(arguments)
+                (training ? primitives.training : primitives.inference).execute(
+                    [(DNNL_ARG_SRC_0, .init(mutating: source.baseAddress!)), (DNNL_ARG_DST_0, .init(target.baseAddress!))],
+                    workspace: training ? primitives.training.workspace : nil)
             }
         }
         cached = training ? (input, primitives) : nil
@@ -234,13 +230,10 @@ public final class LocalResponseNormalizationLayer: Layer {
         input.data.withUnsafeBufferPointer { source in
             outputGradient.data.withUnsafeBufferPointer { upstream in
                 inputGradient.data.withUnsafeMutableBufferPointer { target in
-                    var arguments: [(Int32, UnsafeMutableRawPointer)] = [
-                        (DNNL_ARG_SRC_0, .init(mutating: source.baseAddress!)),
-                        (DNNL_ARG_DIFF_DST_0, .init(mutating: upstream.baseAddress!)),
-                        (DNNL_ARG_DIFF_SRC_0, .init(target.baseAddress!)),
-                    ]
-                    if let workspace = primitives.workspace { arguments.append((DNNL_ARG_WORKSPACE, workspace.pointer)) }
-                    primitives.backward.execute(arguments)
+                    primitives.backward.execute([(DNNL_ARG_SRC_0, .init(mutating: source.baseAddress!)),
+                                                 (DNNL_ARG_DIFF_DST_0, .init(mutating: upstream.baseAddress!)),
+                                                 (DNNL_ARG_DIFF_SRC_0, .init(target.baseAddress!))],
+                                                workspace: primitives.training.workspace)
                 }
             }
         }
@@ -270,12 +263,6 @@ private final class LRNPrimitives {
                      "describing a local response normalization")
         return DNNLPrimitive(&description)
     }
-
-    /// What the training pass keeps for the backward pass (nil when oneDNN needs none).
-    lazy var workspace: DNNLBuffer? = {
-        let descriptor = training.memoryDescriptor(dnnl_query_workspace_md)
-        return OneDNN.bytes(descriptor) > 0 ? DNNLBuffer(descriptor) : nil
-    }()
 
     /// Built on first use (a training job may never evaluate).
     lazy var inference = Self.forward(data, parameters, dnnl_forward_inference)

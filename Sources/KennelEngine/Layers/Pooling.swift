@@ -46,15 +46,11 @@ public final class PoolingLayer: Layer {
         let batch = input.batch
         let primitives = primitives(batch: batch)
         var output = Tensor(uninitialized: [batch] + outputShape)
-        let workspace = training ? primitives.workspace : nil
         input.data.withUnsafeBufferPointer { source in
             output.data.withUnsafeMutableBufferPointer { target in
-                var arguments: [(Int32, UnsafeMutableRawPointer)] = [
-                    (DNNL_ARG_SRC_0, .init(mutating: source.baseAddress!)),
-                    (DNNL_ARG_DST_0, .init(target.baseAddress!)),
-                ]
-                if let workspace { arguments.append((DNNL_ARG_WORKSPACE, workspace.pointer)) }
-                (training ? primitives.training : primitives.inference).execute(arguments)
+                (training ? primitives.training : primitives.inference).execute(
+                    [(DNNL_ARG_SRC_0, .init(mutating: source.baseAddress!)), (DNNL_ARG_DST_0, .init(target.baseAddress!))],
+                    workspace: training ? primitives.training.workspace : nil)
             }
         }
         cached = training ? primitives : nil
@@ -69,12 +65,9 @@ public final class PoolingLayer: Layer {
         var inputGradient = Tensor(uninitialized: [primitives.batch] + inputShape)
         outputGradient.data.withUnsafeBufferPointer { upstream in
             inputGradient.data.withUnsafeMutableBufferPointer { target in
-                var arguments: [(Int32, UnsafeMutableRawPointer)] = [
-                    (DNNL_ARG_DIFF_DST_0, .init(mutating: upstream.baseAddress!)),
-                    (DNNL_ARG_DIFF_SRC_0, .init(target.baseAddress!)),
-                ]
-                if let workspace = primitives.workspace { arguments.append((DNNL_ARG_WORKSPACE, workspace.pointer)) }
-                primitives.backward.execute(arguments)
+                primitives.backward.execute([(DNNL_ARG_DIFF_DST_0, .init(mutating: upstream.baseAddress!)),
+                                             (DNNL_ARG_DIFF_SRC_0, .init(target.baseAddress!))],
+                                            workspace: primitives.training.workspace)
             }
         }
         return inputGradient
@@ -112,13 +105,6 @@ private final class PoolingPrimitives {
                      "describing a pooling")
         return DNNLPrimitive(&description)
     }
-
-    /// Max pooling's record of where each maximum was (nil for average pooling), written by a training pass and
-    /// read by its backward pass; one per batch size, as a layer runs one pass at a time.
-    lazy var workspace: DNNLBuffer? = {
-        let descriptor = training.memoryDescriptor(dnnl_query_workspace_md)
-        return OneDNN.bytes(descriptor) > 0 ? DNNLBuffer(descriptor) : nil
-    }()
 
     /// Built on first use (a training job may never evaluate).
     lazy var inference = Self.forward(source, destination, algorithm, window, kernel, dnnl_forward_inference)
