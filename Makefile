@@ -5,23 +5,26 @@ DEBIAN_PACKAGES := libmicrohttpd-dev libturbojpeg0-dev libpng-dev libsqlite3-dev
 BENCH_PACKAGES := wrk curl libjpeg-turbo-progs
 # The dashboard's browser test: headless Chromium driven by Selenium, all from Debian (run with /usr/bin/python3).
 BROWSER_TEST_PACKAGES := chromium chromium-driver python3-selenium
+# The store's tests run on PostgreSQL too, against a throwaway server (tools/postgres/throwaway.sh).
+POSTGRES_TEST_PACKAGES := postgresql
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SWIFT_TEST_FLAGS ?=
 
 FUZZ_SECONDS ?= 600
 FUZZ_TARGETS := FuzzImage FuzzDataFiles FuzzHTTP FuzzAPI
 
-.PHONY: run test bench fuzz build release deps bench-deps browser-test-deps install-packages clean
+.PHONY: run test bench fuzz build release deps bench-deps browser-test-deps postgres-test-deps install-packages clean
 
 ## Install missing Debian packages (apt-get update first), build in release mode, start the server.
 run: deps release
 	.build/release/kennel serve
 
-## Install missing Debian packages, build, run every test (Swift Testing; there are no XCTest cases), then the
-## dashboard in headless Chromium against the built server (screenshots in .build/browser-test/).
-test: deps browser-test-deps
+## Install missing Debian packages, build, run every test (Swift Testing; there are no XCTest cases) beside a
+## throwaway PostgreSQL server, then the dashboard in headless Chromium against the built server (screenshots in
+## .build/browser-test/).
+test: deps browser-test-deps postgres-test-deps
 	swift build $(SWIFT_TEST_FLAGS)
-	swift test --disable-xctest $(SWIFT_TEST_FLAGS)
+	tools/postgres/throwaway.sh swift test --disable-xctest $(SWIFT_TEST_FLAGS)
 	Tests/browser/run.sh "$$(swift build $(SWIFT_TEST_FLAGS) --show-bin-path)/kennel"
 
 ## Benchmarks, one JSON line each: HTTP /healthz against a raw libmicrohttpd floor; classification under wrk
@@ -60,6 +63,9 @@ bench-deps:
 
 browser-test-deps:
 	@$(MAKE) --no-print-directory install-packages PACKAGES="$(BROWSER_TEST_PACKAGES)"
+
+postgres-test-deps:
+	@$(MAKE) --no-print-directory install-packages PACKAGES="$(POSTGRES_TEST_PACKAGES)"
 
 # Installs whichever of $(PACKAGES) dpkg does not list as installed.
 install-packages:

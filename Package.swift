@@ -20,6 +20,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", exact: "3.12.3"),
         .package(url: "https://github.com/apple/swift-metrics", exact: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", exact: "2.4.1"),
+        .package(url: "https://github.com/vapor/postgres-nio", exact: "1.33.2"),
     ],
     targets: [
         // C libraries, reached through module maps and prefixed shim headers.
@@ -37,12 +38,12 @@ let package = Package(
         .target(name: "KennelData", dependencies: ["KennelImage", "CZlib"]),
         .target(name: "KennelStore", dependencies: [
             .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "PostgresNIO", package: "postgres-nio"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "KennelJobs", dependencies: [
             "KennelStore", "KennelData", "KennelEngine", "KennelImage",
             .product(name: "Crypto", package: "swift-crypto"),
-            .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
         ]),
@@ -52,28 +53,25 @@ let package = Package(
         ]),
         .target(name: "KennelAPI", dependencies: [
             "KennelHTTP", "KennelJobs", "KennelStore", "KennelImage",
-            .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "Prometheus", package: "swift-prometheus"),
         ], resources: [.embedInCode("openapi.json")]),
         .executableTarget(name: "kennel", dependencies: [
             "KennelAPI", "KennelHTTP", "KennelStore", "KennelEngine", "KennelData", "KennelImage", "KennelJobs",
-            .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
 
-        // Raw-socket HTTP client, temporary directories and small image folders shared by the test targets.
-        .target(name: "KennelTestSupport", dependencies: ["KennelImage"], path: "Tests/KennelTestSupport"),
+        // Raw-socket HTTP client, temporary directories, scratch databases on either engine and small image folders
+        // shared by the test targets.
+        .target(name: "KennelTestSupport", dependencies: ["KennelImage", "KennelStore"], path: "Tests/KennelTestSupport"),
         .testTarget(name: "KennelEngineTests", dependencies: ["KennelTestSupport", "KennelEngine"]),
         .testTarget(name: "KennelImageTests", dependencies: [
             "KennelTestSupport", "KennelImage", "CPNG", "CTurboJPEG", "CZlib",
         ]),
         .testTarget(name: "KennelDataTests", dependencies: ["KennelTestSupport", "KennelData", "KennelImage"]),
-        .testTarget(name: "KennelStoreTests", dependencies: [
-            "KennelTestSupport", "KennelStore", .product(name: "GRDB", package: "GRDB.swift"),
-        ]),
+        .testTarget(name: "KennelStoreTests", dependencies: ["KennelTestSupport", "KennelStore"]),
         .testTarget(name: "KennelJobsTests", dependencies: [
             "KennelTestSupport", "KennelJobs", "KennelStore", "KennelData", "KennelEngine", "KennelImage",
             .product(name: "MetricsTestKit", package: "swift-metrics"),
@@ -84,7 +82,6 @@ let package = Package(
         ]),
         .testTarget(name: "KennelCLITests", dependencies: [
             "KennelTestSupport", "KennelImage", "KennelStore", "KennelEngine",
-            .product(name: "GRDB", package: "GRDB.swift"),
         ]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import KennelJobs
 import KennelStore
 
@@ -57,12 +56,12 @@ struct JobBody: Encodable {
     }
 
     /// The answers for `jobs`, with their best test accuracies read in one query.
-    static func list(_ jobs: [JobRecord], _ db: Database) throws -> [JobBody] {
+    static func list(_ jobs: [JobRecord], _ db: any SQLSession) throws -> [JobBody] {
         let ids = jobs.compactMap(\.id)
-        let best = try Dictionary(uniqueKeysWithValues: Row.fetchAll(db, sql: """
+        let best = try Dictionary(uniqueKeysWithValues: db.fetch("""
             SELECT job_id, MAX(value) AS best FROM metrics
-            WHERE tag = 'test/accuracy' AND job_id IN (SELECT value FROM json_each(?)) GROUP BY job_id
-            """, arguments: [String(describing: ids)]).map { (row: Row) -> (Int64, Double) in (row["job_id"], row["best"]) })
+            WHERE tag = 'test/accuracy' AND \(SQL.in("job_id", ids.count)) GROUP BY job_id
+            """, ids.map(\.sqlValue)).map { row -> (Int64, Double) in (try row.get("job_id"), try row.get("best")) })
         return jobs.map { JobBody($0, bestTestAccuracy: $0.id.flatMap { best[$0] }) }
     }
 }
@@ -109,11 +108,14 @@ struct ModelBody: Encodable {
     }
 
     /// The answers for `models`, with their checkpoints' job and accuracy and which versions are served.
-    static func list(_ models: [ModelRecord], _ db: Database) throws -> [ModelBody] {
-        let served = Dictionary(try Row.fetchAll(db, sql: "SELECT name, version FROM served_models")
-            .map { (row: Row) -> (String, Int) in (row["name"], row["version"]) }, uniquingKeysWith: { first, _ in first })
-        let checkpoints = Dictionary(uniqueKeysWithValues: try CheckpointRecord
-            .filter(keys: models.map(\.checkpointId)).fetchAll(db)
+    static func list(_ models: [ModelRecord], _ db: any SQLSession) throws -> [ModelBody] {
+        let served = Dictionary(try db.fetch("SELECT name, version FROM served_models")
+            .map { row -> (String, Int) in (try row.get("name"), try row.get("version")) },
+                                uniquingKeysWith: { first, _ in first })
+        let keys = Array(Set(models.map(\.checkpointId)))
+        let checkpoints = Dictionary(uniqueKeysWithValues: try db.records(CheckpointRecord.self,
+                                                                          "WHERE \(SQL.in("id", keys.count))",
+                                                                          keys.map(\.sqlValue))
             .map { ($0.id ?? 0, $0) })
         return models.map { model in
             let checkpoint = checkpoints[model.checkpointId]

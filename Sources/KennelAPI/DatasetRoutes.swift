@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import KennelHTTP
 import KennelJobs
 import KennelStore
@@ -18,9 +17,8 @@ extension Router.Builder {
 
         get("/v1/datasets") { request in
             let page = try PageRequest(request)
-            let datasets = try context.store.pool.read { db in
-                try DatasetRecord.filter(DatasetRecord.Columns.name > (page.after ?? ""))
-                    .order(DatasetRecord.Columns.name).limit(page.limit).fetchAll(db)
+            let datasets = try context.store.read { db in
+                try db.records(DatasetRecord.self, "WHERE name > ? ORDER BY name LIMIT ?", page.after ?? "", page.limit)
             }
             return page.response(datasets.map(DatasetBody.init), path: "/v1/datasets") { $0.name }
         }
@@ -34,7 +32,7 @@ extension Router.Builder {
 
         get("/v1/datasets/{name}") { request in
             let name = try request.parameters.require("name")
-            guard let dataset = try context.store.pool.read({ try DatasetRecord.fetchOne($0, key: name) }) else {
+            guard let dataset = try context.store.read({ try $0.record(DatasetRecord.self, "WHERE name = ?", name) }) else {
                 throw HTTPError.notFound("no dataset named '\(name)'")
             }
             return .json(DatasetBody(dataset))

@@ -1,6 +1,5 @@
 import Dispatch
 import Foundation
-import GRDB
 import KennelHTTP
 import KennelJobs
 import KennelStore
@@ -128,12 +127,10 @@ extension Router.Builder {
             let token = context.jobs.bus.subscribe(job: id) { events.receive($0) }
             events.stream.onTermination { context.jobs.bus.unsubscribe(token) }
             events.keepAlive(every: context.heartbeatSeconds, on: heartbeats)
-            let (stored, checkpoints, current) = try context.store.pool.read { db in
-                (try MetricRecord.filter(MetricRecord.Columns.jobId == id)
-                    .filter(MetricRecord.Columns.step >= cursor.step).fetchAll(db),
-                 try CheckpointRecord.filter(CheckpointRecord.Columns.jobId == id)
-                    .filter(CheckpointRecord.Columns.step >= cursor.step).fetchAll(db),
-                 try JobRecord.fetchOne(db, key: id)?.state ?? job.state)
+            let (stored, checkpoints, current) = try context.store.read { db in
+                (try db.records(MetricRecord.self, "WHERE job_id = ? AND step >= ?", id, cursor.step),
+                 try db.records(CheckpointRecord.self, "WHERE job_id = ? AND step >= ?", id, cursor.step),
+                 try db.record(JobRecord.self, "WHERE id = ?", id)?.state ?? job.state)
             }
             // Points not yet written are in the queue's buffer; they replace stored ones of the same key.
             var points: [String: MetricRecord] = [:]
@@ -159,13 +156,14 @@ extension Router.Builder {
             }
             guard !ids.isEmpty else { throw HTTPError.badRequest("name the runs: /v1/metrics.csv?jobs=1,2[&tags=…]") }
             let tags = request.query["tags"].map { $0.split(separator: ",").map(String.init) } ?? []
-            let points = try context.store.pool.read { db -> [MetricRecord] in
-                let known = try JobRecord.filter(ids.contains(JobRecord.Columns.id)).fetchCount(db)
-                guard known == Set(ids).count else { throw HTTPError.notFound("jobs \(ids) are not all known") }
-                var query = MetricRecord.filter(ids.contains(MetricRecord.Columns.jobId))
-                if !tags.isEmpty { query = query.filter(tags.contains(MetricRecord.Columns.tag)) }
-                return try query.order(MetricRecord.Columns.jobId, MetricRecord.Columns.tag, MetricRecord.Columns.step)
-                    .fetchAll(db)
+            let points = try context.store.read { db -> [MetricRecord] in
+                let unique = Array(Set(ids))
+                let known = try db.scalar(Int.self, "SELECT COUNT(*) AS value FROM jobs WHERE \(SQL.in("id", unique.count))",
+                                          unique.map(\.sqlValue))
+                guard known == unique.count else { throw HTTPError.notFound("jobs \(ids) are not all known") }
+                let tagFilter = tags.isEmpty ? "" : "AND \(SQL.in("tag", tags.count))"
+                return try db.records(MetricRecord.self, "WHERE \(SQL.in("job_id", unique.count)) \(tagFilter) ORDER BY job_id, tag, step",
+                                      unique.map(\.sqlValue) + tags.map(\.sqlValue))
             }
             var csv = "job_id,tag,step,wall_time,value\n"
             csv.reserveCapacity(points.count * 48)

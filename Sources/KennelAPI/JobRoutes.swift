@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import KennelHTTP
 import KennelJobs
 import KennelStore
@@ -88,10 +87,10 @@ extension Router.Builder {
             guard let after = try PageRequest.number(page.after ?? "0", of: "a job id") else {
                 return page.response([JobBody](), path: "/v1/jobs") { String($0.id) }
             }
-            let jobs = try context.store.pool.read { db in
-                var query = JobRecord.filter(JobRecord.Columns.id > after)
-                if let state { query = query.filter(JobRecord.Columns.state == state.rawValue) }
-                return try JobBody.list(try query.order(JobRecord.Columns.id).limit(page.limit).fetchAll(db), db)
+            let jobs = try context.store.read { db in
+                let jobs = try db.records(JobRecord.self, "WHERE id > ? \(state == nil ? "" : "AND state = ?") ORDER BY id LIMIT ?",
+                                          [after.sqlValue] + (state.map { [$0.sqlValue] } ?? []) + [page.limit.sqlValue])
+                return try JobBody.list(jobs, db)
             }
             return page.response(jobs, path: "/v1/jobs",
                                  query: state.map { "&state=\($0.rawValue)" } ?? "") { String($0.id) }
@@ -125,11 +124,11 @@ extension Router.Builder {
                 guard let step = Int(raw) else { throw HTTPError.badRequest("after_step must be an integer") }
                 return step
             } ?? -1
-            let points = try context.store.pool.read { db in
-                var query = MetricRecord.filter(MetricRecord.Columns.jobId == job.id!)
-                    .filter(MetricRecord.Columns.step > afterStep)
-                if let tag = request.query["tag"] { query = query.filter(MetricRecord.Columns.tag == tag) }
-                return try query.order(MetricRecord.Columns.step, MetricRecord.Columns.tag).fetchAll(db)
+            let points = try context.store.read { db in
+                let tag = request.query["tag"]
+                return try db.records(MetricRecord.self,
+                                      "WHERE job_id = ? AND step > ? \(tag == nil ? "" : "AND tag = ?") ORDER BY step, tag",
+                                      [job.id.sqlValue, afterStep.sqlValue] + (tag.map { [$0.sqlValue] } ?? []))
             }
             return .json(points.map(MetricBody.init))
         }
@@ -140,10 +139,9 @@ extension Router.Builder {
             guard let afterStep = try PageRequest.number(page.after ?? "-1", of: "a checkpoint's step") else {
                 return page.response([CheckpointBody](), path: "/v1/jobs/\(job.id!)/checkpoints") { String($0.step) }
             }
-            let records = try context.store.pool.read { db in
-                try CheckpointRecord.filter(CheckpointRecord.Columns.jobId == job.id!)
-                    .filter(CheckpointRecord.Columns.step > afterStep)
-                    .order(CheckpointRecord.Columns.step).limit(page.limit).fetchAll(db)
+            let records = try context.store.read { db in
+                try db.records(CheckpointRecord.self, "WHERE job_id = ? AND step > ? ORDER BY step LIMIT ?",
+                               job.id, afterStep, page.limit)
             }
             return page.response(records.map(CheckpointBody.init), path: "/v1/jobs/\(job.id!)/checkpoints") {
                 String($0.step)
@@ -154,7 +152,7 @@ extension Router.Builder {
     /// The answer for the job named by the `{id}` parameter, or 404.
     static func jobBody(_ request: Request, _ context: APIContext) throws -> JobBody {
         let job = try Self.job(request, context)
-        return try context.store.pool.read { db in try JobBody.list([job], db)[0] }
+        return try context.store.read { db in try JobBody.list([job], db)[0] }
     }
 
     /// The job named by the `{id}` parameter, or 404.

@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import KennelEngine
 import KennelHTTP
 import KennelImage
@@ -51,19 +50,18 @@ extension Router.Builder {
                                                + "got '\(cursor)'")
                 }
             } ?? ("", 0)
-            let models = try context.store.pool.read { db in
-                try ModelBody.list(try ModelRecord.filter(sql: "name > ? OR (name = ? AND version > ?)",
-                                                          arguments: [afterName, afterName, afterVersion])
-                    .order(ModelRecord.Columns.name, ModelRecord.Columns.version).limit(page.limit).fetchAll(db), db)
+            let models = try context.store.read { db in
+                try ModelBody.list(try db.records(ModelRecord.self, """
+                    WHERE name > ? OR (name = ? AND version > ?) ORDER BY name, version LIMIT ?
+                    """, afterName, afterName, afterVersion, page.limit), db)
             }
             return page.response(models, path: "/v1/models") { "\($0.name)@\($0.version)" }
         }
 
         get("/v1/models/{name}") { request in
             let name = try request.parameters.require("name")
-            let models = try context.store.pool.read { db in
-                try ModelBody.list(try ModelRecord.filter(ModelRecord.Columns.name == name)
-                    .order(ModelRecord.Columns.version).fetchAll(db), db)
+            let models = try context.store.read { db in
+                try ModelBody.list(try db.records(ModelRecord.self, "WHERE name = ? ORDER BY version", name), db)
             }
             guard !models.isEmpty else { throw HTTPError.notFound("no model named '\(name)'") }
             return .json(models)
@@ -135,10 +133,10 @@ extension Router.Builder {
 
     /// The served checkpoint's confusion matrix on its test split, as the trainer recorded it.
     private static func confusion(of name: String, _ context: APIContext) throws -> ConfusionBody {
-        let (model, checkpoint) = try context.store.pool.read { db -> (ModelRecord, CheckpointRecord) in
+        let (model, checkpoint) = try context.store.read { db -> (ModelRecord, CheckpointRecord) in
             guard let version = try ModelRegistry.servedVersion(of: name, in: db),
-                  let model = try ModelRecord.fetchOne(db, key: ["name": name, "version": version]),
-                  let checkpoint = try CheckpointRecord.fetchOne(db, key: model.checkpointId) else {
+                  let model = try db.record(ModelRecord.self, "WHERE name = ? AND version = ?", name, version),
+                  let checkpoint = try db.record(CheckpointRecord.self, "WHERE id = ?", model.checkpointId) else {
                 throw HTTPError.notFound("no model named '\(name)'")
             }
             return (model, checkpoint)
@@ -153,8 +151,8 @@ extension Router.Builder {
     }
 
     private static func model(named name: String, version: Int, _ context: APIContext) throws -> ModelBody {
-        try context.store.pool.read { db in
-            guard let record = try ModelRecord.fetchOne(db, key: ["name": name, "version": version]) else {
+        try context.store.read { db in
+            guard let record = try db.record(ModelRecord.self, "WHERE name = ? AND version = ?", name, version) else {
                 throw HTTPError.notFound("no model named '\(name)'")
             }
             return try ModelBody.list([record], db)[0]

@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import KennelHTTP
 import KennelJobs
 import KennelStore
@@ -39,9 +38,9 @@ public final class ServerMetrics: Sendable {
 
     /// The Prometheus text, after refreshing the gauges read from the database and the queues.
     func render(_ context: APIContext) throws -> String {
-        let states = try context.store.pool.read { db in
-            try Dictionary(uniqueKeysWithValues: Row.fetchAll(db, sql: "SELECT state, COUNT(*) AS n FROM jobs GROUP BY state")
-                .map { (row: Row) -> (String, Int) in (row["state"], row["n"]) })
+        let states = try context.store.read { db in
+            try Dictionary(uniqueKeysWithValues: db.fetch("SELECT state, COUNT(*) AS n FROM jobs GROUP BY state")
+                .map { row -> (String, Int) in (try row.get("state"), try row.get("n")) })
         }
         for state in JobState.allCases {
             gauge("kennel", "jobs", "Jobs by state.", labels: [("state", state.rawValue)])

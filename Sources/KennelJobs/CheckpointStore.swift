@@ -1,6 +1,5 @@
 import Crypto
 import Foundation
-import GRDB
 import KennelEngine
 import KennelStore
 
@@ -22,10 +21,10 @@ public struct CheckpointStore: Sendable {
         let file = folder.appendingPathComponent(String(format: "step-%09d.kennel", step))
         try Checkpoint.write(bytes, to: file)
         let digest = Self.sha256(bytes)
-        return try store.pool.write { db in
+        return try store.write { db in
             var record = CheckpointRecord(jobId: job, step: step, epoch: epoch, path: file.path, bytes: bytes.count,
                                           sha256: digest, metricsJson: metricsJson)
-            try record.insert(db, onConflict: .replace)
+            record.id = try db.insert(record, updatingOnConflict: ["job_id", "step"])
             return record
         }
     }
@@ -51,16 +50,18 @@ public struct CheckpointStore: Sendable {
     /// Deletes all but the newest `keep` checkpoints of `job`, the one with id `best`, and any a model version
     /// serves or a job resumed from (files and rows).
     public func prune(job: Int64, keep: Int, best: Int64?) throws {
-        let doomed = try store.pool.write { db -> [CheckpointRecord] in
-            let all = try CheckpointRecord.filter(CheckpointRecord.Columns.jobId == job)
-                .order(CheckpointRecord.Columns.step.desc).fetchAll(db)
+        let doomed = try store.write { db -> [CheckpointRecord] in
+            let all = try db.records(CheckpointRecord.self, "WHERE job_id = ? ORDER BY step DESC", job)
             let doomed = all.dropFirst(keep).filter { $0.id != best }
             // Checkpoints a model version serves or a job resumed from are kept.
             var removed: [CheckpointRecord] = []
             for record in doomed {
-                let referenced = try ModelRecord.filter(Column("checkpoint_id") == record.id).fetchCount(db) > 0
-                    || JobRecord.filter(Column("resumed_from") == record.id).fetchCount(db) > 0
-                if !referenced, try record.delete(db) { removed.append(record) }
+                let referenced = try !db.fetch("""
+                    SELECT 1 FROM models WHERE checkpoint_id = ? UNION ALL SELECT 1 FROM jobs WHERE resumed_from = ?
+                    """, record.id, record.id).isEmpty
+                if !referenced, try db.execute("DELETE FROM checkpoints WHERE id = ?", record.id) == 1 {
+                    removed.append(record)
+                }
             }
             return removed
         }

@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import KennelData
 import KennelImage
 import KennelStore
@@ -69,7 +68,7 @@ public struct DatasetCatalog: Sendable {
         guard spec.name.range(of: #"^[A-Za-z0-9._-]{1,100}$"#, options: .regularExpression) != nil else {
             throw SpecError(field: "name", message: "must be 1–100 letters, digits, '.', '_' or '-', got '\(spec.name)'")
         }
-        if try store.pool.read({ try DatasetRecord.fetchOne($0, key: spec.name) }) != nil {
+        if try store.read({ try $0.record(DatasetRecord.self, "WHERE name = ?", spec.name) }) != nil {
             throw DatasetCatalogError.inUse("a dataset named '\(spec.name)' already exists; pick another name, or "
                                             + "DELETE /v1/datasets/\(spec.name) first")
         }
@@ -90,18 +89,20 @@ public struct DatasetCatalog: Sendable {
     /// Deletes a dataset's row and shard, to free space. Refused while a job on it is queued or running, and
     /// while a served model was trained on it (its confusion matrix reads the test split).
     public func delete(_ name: String) throws {
-        let dataset = try store.pool.read { db -> DatasetRecord in
-            guard let dataset = try DatasetRecord.fetchOne(db, key: name) else { throw DatasetCatalogError.unknown(name) }
-            if let active = try Int64.fetchOne(db, sql: """
-                SELECT id FROM jobs WHERE dataset = ? AND state IN ('queued', 'running') ORDER BY id LIMIT 1
-                """, arguments: [name]) {
+        let dataset = try store.read { db -> DatasetRecord in
+            guard let dataset = try db.record(DatasetRecord.self, "WHERE name = ?", name) else {
+                throw DatasetCatalogError.unknown(name)
+            }
+            if let active = try db.scalar(Int64.self, """
+                SELECT id AS value FROM jobs WHERE dataset = ? AND state IN ('queued', 'running') ORDER BY id LIMIT 1
+                """, name) {
                 throw DatasetCatalogError.inUse("job \(active) uses dataset '\(name)'; cancel it first")
             }
-            if let served = try String.fetchOne(db, sql: """
-                SELECT s.name FROM served_models s JOIN models m ON m.name = s.name AND m.version = s.version
+            if let served = try db.scalar(String.self, """
+                SELECT s.name AS value FROM served_models s JOIN models m ON m.name = s.name AND m.version = s.version
                 JOIN checkpoints c ON c.id = m.checkpoint_id JOIN jobs j ON j.id = c.job_id
                 WHERE j.dataset = ? LIMIT 1
-                """, arguments: [name]) {
+                """, name) {
                 throw DatasetCatalogError.inUse("the served model '\(served)' was trained on dataset '\(name)'; "
                                                 + "unserve it first (DELETE /v1/models/\(served))")
             }
@@ -109,7 +110,7 @@ public struct DatasetCatalog: Sendable {
         }
         // The shard first: on a full disk the database cannot commit until it is gone.
         if let shard = dataset.shardPath { try? FileManager.default.removeItem(atPath: shard) }
-        try store.pool.write { db in _ = try DatasetRecord.deleteOne(db, key: name) }
+        try store.write { db in try db.execute("DELETE FROM datasets WHERE name = ?", name) }
     }
 
     /// Runs the import and records the dataset; returns the row and the import's summary. `isCancelled` is
@@ -137,14 +138,14 @@ public struct DatasetCatalog: Sendable {
                                         shardPath: shardPath, isCancelled: isCancelled, progress: progress)
         }
         let preprocessing = summary.header.preprocessing
-        var dataset = DatasetRecord(
+        let dataset = DatasetRecord(
             name: spec.name, format: spec.format.rawValue, path: URL(fileURLWithPath: spec.path).standardizedFileURL.path,
             width: preprocessing.width, height: preprocessing.height, channels: preprocessing.channels,
             classesJson: try ColumnJSON.text(summary.header.classes),
             trainCount: summary.header.trainCount, testCount: summary.header.testCount,
             skippedJson: try ColumnJSON.text(summary.skipped),
             shardPath: summary.shardPath)
-        try store.pool.write { db in try dataset.insert(db) }
+        try store.write { db in try db.insert(dataset) }
         return (dataset, summary)
     }
 }

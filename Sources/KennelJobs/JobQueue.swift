@@ -1,6 +1,5 @@
 import Dispatch
 import Foundation
-import GRDB
 import KennelData
 import KennelEngine
 import KennelStore
@@ -138,21 +137,21 @@ public final class JobQueue: Sendable {
         guard job.state.isFinal else {
             throw JobQueueError.inUse("job \(id) is \(job.state.rawValue); cancel it first")
         }
-        let promoted = try store.pool.read { db in
-            try Row.fetchOne(db, sql: """
+        let promoted = try store.read { db in
+            try db.fetch("""
                 SELECT m.name, m.version FROM models m JOIN checkpoints c ON c.id = m.checkpoint_id
                 WHERE c.job_id = ? ORDER BY m.name, m.version LIMIT 1
-                """, arguments: [id])
+                """, id).first
         }
         if let promoted {
-            let name: String = promoted["name"], version: Int = promoted["version"]
+            let name: String = try promoted.get("name"), version: Int = try promoted.get("version")
             throw JobQueueError.inUse("model '\(name)' version \(version) was promoted from job \(id) and needs its "
                                       + "checkpoint; the job cannot be deleted")
         }
         // Files first: on a full disk the database cannot commit until they are gone.
         try? FileManager.default.removeItem(at: CheckpointStore(store: store, dataDirectory: dataDirectory).directory
             .appendingPathComponent(String(id)))
-        try store.pool.write { db in _ = try JobRecord.deleteOne(db, key: id) }
+        try store.write { db in try db.execute("DELETE FROM jobs WHERE id = ?", id) }
     }
 
     /// Blocks until no job is running or waiting to start in this process.
@@ -186,21 +185,22 @@ public final class JobQueue: Sendable {
         reserve.restore()
         let candidates: [JobRecord]
         do {
-            candidates = try store.pool.read { db in
+            candidates = try store.read { db in
                 // A running job whose process still runs (this one, or a foreground `kennel train`) is not
                 // interrupted.
-                let interrupted = try JobRecord.filter(JobRecord.Columns.state == JobState.running.rawValue)
-                    .order(JobRecord.Columns.id).fetchAll(db)
+                let interrupted = try db.records(JobRecord.self, "WHERE state = 'running' ORDER BY id")
                     .filter { job in job.owner.map { !ProcessIdentity.isAlive($0) } ?? true }
-                let queued = try JobRecord.filter(JobRecord.Columns.state == JobState.queued.rawValue)
-                    .order(JobRecord.Columns.id).fetchAll(db)
+                let queued = try db.records(JobRecord.self, "WHERE state = 'queued' ORDER BY id")
                 return interrupted + queued
             }
         } catch {
             logger.error("cannot read the job queue: \(error)")
             return
         }
-        for job in candidates.prefix(room) {
+        // A job this process already runs may still read as queued (its worker has not claimed it yet): it takes
+        // no room, so the jobs after it are not held back until the next scheduling.
+        var started = 0
+        for job in candidates where started < room {
             guard let id = job.id else { continue }
             let flag = Atomic<Bool>.Handle(false)
             let claimed = state.withLock { state -> Bool in
@@ -209,6 +209,7 @@ public final class JobQueue: Sendable {
                 return true
             }
             guard claimed else { continue }
+            started += 1
             idle.enter()
             workers.async {
                 self.execute(job, cancelled: flag)
@@ -354,9 +355,8 @@ public final class JobQueue: Sendable {
     /// The newest checkpoint of `job` whose file matches its sha256; damaged ones are skipped.
     private func newestValidCheckpoint(of job: Int64) throws -> CheckpointRecord? {
         let checkpoints = CheckpointStore(store: store, dataDirectory: dataDirectory)
-        let records = try store.pool.read { db in
-            try CheckpointRecord.filter(CheckpointRecord.Columns.jobId == job)
-                .order(CheckpointRecord.Columns.step.desc).fetchAll(db)
+        let records = try store.read { db in
+            try db.records(CheckpointRecord.self, "WHERE job_id = ? ORDER BY step DESC", job)
         }
         for record in records {
             do {

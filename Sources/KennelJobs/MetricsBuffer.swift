@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import KennelStore
 import Logging
 import Synchronization
@@ -58,8 +57,8 @@ public final class MetricsBuffer: Sendable {
         }
         guard !batch.isEmpty else { return true }
         do {
-            try store.pool.write { db in
-                for var point in batch { try point.insert(db, onConflict: .replace) }
+            try store.write { db in
+                for point in batch { try db.insert(point, updatingOnConflict: ["job_id", "tag", "step"]) }
             }
             return true
         } catch {

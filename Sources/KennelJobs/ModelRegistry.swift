@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import KennelData
 import KennelEngine
 import KennelImage
@@ -215,18 +214,18 @@ public final class ModelRegistry: Sendable {
         let loaded = try Checkpoint.decode(try checkpoints.load(record))
         let labels = try ColumnJSON.text(loaded.header.labels)
         let measured = precision == .fp32 ? nil : try measure(loaded.model, in: precision, job: job)
-        let version = try store.pool.read { db in try Self.newestVersion(of: name, in: db) + 1 }
+        let version = try store.read { db in try Self.newestVersion(of: name, in: db) + 1 }
         let served = try ServedModel(name: name, version: version, loaded: loaded, precision: precision,
                                      calibration: measured?.calibration, classIds: try datasetClassIds(job: job),
                                      statistics: statistics)
         try served.warmUp()
-        try store.pool.write { db in
+        try store.write { db in
             guard try Self.newestVersion(of: name, in: db) + 1 == version else { throw RegistryError.changedMeanwhile(name) }
-            var model = ModelRecord(name: name, version: version, checkpointId: record.id!, labelsJson: labels,
+            let model = ModelRecord(name: name, version: version, checkpointId: record.id!, labelsJson: labels,
                                     precision: precision.rawValue, testAccuracy: measured?.accuracy,
                                     fp32TestAccuracy: measured?.fp32Accuracy,
                                     calibrationJson: try measured?.calibration.map(ColumnJSON.text))
-            try model.insert(db)
+            try db.insert(model)
             try Self.serve(name: name, version: version, in: db)
         }
         keep(served)
@@ -237,8 +236,8 @@ public final class ModelRegistry: Sendable {
     /// with (taken on the first 512 images of the train split in a fixed shuffled order).
     private func measure(_ model: Model, in precision: Precision, job: Int64) throws
         -> (accuracy: Double, fp32Accuracy: Double, calibration: Calibration?) {
-        let dataset = try store.pool.read { db in
-            try String.fetchOne(db, sql: "SELECT dataset FROM jobs WHERE id = ?", arguments: [job])
+        let dataset = try store.read { db in
+            try db.scalar(String.self, "SELECT dataset AS value FROM jobs WHERE id = ?", job)
         } ?? ""
         let shard = try store.shard(ofDataset: dataset)
         guard !shard.testIndices.isEmpty else { throw RegistryError.noTestSplit(dataset: dataset) }
@@ -269,9 +268,10 @@ public final class ModelRegistry: Sendable {
 
     /// Stops serving `name`: its versions stay recorded (promote one again to serve it), requests get 404.
     public func unserve(name: String) throws {
-        try store.pool.write { db in
-            try db.execute(sql: "DELETE FROM served_models WHERE name = ?", arguments: [name])
-            guard db.changesCount == 1 else { throw RegistryError.unknownModel(name) }
+        try store.write { db in
+            guard try db.execute("DELETE FROM served_models WHERE name = ?", name) == 1 else {
+                throw RegistryError.unknownModel(name)
+            }
         }
         cache.withLock { $0.forget(name) }
     }
@@ -279,17 +279,17 @@ public final class ModelRegistry: Sendable {
     /// Serves the version before the one served now, loaded and warmed before the swap like a promotion.
     @discardableResult
     public func rollback(name: String) throws -> ServedModel {
-        let (current, previous) = try store.pool.read { db -> (Int, Int) in
+        let (current, previous) = try store.read { db -> (Int, Int) in
             guard let current = try Self.servedVersion(of: name, in: db) else { throw RegistryError.unknownModel(name) }
-            guard let previous = try Int.fetchOne(db, sql: "SELECT MAX(version) FROM models WHERE name = ? AND version < ?",
-                                                  arguments: [name, current]) else {
+            guard let previous = try db.scalar(Int.self, "SELECT MAX(version) AS value FROM models WHERE name = ? AND version < ?",
+                                               name, current) else {
                 throw RegistryError.nothingToRollBackTo(name)
             }
             return (current, previous)
         }
         let served = try load(name: name, version: previous)
         try served.warmUp()
-        try store.pool.write { db in
+        try store.write { db in
             guard try Self.servedVersion(of: name, in: db) == current else { throw RegistryError.changedMeanwhile(name) }
             try Self.serve(name: name, version: previous, in: db)
         }
@@ -297,13 +297,13 @@ public final class ModelRegistry: Sendable {
         return served
     }
 
-    private static func newestVersion(of name: String, in db: Database) throws -> Int {
-        try Int.fetchOne(db, sql: "SELECT MAX(version) FROM models WHERE name = ?", arguments: [name]) ?? 0
+    private static func newestVersion(of name: String, in db: any SQLSession) throws -> Int {
+        try db.scalar(Int.self, "SELECT MAX(version) AS value FROM models WHERE name = ?", name) ?? 0
     }
 
     /// The version of `name` the database says is served, if any.
-    public static func servedVersion(of name: String, in db: Database) throws -> Int? {
-        try Int.fetchOne(db, sql: "SELECT version FROM served_models WHERE name = ?", arguments: [name])
+    public static func servedVersion(of name: String, in db: any SQLSession) throws -> Int? {
+        try db.scalar(Int.self, "SELECT version AS value FROM served_models WHERE name = ?", name)
     }
 
     /// Where one served model stands in this process.
@@ -318,12 +318,12 @@ public final class ModelRegistry: Sendable {
 
     /// Every served model name, and whether it is loaded and warmed in this process or left to load on demand.
     public func readiness() throws -> [Readiness] {
-        let served = try store.pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT name, version FROM served_models ORDER BY name")
+        let served = try store.read { db in
+            try db.fetch("SELECT name, version FROM served_models ORDER BY name")
         }
         let resident = cache.withLock { $0 }
-        return served.map { row in
-            let name: String = row["name"], version: Int = row["version"]
+        return try served.map { row in
+            let name: String = try row.get("name"), version: Int = try row.get("version")
             let ready = resident[name]?.version == version
             return Readiness(name: name, version: version, ready: ready, onDemand: !ready && resident.evicted.contains(name))
         }
@@ -347,7 +347,7 @@ public final class ModelRegistry: Sendable {
     /// The served version of `name`, loaded on first use and kept while the memory budget allows.
     public func served(_ name: String) throws -> ServedModel {
         if let cached = resident(name) { return cached }
-        guard let version = try store.pool.read({ try Self.servedVersion(of: name, in: $0) }) else {
+        guard let version = try store.read({ try Self.servedVersion(of: name, in: $0) }) else {
             throw RegistryError.unknownModel(name)
         }
         let served = try load(name: name, version: version)
@@ -359,9 +359,9 @@ public final class ModelRegistry: Sendable {
     }
 
     private func load(name: String, version: Int) throws -> ServedModel {
-        let (model, record, job) = try store.pool.read { db -> (ModelRecord, CheckpointRecord, Int64) in
-            guard let model = try ModelRecord.fetchOne(db, key: ["name": name, "version": version]),
-                  let record = try CheckpointRecord.fetchOne(db, key: model.checkpointId) else {
+        let (model, record, job) = try store.read { db -> (ModelRecord, CheckpointRecord, Int64) in
+            guard let model = try db.record(ModelRecord.self, "WHERE name = ? AND version = ?", name, version),
+                  let record = try db.record(CheckpointRecord.self, "WHERE id = ?", model.checkpointId) else {
                 throw RegistryError.unknownModel(name)
             }
             return (model, record, record.jobId)
@@ -375,25 +375,24 @@ public final class ModelRegistry: Sendable {
                                classIds: try datasetClassIds(job: job), statistics: statistics)
     }
 
-    private static func serve(name: String, version: Int, in db: Database) throws {
-        try db.execute(sql: """
+    private static func serve(name: String, version: Int, in db: any SQLSession) throws {
+        try db.execute("""
             INSERT INTO served_models (name, version, promoted_at) VALUES (?, ?, ?)
             ON CONFLICT(name) DO UPDATE SET version = excluded.version, promoted_at = excluded.promoted_at
-            """, arguments: [name, version, Date().timeIntervalSince1970])
+            """, name, version, Date())
     }
 
     /// The job's chosen checkpoint: the one asked for, or the best by test accuracy (earliest on a tie).
     private func chosenCheckpoint(job: Int64, checkpoint: Int64?) throws -> CheckpointRecord {
-        try store.pool.read { db in
+        try store.read { db in
             if let checkpoint {
-                guard let record = try CheckpointRecord.fetchOne(db, key: checkpoint) else {
+                guard let record = try db.record(CheckpointRecord.self, "WHERE id = ?", checkpoint) else {
                     throw RegistryError.unknownCheckpoint(checkpoint)
                 }
                 guard record.jobId == job else { throw RegistryError.checkpointOfAnotherJob(checkpoint: checkpoint, job: job) }
                 return record
             }
-            let all = try CheckpointRecord.filter(CheckpointRecord.Columns.jobId == job)
-                .order(CheckpointRecord.Columns.step).fetchAll(db)
+            let all = try db.records(CheckpointRecord.self, "WHERE job_id = ? ORDER BY step", job)
             func accuracy(_ record: CheckpointRecord) -> Double { record.recordedTestMetrics?.accuracy ?? -1 }
             // The earliest checkpoint with the highest accuracy, as the trainer counts "best".
             guard let best = all.max(by: { accuracy($0) < accuracy($1) }) else { throw RegistryError.jobHasNoCheckpoint(job) }
@@ -403,10 +402,10 @@ public final class ModelRegistry: Sendable {
 
     /// Class ids (folder names) of the job's dataset, for answers that name both label and class.
     private func datasetClassIds(job: Int64) throws -> [String] {
-        try store.pool.read { db in
-            guard let json = try String.fetchOne(db, sql: """
-                SELECT d.classes_json FROM jobs j JOIN datasets d ON d.name = j.dataset WHERE j.id = ?
-                """, arguments: [job]) else { return [] }
+        try store.read { db in
+            guard let json = try db.scalar(String.self, """
+                SELECT d.classes_json AS value FROM jobs j JOIN datasets d ON d.name = j.dataset WHERE j.id = ?
+                """, job) else { return [] }
             let classes = (try? JSONDecoder().decode([ShardClass].self, from: Data(json.utf8))) ?? []
             return classes.map(\.id)
         }

@@ -42,7 +42,7 @@ public enum TrainingError: Error, Equatable, CustomStringConvertible {
 extension Store {
     /// The imported shard of dataset `name` (its pixels' checksum checked when `verify`).
     func shard(ofDataset name: String, verify: Bool = true) throws -> Shard {
-        guard let dataset = try pool.read({ try DatasetRecord.fetchOne($0, key: name) }),
+        guard let dataset = try read({ try $0.record(DatasetRecord.self, "WHERE name = ?", name) }),
               let shardPath = dataset.shardPath else {
             throw TrainingError.datasetMissing(name)
         }
@@ -106,7 +106,7 @@ public struct Trainer {
             let bestId = loaded.header.metadata["best_checkpoint"] == "self" ? resume.id
                 : loaded.header.metadata["best_checkpoint"].flatMap(Int64.init)
             best = (Float(loaded.header.metadata["best_accuracy"] ?? "") ?? -1,
-                    try store.pool.read { db in try bestId.flatMap { try CheckpointRecord.fetchOne(db, key: $0) } })
+                    try store.read { db in try bestId.flatMap { try db.record(CheckpointRecord.self, "WHERE id = ?", $0) } })
             logger.info("job \(job) resumes at epoch \(firstEpoch), step \(step), from \(resume.path)")
         }
         let seed = spec.seed ?? 0

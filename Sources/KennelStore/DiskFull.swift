@@ -1,12 +1,11 @@
 import Foundation
-import GRDB
 
 /// Recognises "no space left on device" however it surfaces: Foundation's file-write error (Cocoa 640),
-/// POSIX ENOSPC or EDQUOT, or SQLite's SQLITE_FULL.
+/// POSIX ENOSPC or EDQUOT, or the database engine's own (`StoreError.diskFull`).
 public enum DiskFull {
     /// Whether `error`, or an error it wraps, says the disk (or the quota) is full.
     public static func matches(_ error: any Error) -> Bool {
-        if let database = error as? DatabaseError { return database.resultCode == .SQLITE_FULL }
+        if case StoreError.diskFull = error { return true }
         let nsError = error as NSError
         if nsError.domain == NSCocoaErrorDomain && nsError.code == NSFileWriteOutOfSpaceError { return true }
         if nsError.domain == NSPOSIXErrorDomain && (nsError.code == Int(ENOSPC) || nsError.code == Int(EDQUOT)) {

@@ -1,27 +1,12 @@
 import Foundation
-import GRDB
 
-// One Codable record per table of DESIGN.md's data model. Swift names are camelCase; GRDB maps them to the
-// tables' snake_case columns. `*_json` columns hold JSON text, decoded by the layers that own their meaning.
-// Times are stored as seconds since 1970 (REAL), like TensorBoard's wall times, so they round-trip exactly.
-
-/// Shared column naming for every Kennel record.
-public protocol KennelRecord: Codable, Sendable, FetchableRecord, MutablePersistableRecord {}
-
-extension KennelRecord {
-    public static var databaseColumnDecodingStrategy: DatabaseColumnDecodingStrategy { .convertFromSnakeCase }
-    public static var databaseColumnEncodingStrategy: DatabaseColumnEncodingStrategy { .convertToSnakeCase }
-    public static func databaseDateDecodingStrategy(for column: String) -> DatabaseDateDecodingStrategy {
-        .timeIntervalSince1970
-    }
-    public static func databaseDateEncodingStrategy(for column: String) -> DatabaseDateEncodingStrategy {
-        .timeIntervalSince1970
-    }
-}
+// One record per table of DESIGN.md's data model. Swift names are camelCase; the tables' columns snake_case.
+// `*_json` columns hold JSON text, decoded by the layers that own their meaning. Times are stored as seconds since
+// 1970, like TensorBoard's wall times, so they round-trip exactly.
 
 /// An imported dataset (`datasets`).
-public struct DatasetRecord: KennelRecord, Equatable {
-    public static let databaseTableName = "datasets"
+public struct DatasetRecord: Codable, Equatable, StoredRecord {
+    public static let table = "datasets"
 
     public var name: String
     /// `imagefolder` or `idx`.
@@ -36,12 +21,6 @@ public struct DatasetRecord: KennelRecord, Equatable {
     public var skippedJson: String
     public var shardPath: String?
     public var createdAt: Date
-
-    /// Column names as the migrations spell them.
-    public enum Columns {
-        public static let name = Column("name")
-        public static let createdAt = Column("created_at")
-    }
 
     public init(name: String, format: String, path: String, width: Int, height: Int, channels: Int,
                 classesJson: String = "[]", trainCount: Int = 0, testCount: Int = 0, skippedJson: String = "[]",
@@ -62,7 +41,7 @@ public struct DatasetRecord: KennelRecord, Equatable {
 }
 
 /// The state of a job as stored: `queued → running → succeeded | failed | cancelled`.
-public enum JobState: String, Codable, Sendable, CaseIterable, DatabaseValueConvertible {
+public enum JobState: String, Codable, Sendable, CaseIterable, SQLValueConvertible {
     case queued
     case running
     case succeeded
@@ -89,16 +68,16 @@ public enum JobState: String, Codable, Sendable, CaseIterable, DatabaseValueConv
 }
 
 /// What a job does.
-public enum JobKind: String, Codable, Sendable, CaseIterable, DatabaseValueConvertible {
+public enum JobKind: String, Codable, Sendable, CaseIterable, SQLValueConvertible {
     case train
     case `import`
 }
 
 /// A training or import job (`jobs`).
-public struct JobRecord: KennelRecord, Equatable {
-    public static let databaseTableName = "jobs"
+public struct JobRecord: Codable, Equatable, StoredRecord {
+    public static let table = "jobs"
 
-    /// Assigned by SQLite on insert.
+    /// Assigned by the database on insert.
     public var id: Int64?
     public var kind: JobKind
     public var state: JobState
@@ -115,14 +94,6 @@ public struct JobRecord: KennelRecord, Equatable {
     /// The process running the job (`host:pid:start-time`), while it runs.
     public var owner: String?
 
-    /// Column names as the migrations spell them.
-    public enum Columns {
-        public static let id = Column("id")
-        public static let kind = Column("kind")
-        public static let state = Column("state")
-        public static let dataset = Column("dataset")
-    }
-
     public init(kind: JobKind, specJson: String, dataset: String, state: JobState = .queued,
                 createdAt: Date = Date()) {
         self.kind = kind
@@ -132,15 +103,11 @@ public struct JobRecord: KennelRecord, Equatable {
         self.createdAt = createdAt
         progress = 0
     }
-
-    public mutating func didInsert(_ inserted: InsertionSuccess) {
-        id = inserted.rowID
-    }
 }
 
 /// One scalar of a job's run (`metrics`), keyed by (job, tag, step).
-public struct MetricRecord: KennelRecord, Equatable {
-    public static let databaseTableName = "metrics"
+public struct MetricRecord: Codable, Equatable, StoredRecord {
+    public static let table = "metrics"
 
     public var jobId: Int64
     /// `train/loss`, `test/accuracy`, …
@@ -149,13 +116,6 @@ public struct MetricRecord: KennelRecord, Equatable {
     /// Seconds since 1970, as TensorBoard records it.
     public var wallTime: Double
     public var value: Double
-
-    /// Column names as the migrations spell them.
-    public enum Columns {
-        public static let jobId = Column("job_id")
-        public static let tag = Column("tag")
-        public static let step = Column("step")
-    }
 
     public init(jobId: Int64, tag: String, step: Int, wallTime: Double, value: Double) {
         self.jobId = jobId
@@ -167,8 +127,8 @@ public struct MetricRecord: KennelRecord, Equatable {
 }
 
 /// A checkpoint file written by a job (`checkpoints`).
-public struct CheckpointRecord: KennelRecord, Equatable {
-    public static let databaseTableName = "checkpoints"
+public struct CheckpointRecord: Codable, Equatable, StoredRecord {
+    public static let table = "checkpoints"
 
     public var id: Int64?
     public var jobId: Int64
@@ -181,12 +141,6 @@ public struct CheckpointRecord: KennelRecord, Equatable {
     public var metricsJson: String
     public var createdAt: Date
 
-    /// Column names as the migrations spell them.
-    public enum Columns {
-        public static let jobId = Column("job_id")
-        public static let step = Column("step")
-    }
-
     public init(jobId: Int64, step: Int, epoch: Int, path: String, bytes: Int, sha256: String,
                 metricsJson: String = "{}", createdAt: Date = Date()) {
         self.jobId = jobId
@@ -198,15 +152,11 @@ public struct CheckpointRecord: KennelRecord, Equatable {
         self.metricsJson = metricsJson
         self.createdAt = createdAt
     }
-
-    public mutating func didInsert(_ inserted: InsertionSuccess) {
-        id = inserted.rowID
-    }
 }
 
 /// One numbered version of a served model (`models`).
-public struct ModelRecord: KennelRecord, Equatable {
-    public static let databaseTableName = "models"
+public struct ModelRecord: Codable, Equatable, StoredRecord {
+    public static let table = "models"
 
     public var name: String
     public var version: Int
@@ -221,12 +171,6 @@ public struct ModelRecord: KennelRecord, Equatable {
     /// int8: the calibration it was quantized with.
     public var calibrationJson: String?
 
-    /// Column names as the migrations spell them.
-    public enum Columns {
-        public static let name = Column("name")
-        public static let version = Column("version")
-    }
-
     public init(name: String, version: Int, checkpointId: Int64, labelsJson: String, createdAt: Date = Date(),
                 precision: String = "fp32", testAccuracy: Double? = nil, fp32TestAccuracy: Double? = nil,
                 calibrationJson: String? = nil) {
@@ -239,5 +183,96 @@ public struct ModelRecord: KennelRecord, Equatable {
         self.testAccuracy = testAccuracy
         self.fp32TestAccuracy = fp32TestAccuracy
         self.calibrationJson = calibrationJson
+    }
+}
+
+// How each record maps to its table's columns, in the order the migrations create them.
+
+extension DatasetRecord {
+    public static let columns = ["name", "format", "path", "width", "height", "channels", "classes_json", "train_count",
+                                 "test_count", "skipped_json", "shard_path", "created_at"]
+
+    public init(row: SQLRow) throws {
+        self.init(name: try row.get("name"), format: try row.get("format"), path: try row.get("path"),
+                  width: try row.get("width"), height: try row.get("height"), channels: try row.get("channels"),
+                  classesJson: try row.get("classes_json"), trainCount: try row.get("train_count"),
+                  testCount: try row.get("test_count"), skippedJson: try row.get("skipped_json"),
+                  shardPath: try row.get("shard_path"), createdAt: try row.get("created_at"))
+    }
+
+    public var values: [SQLValue] {
+        [name.sqlValue, format.sqlValue, path.sqlValue, width.sqlValue, height.sqlValue, channels.sqlValue,
+         classesJson.sqlValue, trainCount.sqlValue, testCount.sqlValue, skippedJson.sqlValue, shardPath.sqlValue,
+         createdAt.sqlValue]
+    }
+}
+
+extension JobRecord {
+    public static let columns = ["id", "kind", "state", "spec_json", "dataset", "created_at", "started_at", "finished_at",
+                                 "progress", "error", "resumed_from", "owner"]
+    public static let generatedKey: String? = "id"
+
+    public init(row: SQLRow) throws {
+        self.init(kind: try row.get("kind"), specJson: try row.get("spec_json"), dataset: try row.get("dataset"),
+                  state: try row.get("state"), createdAt: try row.get("created_at"))
+        id = try row.get("id")
+        startedAt = try row.get("started_at")
+        finishedAt = try row.get("finished_at")
+        progress = try row.get("progress")
+        error = try row.get("error")
+        resumedFrom = try row.get("resumed_from")
+        owner = try row.get("owner")
+    }
+
+    public var values: [SQLValue] {
+        [id.sqlValue, kind.sqlValue, state.sqlValue, specJson.sqlValue, dataset.sqlValue, createdAt.sqlValue,
+         startedAt.sqlValue, finishedAt.sqlValue, progress.sqlValue, error.sqlValue, resumedFrom.sqlValue, owner.sqlValue]
+    }
+}
+
+extension MetricRecord {
+    public static let columns = ["job_id", "tag", "step", "wall_time", "value"]
+
+    public init(row: SQLRow) throws {
+        self.init(jobId: try row.get("job_id"), tag: try row.get("tag"), step: try row.get("step"),
+                  wallTime: try row.get("wall_time"), value: try row.get("value"))
+    }
+
+    public var values: [SQLValue] {
+        [jobId.sqlValue, tag.sqlValue, step.sqlValue, wallTime.sqlValue, value.sqlValue]
+    }
+}
+
+extension CheckpointRecord {
+    public static let columns = ["id", "job_id", "step", "epoch", "path", "bytes", "sha256", "metrics_json", "created_at"]
+    public static let generatedKey: String? = "id"
+
+    public init(row: SQLRow) throws {
+        self.init(jobId: try row.get("job_id"), step: try row.get("step"), epoch: try row.get("epoch"),
+                  path: try row.get("path"), bytes: try row.get("bytes"), sha256: try row.get("sha256"),
+                  metricsJson: try row.get("metrics_json"), createdAt: try row.get("created_at"))
+        id = try row.get("id")
+    }
+
+    public var values: [SQLValue] {
+        [id.sqlValue, jobId.sqlValue, step.sqlValue, epoch.sqlValue, path.sqlValue, bytes.sqlValue, sha256.sqlValue,
+         metricsJson.sqlValue, createdAt.sqlValue]
+    }
+}
+
+extension ModelRecord {
+    public static let columns = ["name", "version", "checkpoint_id", "labels_json", "created_at", "precision",
+                                 "test_accuracy", "fp32_test_accuracy", "calibration_json"]
+
+    public init(row: SQLRow) throws {
+        self.init(name: try row.get("name"), version: try row.get("version"), checkpointId: try row.get("checkpoint_id"),
+                  labelsJson: try row.get("labels_json"), createdAt: try row.get("created_at"),
+                  precision: try row.get("precision"), testAccuracy: try row.get("test_accuracy"),
+                  fp32TestAccuracy: try row.get("fp32_test_accuracy"), calibrationJson: try row.get("calibration_json"))
+    }
+
+    public var values: [SQLValue] {
+        [name.sqlValue, version.sqlValue, checkpointId.sqlValue, labelsJson.sqlValue, createdAt.sqlValue,
+         precision.sqlValue, testAccuracy.sqlValue, fp32TestAccuracy.sqlValue, calibrationJson.sqlValue]
     }
 }

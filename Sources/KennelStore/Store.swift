@@ -1,68 +1,60 @@
 import Foundation
-import GRDB
 import Logging
 
-/// Kennel's SQLite database: a GRDB `DatabasePool` in WAL mode at `<data-dir>/kennel.sqlite`, migrated to
-/// the newest schema when opened. Many readers run concurrently with one writer.
+/// Kennel's database, on whichever engine `open` was given: jobs, metrics, checkpoints, models and datasets.
+/// Callers run portable SQL through `read` and `write` and never learn which engine answers.
 public final class Store: Sendable {
-    /// The database file's name inside the data directory.
-    public static let fileName = "kennel.sqlite"
+    /// The engine underneath.
+    public let engine: any DatabaseEngine
 
-    /// The underlying pool, for record queries (`store.pool.read { … }`).
-    public let pool: DatabasePool
-    /// Where the database file lives.
-    public let path: String
-
-    /// Opens (creating when missing) the database in `dataDirectory` and applies every migration of
-    /// `migrations` not yet applied, in order, each in its own transaction.
-    public init(dataDirectory: URL, migrations: [Migration], logger: Logger = Logger(label: "kennel.store")) throws {
-        path = dataDirectory.appendingPathComponent(Self.fileName).path
-        do {
-            try FileManager.default.createDirectory(at: dataDirectory, withIntermediateDirectories: true)
-            var configuration = Configuration()
-            configuration.foreignKeysEnabled = true
-            configuration.busyMode = .timeout(10)
-            pool = try DatabasePool(path: path, configuration: configuration)
-        } catch {
-            throw StoreError.cannotOpen(path: path, reason: String(describing: error))
-        }
-        let applied = try Self.migrate(pool, with: migrations)
-        for identifier in applied { logger.info("applied migration \(identifier)") }
+    public init(engine: any DatabaseEngine) {
+        self.engine = engine
     }
 
-    /// Identifiers of the migrations recorded as applied (GRDB keeps them in `grdb_migrations`), by number.
-    public func appliedMigrations() throws -> [String] {
-        let identifiers = try pool.read { db in
-            try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations")
-        }
-        return identifiers.sorted { Migration.number(of: $0) ?? .max < Migration.number(of: $1) ?? .max }
+    /// Opens the embedded SQLite database in `dataDirectory`, applying `migrations` (the `sqlite` folder's).
+    public convenience init(dataDirectory: URL, migrations: [Migration],
+                            logger: Logger = Logger(label: "kennel.store")) throws {
+        self.init(engine: try SQLiteEngine(dataDirectory: dataDirectory, migrations: migrations, logger: logger))
     }
+
+    /// Opens `database`, applying the migrations of its engine's folder under `migrationsRoot`
+    /// (`migrations/sqlite` or `migrations/postgres`).
+    public static func open(_ database: DatabaseLocation, migrationsRoot: URL,
+                            logger: Logger = Logger(label: "kennel.store")) throws -> Store {
+        let migrations = try Migration.load(from: migrationsRoot.appendingPathComponent(database.engineName))
+        switch database {
+        case .sqlite(let dataDirectory):
+            return try Store(dataDirectory: dataDirectory, migrations: migrations, logger: logger)
+        case .postgres(let url):
+            return Store(engine: try PostgresEngine(url: url, migrations: migrations, logger: logger))
+        }
+    }
+
+    /// Runs `body` in a read transaction.
+    @discardableResult
+    public func read<T>(_ body: (any SQLSession) throws -> T) throws -> T { try engine.read(body) }
+
+    /// Runs `body` in a write transaction: committed when it returns, rolled back when it throws.
+    @discardableResult
+    public func write<T>(_ body: (any SQLSession) throws -> T) throws -> T { try engine.write(body) }
+
+    /// Identifiers of the migrations recorded as applied, by number.
+    public func appliedMigrations() throws -> [String] { try engine.appliedMigrations() }
 
     /// Waits for pending writes and closes every connection; the store is unusable afterwards.
-    public func close() throws {
-        try pool.close()
-    }
+    public func close() throws { try engine.close() }
+}
 
-    /// Applies the migrations GRDB has not recorded yet; returns their identifiers.
-    private static func migrate(_ pool: DatabasePool, with migrations: [Migration]) throws -> [String] {
-        var migrator = DatabaseMigrator()
-        for migration in migrations {
-            migrator.registerMigration(migration.identifier) { db in
-                do {
-                    try db.execute(sql: migration.sql)
-                } catch {
-                    throw StoreError.migrationFailed(identifier: migration.identifier, reason: "\(error)")
-                }
-            }
-        }
-        do {
-            let before = try pool.read { try migrator.appliedIdentifiers($0) }
-            try migrator.migrate(pool)
-            return migrations.map(\.identifier).filter { !before.contains($0) }
-        } catch let error as StoreError {
-            throw error
-        } catch {
-            throw StoreError.migrationFailed(identifier: "?", reason: "\(error)")
+/// Which database a process uses: the embedded SQLite file in the data directory, or a PostgreSQL server.
+public enum DatabaseLocation: Sendable, Equatable {
+    case sqlite(dataDirectory: URL)
+    case postgres(PostgresURL)
+
+    /// The folder under `migrations/` holding this engine's files.
+    public var engineName: String {
+        switch self {
+        case .sqlite: return "sqlite"
+        case .postgres: return "postgres"
         }
     }
 }

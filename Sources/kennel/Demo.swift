@@ -1,6 +1,5 @@
 import Dispatch
 import Foundation
-import GRDB
 import KennelJobs
 import KennelStore
 import Logging
@@ -36,8 +35,8 @@ final class Demo: Sendable {
 
     /// Starts the demo on an empty database, or resumes one that was under way.
     func start() throws {
-        let empty = try store.pool.read { db in
-            try DatasetRecord.fetchCount(db) == 0 && JobRecord.fetchCount(db) == 0
+        let empty = try store.read { db in
+            try db.fetch("SELECT 1 FROM datasets UNION ALL SELECT 1 FROM jobs LIMIT 1").isEmpty
         }
         let underway = FileManager.default.fileExists(atPath: marker.path)
         guard empty || underway else { return }
@@ -68,10 +67,9 @@ final class Demo: Sendable {
     private func advance() {
         guard !stopped.load(ordering: .acquiring), FileManager.default.fileExists(atPath: marker.path) else { return }
         do {
-            let (dataset, all) = try store.pool.read { db in
-                (try DatasetRecord.fetchOne(db, key: Self.datasetName),
-                 try JobRecord.filter(JobRecord.Columns.dataset == Self.datasetName).order(JobRecord.Columns.id)
-                    .fetchAll(db))
+            let (dataset, all) = try store.read { db in
+                (try db.record(DatasetRecord.self, "WHERE name = ?", Self.datasetName),
+                 try db.records(JobRecord.self, "WHERE dataset = ? ORDER BY id", Self.datasetName))
             }
             let imports = all.filter { $0.kind == .import }
             let demoJob = Int64((try? String(contentsOf: marker, encoding: .utf8)) ?? "")
@@ -96,8 +94,8 @@ final class Demo: Sendable {
             }
             switch training.state {
             case .succeeded:
-                let taken = try store.pool.read { db in
-                    try ModelRecord.filter(ModelRecord.Columns.name == Self.modelName).fetchCount(db) > 0
+                let taken = try store.read { db in
+                    try db.record(ModelRecord.self, "WHERE name = ?", Self.modelName) != nil
                 }
                 if taken { return finish("a model '\(Self.modelName)' was promoted meanwhile; the demo leaves it as it is") }
                 let served = try models.promote(name: Self.modelName, job: training.id!)

@@ -1,6 +1,5 @@
 import ArgumentParser
 import Foundation
-import GRDB
 import KennelAPI
 import KennelHTTP
 import KennelJobs
@@ -61,7 +60,7 @@ struct Jobs: ParsableCommand {
         func run() throws {
             let store = try storage.openStore()
             defer { try? store.close() }
-            let jobs = try store.pool.read { try JobRecord.order(JobRecord.Columns.id).fetchAll($0) }
+            let jobs = try store.read { try $0.records(JobRecord.self, "ORDER BY id") }
             print(Table.render(header: ["id", "kind", "state", "dataset", "progress", "error"], rows: jobs.map { job in
                 [String(job.id ?? 0), job.kind.rawValue, job.state.rawValue, job.dataset,
                  String(format: "%.0f%%", job.progress * 100), job.error ?? ""]
@@ -83,17 +82,17 @@ struct Models: ParsableCommand {
         func run() throws {
             let store = try storage.openStore()
             defer { try? store.close() }
-            let rows = try store.pool.read { db in
-                try Row.fetchAll(db, sql: """
+            let rows = try store.read { db in
+                try db.fetch("""
                     SELECT m.name, m.version, m.checkpoint_id, c.job_id, s.version AS served
                     FROM models m JOIN checkpoints c ON c.id = m.checkpoint_id
                     LEFT JOIN served_models s ON s.name = m.name ORDER BY m.name, m.version
                     """)
             }
-            print(Table.render(header: ["name", "version", "checkpoint", "job", "served"], rows: rows.map { row in
-                let version: Int = row["version"], served: Int? = row["served"]
-                return [row["name"], String(version), String(row["checkpoint_id"] as Int64), String(row["job_id"] as Int64),
-                        served == version ? "yes" : ""]
+            print(Table.render(header: ["name", "version", "checkpoint", "job", "served"], rows: try rows.map { row in
+                let version: Int = try row.get("version"), served: Int? = try row.get("served")
+                return [try row.get("name"), String(version), String(try row.get("checkpoint_id", as: Int64.self)),
+                        String(try row.get("job_id", as: Int64.self)), served == version ? "yes" : ""]
             }))
         }
     }

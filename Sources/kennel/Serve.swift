@@ -129,7 +129,7 @@ struct Serve: ParsableCommand {
         if let demo { try demo.start() } else { logger.info("demo disabled (--no-demo)") }
         logger.info("""
             listening on http://\(settings.http.host.contains(":") ? "[\(settings.http.host)]" : settings.http.host):\
-            \(server.port) (database \(store.path), dashboard \(staticFiles.root))
+            \(server.port) (database \(store.engine.location), dashboard \(staticFiles.root))
             """)
 
         let signal = SignalWaiter.wait(for: [SIGINT, SIGTERM])

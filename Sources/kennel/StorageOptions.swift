@@ -8,18 +8,26 @@ struct StorageOptions: ParsableArguments {
             help: "Where the database, datasets and checkpoints live (default ./var; env KENNEL_DATA_DIR).")
     var dataDirectory: String?
 
-    @Option(help: "The numbered SQL migrations (default ./migrations; env KENNEL_MIGRATIONS).")
+    @Option(help: "The numbered SQL migrations, one folder per engine (default ./migrations; env KENNEL_MIGRATIONS).")
     var migrations: String?
+
+    @Option(help: ArgumentHelp("A PostgreSQL database shared by several Kennel processes, "
+                               + "postgres://user[:password]@host[:port]/database (env KENNEL_DATABASE_URL); "
+                               + "default: the embedded SQLite file in the data directory.", valueName: "url"))
+    var database: String?
 
     /// The data directory after the flag, then `KENNEL_DATA_DIR`, then the default.
     var resolvedDataDirectory: String {
         dataDirectory ?? ProcessInfo.processInfo.environment["KENNEL_DATA_DIR"] ?? "./var"
     }
 
-    /// Opens (and migrates) the database in the data directory.
+    /// Opens (and migrates) the PostgreSQL database when one is given, else the SQLite file in the data directory.
     func openStore() throws -> Store {
-        let folder = migrations ?? ProcessInfo.processInfo.environment["KENNEL_MIGRATIONS"] ?? "./migrations"
-        return try Store(dataDirectory: URL(fileURLWithPath: resolvedDataDirectory),
-                         migrations: try Migration.load(from: URL(fileURLWithPath: folder)))
+        let environment = ProcessInfo.processInfo.environment
+        let folder = migrations ?? environment["KENNEL_MIGRATIONS"] ?? "./migrations"
+        let location: DatabaseLocation = try (database ?? environment["KENNEL_DATABASE_URL"]).map {
+            .postgres(try PostgresURL($0))
+        } ?? .sqlite(dataDirectory: URL(fileURLWithPath: resolvedDataDirectory))
+        return try Store.open(location, migrationsRoot: URL(fileURLWithPath: folder))
     }
 }

@@ -23,7 +23,7 @@ final class LiveServer: Sendable {
         let root = directory.url
         let data = root.appendingPathComponent("var")
         store = try Store(dataDirectory: data,
-                          migrations: try Migration.load(from: repositoryRoot.appendingPathComponent("migrations")))
+                          migrations: try Migration.load(from: repositoryRoot.appendingPathComponent("migrations/sqlite")))
         jobs = JobQueue(store: store, dataDirectory: data, datasetsRoot: datasetsRoot.map { root.appendingPathComponent($0) })
         jobs.start()
         let metrics = ServerMetrics()

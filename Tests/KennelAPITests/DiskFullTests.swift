@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import KennelHTTP
 import KennelStore
 import Testing
@@ -11,7 +10,7 @@ struct DiskFullTests {
     @Test(arguments: [
         NSError(domain: NSPOSIXErrorDomain, code: Int(ENOSPC)) as any Error,
         NSError(domain: NSCocoaErrorDomain, code: NSFileWriteOutOfSpaceError) as any Error,
-        DatabaseError(resultCode: .SQLITE_FULL, message: "database or disk is full") as any Error,
+        StoreError.diskFull("database or disk is full") as any Error,
         NSError(domain: NSCocoaErrorDomain, code: 4, userInfo: [NSUnderlyingErrorKey: NSError(domain: NSPOSIXErrorDomain, code: Int(EDQUOT))]) as any Error,
     ])
     func fullDisksAre507(error: any Error) throws {

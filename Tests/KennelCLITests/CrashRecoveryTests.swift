@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import KennelImage
 import KennelStore
 import KennelTestSupport
@@ -30,17 +29,17 @@ import Testing
         try trainer.run()
 
         let store = try Store(dataDirectory: URL(fileURLWithPath: data),
-                              migrations: try Migration.load(from: repositoryRoot.appendingPathComponent("migrations")))
+                              migrations: try Migration.load(from: repositoryRoot.appendingPathComponent("migrations/sqlite")))
         defer { try? store.close() }
-        func checkpoints() throws -> Int { try store.pool.read { try CheckpointRecord.fetchCount($0) } }
+        func checkpoints() throws -> Int { try store.read { try $0.scalar(Int.self, "SELECT COUNT(*) AS value FROM checkpoints") ?? 0 } }
         let deadline = Date().addingTimeInterval(60)
         while try checkpoints() == 0 && Date() < deadline && trainer.isRunning { Thread.sleep(forTimeInterval: 0.002) }
         kill(trainer.processIdentifier, SIGKILL)
         trainer.waitUntilExit()
-        let killed = try #require(try store.pool.read { try JobRecord.fetchOne($0, key: 1) })
+        let killed = try #require(try store.read { try $0.record(JobRecord.self, "WHERE id = ?", 1) })
         try #require(killed.state == .running, "the trainer finished before it could be killed")
-        let stepsBefore = try store.pool.read { db in
-            try Int.fetchOne(db, sql: "SELECT MAX(step) FROM checkpoints WHERE job_id = 1") ?? 0
+        let stepsBefore = try store.read { db in
+            try db.scalar(Int.self, "SELECT MAX(step) AS value FROM checkpoints WHERE job_id = 1") ?? 0
         }
 
         let server = try ServerProcess(environment: ["KENNEL_DATA_DIR": data])
@@ -48,7 +47,7 @@ import Testing
         var job = killed
         while job.state == .running && Date() < finishDeadline {
             Thread.sleep(forTimeInterval: 0.1)
-            job = try #require(try store.pool.read { try JobRecord.fetchOne($0, key: 1) })
+            job = try #require(try store.read { try $0.record(JobRecord.self, "WHERE id = ?", 1) })
         }
         kill(server.process.processIdentifier, SIGTERM)
         #expect(server.waitForExit() == 0)
@@ -58,13 +57,13 @@ import Testing
 
         // 18 training images at batch 4: 5 steps an epoch. Every step once, none twice, ending where an
         // uninterrupted run would.
-        let trainSteps = try store.pool.read { db in
-            try Int.fetchAll(db, sql: "SELECT step FROM metrics WHERE job_id = 1 AND tag = 'train/loss' ORDER BY step")
+        let trainSteps = try store.read { db in
+            try db.values(Int.self, "SELECT step AS value FROM metrics WHERE job_id = 1 AND tag = 'train/loss' ORDER BY step")
         }
         #expect(trainSteps.last == epochs * 5)
         #expect(Set(trainSteps).count == trainSteps.count)
-        let evaluations = try store.pool.read { db in
-            try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM metrics WHERE job_id = 1 AND tag = 'test/accuracy'") ?? 0
+        let evaluations = try store.read { db in
+            try db.scalar(Int.self, "SELECT COUNT(*) AS value FROM metrics WHERE job_id = 1 AND tag = 'test/accuracy'") ?? 0
         }
         #expect(evaluations == epochs)
         #expect(stepsBefore >= 5)

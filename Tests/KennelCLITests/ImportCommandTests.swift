@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import KennelImage
 import KennelStore
 import KennelTestSupport
@@ -30,9 +29,9 @@ import Testing
         #expect(FileManager.default.fileExists(atPath: data + "/datasets/dogs-mini.shard"))
 
         let store = try Store(dataDirectory: URL(fileURLWithPath: data),
-                              migrations: try Migration.load(from: repositoryRoot.appendingPathComponent("migrations")))
+                              migrations: try Migration.load(from: repositoryRoot.appendingPathComponent("migrations/sqlite")))
         defer { try? store.close() }
-        let dataset = try #require(try store.pool.read { try DatasetRecord.fetchOne($0, key: "dogs-mini") })
+        let dataset = try #require(try store.read { try $0.record(DatasetRecord.self, "WHERE name = ?", "dogs-mini") })
         #expect(dataset.trainCount == 8 && dataset.testCount == 4)
         #expect(dataset.width == 32 && dataset.height == 24 && dataset.channels == 1)
         #expect(dataset.classesJson.contains(#""label":"Akita""#) && dataset.classesJson.contains(#""label":"Beagle""#))

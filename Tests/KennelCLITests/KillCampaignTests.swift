@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import KennelEngine
 import KennelImage
 import KennelStore
@@ -29,27 +28,27 @@ import Testing
                                           "--migrations", repositoryRoot.path + "/migrations", images])
             try #require(imported.status == 0, "\(imported.output)")
             store = try Store(dataDirectory: URL(fileURLWithPath: directory.path + "/var"),
-                              migrations: try Migration.load(from: repositoryRoot.appendingPathComponent("migrations")))
+                              migrations: try Migration.load(from: repositoryRoot.appendingPathComponent("migrations/sqlite")))
         }
 
         func job(_ id: Int64) throws -> JobRecord {
-            try #require(try store.pool.read { try JobRecord.fetchOne($0, key: id) })
+            try #require(try store.read { try $0.record(JobRecord.self, "WHERE id = ?", id) })
         }
 
-        func row(_ sql: String, _ arguments: StatementArguments = []) throws -> Row? {
-            try store.pool.read { try Row.fetchOne($0, sql: sql, arguments: arguments) }
+        func row(_ sql: String) throws -> SQLRow? {
+            try store.read { try $0.fetch(sql).first }
         }
 
         /// (tag@step) → value of the metrics that do not depend on timing; fails on a step recorded twice.
         func metrics(_ job: Int64) throws -> [String: Double] {
-            let rows = try store.pool.read { db in
-                try Row.fetchAll(db, sql: """
+            let rows = try store.read { db in
+                try db.fetch("""
                     SELECT tag, step, value FROM metrics WHERE job_id = ?
                     AND tag IN ('train/loss', 'train/accuracy', 'test/loss', 'test/accuracy')
-                    """, arguments: [job])
+                    """, job)
             }
-            return Dictionary(uniqueKeysWithValues: rows.map { row -> (String, Double) in
-                ("\(row["tag"] as String)@\(row["step"] as Int)", row["value"])
+            return Dictionary(uniqueKeysWithValues: try rows.map { row -> (String, Double) in
+                ("\(try row.get("tag", as: String.self))@\(try row.get("step", as: Int.self))", try row.get("value"))
             })
         }
 
@@ -59,7 +58,7 @@ import Testing
         }
 
         func integrity() throws -> String {
-            try store.pool.read { try String.fetchOne($0, sql: "PRAGMA integrity_check") ?? "" }
+            try store.read { try $0.scalar(String.self, "SELECT integrity_check AS value FROM pragma_integrity_check") ?? "" }
         }
 
         func serve() throws -> ServerProcess { try ServerProcess(environment: ["KENNEL_DATA_DIR": data]) }
@@ -112,7 +111,7 @@ import Testing
             let pid = String(server.process.processIdentifier)
             let working = try site.waitUntil(seconds: 60) {
                 let job = try site.job(1)
-                let crashes = try site.row("SELECT crashes FROM jobs WHERE id = 1")?["crashes"] as Int? ?? -1
+                let crashes = try site.row("SELECT crashes FROM jobs WHERE id = 1")?.get("crashes", as: Int.self) ?? -1
                 return job.state.isFinal || (job.owner?.contains(":\(pid):") == true && crashes == 0)
             }
             try #require(working, "the job was not taken up: \(server.output)")
@@ -131,7 +130,7 @@ import Testing
                     || (newestAfterKill == nil && site.job(1).owner?.contains(":\(next):") == true)
             })
             if let newestAfterKill, try site.job(1).state == .running {
-                #expect(try site.job(1).resumedFrom == newestAfterKill["id"] as Int64?,
+                #expect(try site.job(1).resumedFrom == newestAfterKill.get("id", as: Int64.self),
                         "kill \(kills): resumed from another checkpoint than the newest \(newestAfterKill)")
                 resumptions += 1
             }
@@ -179,7 +178,7 @@ import Testing
             .replacingOccurrences(of: #""epochs":600"#, with: #""epochs":40"#)
         #expect(try site.post(server, "/v1/jobs", spec).status == 201)
         #expect(try site.waitUntil(seconds: 60) {
-            try site.row("SELECT COUNT(*) AS n FROM checkpoints")?["n"] as Int? ?? 0 > 0
+            try site.row("SELECT COUNT(*) AS n FROM checkpoints")?.get("n", as: Int.self) ?? 0 > 0
         })
         kill9(server)
         // Kill right after each take-over. A kill that lands after the first step cleared the count just

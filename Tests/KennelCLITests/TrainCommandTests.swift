@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import KennelImage
 import KennelStore
 import KennelTestSupport
@@ -32,30 +31,29 @@ import Testing
         #expect(trained.output.contains("job 1 succeeded: best test accuracy 1.0000"))
 
         let store = try Store(dataDirectory: URL(fileURLWithPath: directory.path + "/var"),
-                              migrations: try Migration.load(from: repositoryRoot.appendingPathComponent("migrations")))
+                              migrations: try Migration.load(from: repositoryRoot.appendingPathComponent("migrations/sqlite")))
         defer { try? store.close() }
-        let job = try #require(try store.pool.read { try JobRecord.fetchOne($0, key: 1) })
+        let job = try #require(try store.read { try $0.record(JobRecord.self, "WHERE id = ?", 1) })
         #expect(job.state == .succeeded && job.progress == 1 && job.startedAt != nil && job.finishedAt != nil)
         #expect(job.specJson.contains(#""preset":"cifar-cnn""#))
-        let checkpoints = try store.pool.read { try CheckpointRecord.fetchCount($0) }
+        let checkpoints = try store.read { try $0.scalar(Int.self, "SELECT COUNT(*) AS value FROM checkpoints") ?? 0 }
         #expect(checkpoints >= 1)
 
         let wrongShape = try runKennel(["train", "--dataset", "colors", "--preset", "fashion-convnet", "--epochs", "1"] + storage)
         #expect(wrongShape.status != 0)
         #expect(wrongShape.output.contains("preset: fashion-convnet takes [28, 28, 1] images"))
         // An invalid request is refused before any job is recorded.
-        #expect(try store.pool.read { try JobRecord.fetchCount($0) } == 1)
+        #expect(try store.read { try $0.scalar(Int.self, "SELECT COUNT(*) AS value FROM jobs") } == 1)
         let missing = try runKennel(["train", "--dataset", "nothing", "--preset", "cifar-cnn"] + storage)
         #expect(missing.status != 0 && missing.output.contains("dataset 'nothing' does not exist"))
 
         // Serve the newest checkpoint (as POST /v1/models records it), then list and classify from the command line.
-        let checkpoint = try #require(try store.pool.read {
-            try CheckpointRecord.order(CheckpointRecord.Columns.step.desc).fetchOne($0)?.id
+        let checkpoint = try #require(try store.read {
+            try $0.record(CheckpointRecord.self, "ORDER BY step DESC")?.id
         })
-        try store.pool.write { db in
-            var model = ModelRecord(name: "colors", version: 1, checkpointId: checkpoint, labelsJson: #"["red","blue"]"#)
-            try model.insert(db)
-            try db.execute(sql: "INSERT INTO served_models (name, version, promoted_at) VALUES ('colors', 1, 0)")
+        try store.write { db in
+            try db.insert(ModelRecord(name: "colors", version: 1, checkpointId: checkpoint, labelsJson: #"["red","blue"]"#))
+            try db.execute("INSERT INTO served_models (name, version, promoted_at) VALUES ('colors', 1, 0)")
         }
         let jobs = try runKennel(["jobs", "list"] + storage)
         #expect(jobs.status == 0 && jobs.output.contains("1   train  succeeded  colors   100%"), "\(jobs.output)")

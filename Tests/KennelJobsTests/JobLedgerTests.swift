@@ -4,18 +4,19 @@ import KennelTestSupport
 import Testing
 @testable import KennelJobs
 
+/// The job life cycle as the store records it, on each engine.
 struct JobLedgerTests {
-    private func withLedger(_ body: (JobLedger) throws -> Void) throws {
-        let directory = try TemporaryDirectory()
-        defer { directory.remove() }
-        let store = try Store(dataDirectory: directory.url,
-                              migrations: try Migration.load(from: repositoryRoot.appendingPathComponent("migrations")))
+    private func withLedger(_ engine: Engine, _ body: (JobLedger) throws -> Void) throws {
+        let scratch = try ScratchDatabase(engine)
+        defer { scratch.remove() }
+        let store = try scratch.open()
         defer { try? store.close() }
         try body(JobLedger(store: store))
     }
 
-    @Test func jobsMoveThroughTheirLifeCycleWithTimestamps() throws {
-        try withLedger { ledger in
+    @Test(arguments: Engine.allCases)
+    func jobsMoveThroughTheirLifeCycleWithTimestamps(engine: Engine) throws {
+        try withLedger(engine) { ledger in
             let job = try ledger.submit(kind: .train, dataset: "fashion", specJson: "{}")
             let id = try #require(job.id)
             #expect(job.state == .queued)
@@ -29,8 +30,9 @@ struct JobLedgerTests {
         }
     }
 
-    @Test func movesOutsideTheLifeCycleAreRefusedAndChangeNothing() throws {
-        try withLedger { ledger in
+    @Test(arguments: Engine.allCases)
+    func movesOutsideTheLifeCycleAreRefusedAndChangeNothing(engine: Engine) throws {
+        try withLedger(engine) { ledger in
             let id = try #require(try ledger.submit(kind: .train, dataset: "d", specJson: "{}").id)
             try ledger.move(id, to: .cancelled)
             #expect(throws: JobLedgerError.transitionNotAllowed(id: id, from: .cancelled, to: .running)) {
@@ -41,8 +43,9 @@ struct JobLedgerTests {
         }
     }
 
-    @Test func failuresKeepTheirMessage() throws {
-        try withLedger { ledger in
+    @Test(arguments: Engine.allCases)
+    func failuresKeepTheirMessage(engine: Engine) throws {
+        try withLedger(engine) { ledger in
             let id = try #require(try ledger.submit(kind: .import, dataset: "dogs", specJson: "{}").id)
             try ledger.move(id, to: .running)
             let failed = try ledger.move(id, to: .failed, error: "loss became NaN at step 17")

@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import KennelData
 import KennelEngine
 import KennelImage
@@ -67,7 +66,7 @@ struct JobQueueTests {
         #expect(job.kind == .import && job.dataset == "again")
         queue.waitUntilIdle()
         #expect(try JobLedger(store: bench.store).job(job.id!)?.state == .succeeded)
-        let dataset = try #require(try bench.store.pool.read { try DatasetRecord.fetchOne($0, key: "again") })
+        let dataset = try #require(try bench.store.read { try $0.record(DatasetRecord.self, "WHERE name = ?", "again") })
         #expect(dataset.trainCount == 18 && dataset.testCount == 6)
         #expect(throws: DatasetCatalogError.inUse("a dataset named 'again' already exists; pick another name, or "
                                                   + "DELETE /v1/datasets/again first")) {
@@ -159,9 +158,8 @@ struct JobQueueTests {
         let stepsPerEpoch = 5  // 18 training images at batch 4
         var polls = 0
         _ = try bench.trainer.run(job: id, spec: spec, isCancelled: { polls += 1; return polls > 2 * stepsPerEpoch + 2 })
-        let before = try bench.store.pool.read { db in
-            try CheckpointRecord.filter(CheckpointRecord.Columns.jobId == id).order(CheckpointRecord.Columns.step.desc)
-                .fetchAll(db)
+        let before = try bench.store.read { db in
+            try db.records(CheckpointRecord.self, "WHERE job_id = ? ORDER BY step DESC", id)
         }
         #expect(before.first?.step == 2 * stepsPerEpoch)
         try bench.orphan(id)
@@ -172,14 +170,12 @@ struct JobQueueTests {
         queue.waitUntilIdle()
         let resumed = try #require(try ledger.job(id))
         #expect(resumed.resumedFrom == before.first?.id)
-        let steps = try bench.store.pool.read { db in
-            try Int.fetchAll(db, sql: "SELECT step FROM metrics WHERE job_id = ? AND tag = 'test/accuracy' ORDER BY step",
-                             arguments: [id])
+        let steps = try bench.store.read { db in
+            try db.values(Int.self, "SELECT step AS value FROM metrics WHERE job_id = ? AND tag = 'test/accuracy' ORDER BY step", id)
         }
         #expect(steps == [5, 10, 15, 20])
-        let trainSteps = try bench.store.pool.read { db in
-            try Int.fetchAll(db, sql: "SELECT step FROM metrics WHERE job_id = ? AND tag = 'train/loss' ORDER BY step",
-                             arguments: [id])
+        let trainSteps = try bench.store.read { db in
+            try db.values(Int.self, "SELECT step AS value FROM metrics WHERE job_id = ? AND tag = 'train/loss' ORDER BY step", id)
         }
         #expect(trainSteps == Array(1...20))
     }
@@ -196,8 +192,8 @@ struct JobQueueTests {
             let id = try #require(try ledger.submit(kind: .train, dataset: bench.dataset, specJson: spec).id)
             try ledger.move(id, to: .running)
             if orphaned { try bench.orphan(id) } else { try ledger.release([id]) }
-            try bench.store.pool.write { db in
-                try db.execute(sql: "UPDATE jobs SET crashes = ? WHERE id = ?", arguments: [crashes, id])
+            try bench.store.write { db in
+                try db.execute("UPDATE jobs SET crashes = ? WHERE id = ?", crashes, id)
             }
             return id
         }
@@ -214,9 +210,9 @@ struct JobQueueTests {
         #expect(failed.error?.hasPrefix("the job stopped the server twice") == true)
         #expect(try ledger.job(survivor)?.state == .succeeded)
         #expect(try ledger.job(stoppedCleanly)?.state == .succeeded)
-        let counts = try bench.store.pool.read { db in
-            try Int.fetchAll(db, sql: "SELECT crashes FROM jobs WHERE id IN (?, ?) ORDER BY id",
-                             arguments: [survivor, stoppedCleanly])
+        let counts = try bench.store.read { db in
+            try db.values(Int.self, "SELECT crashes AS value FROM jobs WHERE id IN (?, ?) ORDER BY id",
+                          survivor, stoppedCleanly)
         }
         #expect(counts == [0, 0])
     }
@@ -244,9 +240,8 @@ struct JobQueueTests {
         try ledger.move(id, to: .running)
         var polls = 0
         _ = try bench.trainer.run(job: id, spec: spec, isCancelled: { polls += 1; return polls > 12 })
-        let records = try bench.store.pool.read { db in
-            try CheckpointRecord.filter(CheckpointRecord.Columns.jobId == id).order(CheckpointRecord.Columns.step.desc)
-                .fetchAll(db)
+        let records = try bench.store.read { db in
+            try db.records(CheckpointRecord.self, "WHERE job_id = ? ORDER BY step DESC", id)
         }
         try #require(records.count == 2)
         var bytes = try Data(contentsOf: URL(fileURLWithPath: records[0].path))
@@ -278,8 +273,8 @@ struct MetricsBufferTests {
         for step in 1...5 { buffer.record(job: job, tag: "train/loss", step: step, value: Double(step)) }
         #expect(buffer.dropped == 2)
         #expect(buffer.flush())
-        let steps = try bench.store.pool.read { db in
-            try Int.fetchAll(db, sql: "SELECT step FROM metrics WHERE job_id = ? ORDER BY step", arguments: [job])
+        let steps = try bench.store.read { db in
+            try db.values(Int.self, "SELECT step AS value FROM metrics WHERE job_id = ? ORDER BY step", job)
         }
         #expect(steps == [3, 4, 5])
     }

@@ -23,7 +23,7 @@ struct ModelRegistryTests {
         let served = try registry.promote(name: "tones", job: job)
         #expect(served.version == 1)
         // The job's best checkpoint is what gets served.
-        let record = try #require(try bench.store.pool.read { try ModelRecord.fetchOne($0, key: ["name": "tones", "version": 1]) })
+        let record = try #require(try bench.store.read { try $0.record(ModelRecord.self, "WHERE name = 'tones' AND version = 1") })
         #expect(record.checkpointId == outcome.bestCheckpoint?.id)
         let predictions = try served.classify(try heldOutDarkImage(), topK: 5).predictions
         #expect(predictions.count == 2)
@@ -102,8 +102,8 @@ extension ModelRegistryTests {
         for (version, precision) in [Precision.int8, .bf16].enumerated() {
             let served = try registry.promote(name: "tones", job: job, precision: precision)
             #expect(served.precision == precision)
-            let record = try #require(try bench.store.pool.read {
-                try ModelRecord.fetchOne($0, key: ["name": "tones", "version": version + 1])
+            let record = try #require(try bench.store.read {
+                try $0.record(ModelRecord.self, "WHERE name = 'tones' AND version = ?", version + 1)
             })
             #expect(record.precision == precision.rawValue)
             let accuracy = try #require(record.testAccuracy), fp32 = try #require(record.fp32TestAccuracy)
@@ -154,10 +154,10 @@ extension ModelRegistryTests {
             let message = RegistryError.costsAccuracy(precision, fp32: fp32, reduced: reduced).description
             #expect(message.contains("100.00% in fp32") && message.contains(String(format: "%.2f%%", reduced * 100)))
         }
-        #expect(try bench.store.pool.read { try ModelRecord.fetchCount($0) } == 0)
+        #expect(try bench.store.read { try $0.scalar(Int.self, "SELECT COUNT(*) AS value FROM models") } == 0)
         let bf16 = try registry.promote(name: "tones", job: job, checkpoint: checkpoint.id, precision: .bf16)
         #expect(bf16.version == 1)
-        let record = try #require(try bench.store.pool.read { try ModelRecord.fetchOne($0) })
+        let record = try #require(try bench.store.read { try $0.record(ModelRecord.self, "") })
         #expect(record.testAccuracy == 1 && record.fp32TestAccuracy == 1)
     }
 }

@@ -90,12 +90,12 @@ struct MetricsBufferFlushTests {
         buffer.record(job: job + 1, tag: "train/loss", step: 1, value: 0.7)
         #expect(buffer.pending(job: job).map(\.value) == [0.5])
         #expect(!buffer.flushIfDue())
-        #expect(try bench.store.pool.read { try MetricRecord.fetchCount($0) } == 0)
+        #expect(try bench.store.read { try $0.scalar(Int.self, "SELECT COUNT(*) AS value FROM metrics") } == 0)
         let eager = MetricsBuffer(store: bench.store, flushInterval: .zero)
         eager.record(job: job, tag: "train/loss", step: 2, value: 0.4)
         #expect(eager.flushIfDue())
         #expect(eager.pending(job: job).isEmpty)
-        #expect(try bench.store.pool.read { try MetricRecord.fetchCount($0) } == 1)
+        #expect(try bench.store.read { try $0.scalar(Int.self, "SELECT COUNT(*) AS value FROM metrics") } == 1)
     }
 }
 

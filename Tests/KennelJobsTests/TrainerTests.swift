@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import KennelData
 import KennelEngine
 import KennelImage
@@ -18,19 +17,18 @@ struct TrainerTests {
         #expect(outcome.epochsRun == 5 && !outcome.cancelled)
         #expect(outcome.bestTestAccuracy >= 0.9, "best test accuracy \(outcome.bestTestAccuracy)")
         #expect(reports > 0)
-        let tags = try bench.store.pool.read { db in
-            try String.fetchAll(db, sql: "SELECT DISTINCT tag FROM metrics WHERE job_id = ? ORDER BY tag", arguments: [job])
+        let tags = try bench.store.read { db in
+            try db.values(String.self, "SELECT DISTINCT tag AS value FROM metrics WHERE job_id = ? ORDER BY tag", job)
         }
         #expect(tags == ["test/accuracy", "test/loss", "test/top5_accuracy", "train/accuracy", "train/images_per_s",
                          "train/learning_rate", "train/loss"])
-        let testPoints = try bench.store.pool.read { db in
-            try MetricRecord.filter(MetricRecord.Columns.jobId == job && MetricRecord.Columns.tag == "test/accuracy")
-                .fetchCount(db)
+        let testPoints = try bench.store.read { db in
+            try db.scalar(Int.self, "SELECT COUNT(*) AS value FROM metrics WHERE job_id = ? AND tag = 'test/accuracy'", job)
         }
         #expect(testPoints == 5)
         // Two newest plus the best (if it is older) remain, files and rows alike.
-        let kept = try bench.store.pool.read { db in
-            try CheckpointRecord.filter(CheckpointRecord.Columns.jobId == job).fetchAll(db)
+        let kept = try bench.store.read { db in
+            try db.records(CheckpointRecord.self, "WHERE job_id = ?", job)
         }
         #expect(kept.count >= 2 && kept.count <= 3)
         #expect(kept.allSatisfy { FileManager.default.fileExists(atPath: $0.path) })

@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import KennelData
 import KennelEngine
 import KennelImage
@@ -18,7 +17,7 @@ struct Workbench {
     init() throws {
         directory = try TemporaryDirectory()
         store = try Store(dataDirectory: directory.url.appendingPathComponent("var"),
-                          migrations: try Migration.load(from: repositoryRoot.appendingPathComponent("migrations")))
+                          migrations: try Migration.load(from: repositoryRoot.appendingPathComponent("migrations/sqlite")))
         for (classIndex, name) in ["n0-dark", "n1-bright"].enumerated() {
             let folder = directory.path + "/images/" + name
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
@@ -37,13 +36,13 @@ struct Workbench {
         let summary = try ImageFolderImport.run(root: directory.path + "/images",
                                                 preprocessing: try Preprocessing(width: 8, height: 8, color: .gray),
                                                 shardPath: directory.path + "/var/datasets/tiny.shard")
-        var record = DatasetRecord(name: dataset, format: "imagefolder", path: directory.path + "/images", width: 8,
+        let record = DatasetRecord(name: dataset, format: "imagefolder", path: directory.path + "/images", width: 8,
                                    height: 8, channels: 1,
                                    classesJson: String(decoding: try JSONEncoder().encode(summary.header.classes),
                                                        as: UTF8.self),
                                    trainCount: summary.header.trainCount,
                                    testCount: summary.header.testCount, shardPath: summary.shardPath)
-        try store.pool.write { try record.insert($0) }
+        try store.write { try $0.insert(record) }
     }
 
     var dataDirectory: URL { directory.url.appendingPathComponent("var") }
@@ -75,9 +74,8 @@ struct Workbench {
 
     /// Marks running job `id` as owned by a process that no longer exists, as after a crash.
     func orphan(_ id: Int64) throws {
-        try store.pool.write { db in
-            try db.execute(sql: "UPDATE jobs SET owner = ? WHERE id = ?",
-                           arguments: ["\(ProcessInfo.processInfo.hostName):2147483646:0", id])
+        try store.write { db in
+            try db.execute("UPDATE jobs SET owner = ? WHERE id = ?", "\(ProcessInfo.processInfo.hostName):2147483646:0", id)
         }
     }
 }

@@ -9,7 +9,7 @@ import KennelStore
 /// stay queued. Datasets may only come from the scratch directory.
 let router: Router = {
     let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("kennel-fuzz-api-\(getpid())")
-    let migrations = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../../migrations")
+    let migrations = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../../migrations/sqlite")
     let store = try! Store(dataDirectory: scratch, migrations: try! Migration.load(from: migrations))
     let jobs = JobQueue(store: store, dataDirectory: scratch, datasetsRoot: scratch)
     let metrics = ServerMetrics()

@@ -1,0 +1,21 @@
+import Foundation
+
+/// One database engine under the store: SQLite (embedded, the default) or PostgreSQL (shared by several
+/// machines). Everything above the store talks to this protocol only.
+public protocol DatabaseEngine: Sendable {
+    /// Runs `body` in a transaction that reads a consistent snapshot.
+    @discardableResult
+    func read<T>(_ body: (any SQLSession) throws -> T) throws -> T
+    /// Runs `body` in a write transaction: committed when it returns, rolled back when it throws.
+    @discardableResult
+    func write<T>(_ body: (any SQLSession) throws -> T) throws -> T
+    /// Identifiers of the migrations applied, in number order.
+    func appliedMigrations() throws -> [String]
+    /// Waits for pending work and closes every connection.
+    func close() throws
+    /// Where the data lives, for messages (a file path, or a PostgreSQL URL without its password).
+    var location: String { get }
+    /// Appended to a `SELECT` that claims rows another process may be claiming at the same moment:
+    /// PostgreSQL's `FOR UPDATE SKIP LOCKED`; nothing on SQLite, whose writers already run one at a time.
+    var claimClause: String { get }
+}
