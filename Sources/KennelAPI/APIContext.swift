@@ -23,6 +23,9 @@ public struct APIContext: Sendable {
     public let metrics: ServerMetrics
     /// The bounds this server enforces (`GET /v1/limits`).
     public let limits: ServerLimits
+    /// What this process does, and its name among the deployment's processes (labels of `/metrics`, `/readyz`).
+    public let role: ServerRole
+    public let instance: String
     /// Decodes request images under the limits' pixel cap and decode budget.
     let decoder: ImageDecoder
     /// Where requests that touch the disk or the queue run, off the HTTP polling threads.
@@ -33,8 +36,12 @@ public struct APIContext: Sendable {
     let classify: QueueLanes
 
     public init(store: Store, jobs: JobQueue, models: ModelRegistry, metrics: ServerMetrics, token: String? = nil,
-                datasetsRoot: URL? = nil, limits: ServerLimits = ServerLimits(), heartbeatSeconds: TimeInterval = 15) {
+                datasetsRoot: URL? = nil, limits: ServerLimits = ServerLimits(), heartbeatSeconds: TimeInterval = 15,
+                role: ServerRole = .all,
+                instance: String = "\(ProcessInfo.processInfo.hostName):\(ProcessInfo.processInfo.processIdentifier)") {
         self.limits = limits
+        self.role = role
+        self.instance = instance
         decoder = limits.decoder()
         let classifyCapacity = limits.classifyCapacity
         self.metrics = metrics

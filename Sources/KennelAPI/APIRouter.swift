@@ -6,7 +6,10 @@ public enum APIRouter {
     public static func make(staticFiles: StaticFiles, context: APIContext? = nil) -> Router {
         var routes = Router.Builder()
         routes.addHealthRoutes()
-        if let context {
+        if let context, context.role == .worker {
+            routes.addPrometheusRoute(context)
+            routes.addWorkerReadiness(context)
+        } else if let context {
             routes.addOpenAPIRoute()
             routes.addLimitsRoute(context)
             routes.addDatasetRoutes(context)

@@ -107,6 +107,8 @@ extension Router.Builder {
             let models = try context.models.readiness()
             struct Status: Encodable {
                 let status: String
+                let role: String
+                let instance: String
                 let models: [Entry]
                 struct Entry: Encodable {
                     let name: String
@@ -117,8 +119,8 @@ extension Router.Builder {
                 }
             }
             let ready = models.allSatisfy { $0.ready || $0.onDemand }
-            return .json(Status(status: ready ? "ready" : "loading",
-                                models: models.map { .init(name: $0.name, version: $0.version, ready: $0.ready,
+            return .json(Status(status: ready ? "ready" : "loading", role: context.role.rawValue,
+                                instance: context.instance, models: models.map { .init(name: $0.name, version: $0.version, ready: $0.ready,
                                                            onDemand: $0.onDemand) }),
                          status: ready ? .ok : .serviceUnavailable)
         }

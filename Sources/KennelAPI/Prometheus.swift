@@ -42,6 +42,8 @@ public final class ServerMetrics: Sendable {
             try Dictionary(uniqueKeysWithValues: db.fetch("SELECT state, COUNT(*) AS n FROM jobs GROUP BY state")
                 .map { row -> (String, Int) in (try row.get("state"), try row.get("n")) })
         }
+        gauge("kennel_process", "info", "This process: its role in the deployment and its instance name.",
+              labels: [("role", context.role.rawValue), ("instance", context.instance)]).set(Double(1))
         for state in JobState.allCases {
             gauge("kennel", "jobs", "Jobs by state.", labels: [("state", state.rawValue)])
                 .set(Double(states[state.rawValue] ?? 0))

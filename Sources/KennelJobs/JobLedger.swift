@@ -5,6 +5,8 @@ import KennelStore
 public enum JobLedgerError: Error, Equatable, CustomStringConvertible {
     case unknownJob(Int64)
     case transitionNotAllowed(id: Int64, from: JobState, to: JobState)
+    /// Only the process that runs a job (holds its lease) may end it.
+    case notOwner(id: Int64, owner: String?)
 
     public var description: String {
         switch self {
@@ -12,16 +14,33 @@ public enum JobLedgerError: Error, Equatable, CustomStringConvertible {
             return "no job with id \(id)"
         case .transitionNotAllowed(let id, let from, let to):
             return "job \(id) is \(from.rawValue) and cannot become \(to.rawValue)"
+        case .notOwner(let id, let owner):
+            return "job \(id) is run by \(owner ?? "no process") now, not by this one (its lease was lost)"
         }
     }
 }
 
 /// The jobs table as the job system writes it: every state change is checked against the job's life cycle
 /// and written, with its timestamps, in one transaction, so the database is always the truth.
+///
+/// A running job is held by one process under a lease (`lease_expires_at`, on the database's clock) that the
+/// process renews while it trains. Another process takes the job over only once the lease has lapsed, or at once
+/// when the owner is a process of this host that no longer exists.
 public struct JobLedger: Sendable {
     private let store: Store
+    /// How long a lease lasts unless renewed.
+    public let leaseSeconds: Double
 
-    public init(store: Store) { self.store = store }
+    /// The lease length when none is configured.
+    public static let defaultLeaseSeconds: Double = 15
+
+    public init(store: Store, leaseSeconds: Double = JobLedger.defaultLeaseSeconds) {
+        self.store = store
+        self.leaseSeconds = leaseSeconds
+    }
+
+    /// `lease_expires_at` for a lease taken or renewed now.
+    private var leaseEnd: String { "\(store.engine.clock) + \(leaseSeconds)" }
 
     /// Records a new job already running in this process (a foreground `kennel train`), in one transaction so
     /// no queue can claim it in between.
@@ -31,15 +50,91 @@ public struct JobLedger: Sendable {
             var job = JobRecord(kind: kind, specJson: specJson, dataset: dataset, state: .running, createdAt: time)
             job.startedAt = time
             job.owner = ProcessIdentity.current
-            return try Self.stored(try db.insert(job)!, in: db)
+            let id = try db.insert(job)!
+            try db.execute("UPDATE jobs SET lease_expires_at = \(leaseEnd) WHERE id = ?", id)
+            return try Self.stored(id, in: db)
         }
     }
 
-    /// Takes a queued job for this process; false when another process (or a cancellation) got there first.
-    public func claim(_ id: Int64) throws -> Bool {
+    /// A job this process took: a queued one it starts, or a running one whose owner's lease lapsed.
+    public struct Claim: Sendable, Equatable {
+        /// The job as stored after the claim (running, owned by this process).
+        public let job: JobRecord
+        /// The job was running under another owner: it continues from its newest checkpoint.
+        public let interrupted: Bool
+        /// For an interrupted job, how many owners in a row died under it (a clean stop does not count).
+        public let crashes: Int
+    }
+
+    /// Takes the next job for this process: first a running job whose lease lapsed (its owner died, lost the
+    /// database, or stopped cleanly), then the oldest queued one. The row is locked while it is taken
+    /// (`FOR UPDATE SKIP LOCKED` on PostgreSQL), so processes claiming at once take different jobs and each job
+    /// is taken once. Nil when there is nothing to take.
+    public func claimNext() throws -> Claim? {
         try store.write { db in
-            try db.execute("UPDATE jobs SET state = 'running', started_at = ?, owner = ? WHERE id = ? AND state = 'queued'",
-                           Date(), ProcessIdentity.current, id) == 1
+            let me = ProcessIdentity.current
+            if let id = try db.scalar(Int64.self, """
+                SELECT id AS value FROM jobs WHERE state = 'running'
+                AND (lease_expires_at IS NULL OR lease_expires_at < \(store.engine.clock))
+                ORDER BY id LIMIT 1 \(store.engine.claimClause)
+                """) {
+                try db.execute("""
+                    UPDATE jobs SET owner = ?, lease_expires_at = \(leaseEnd),
+                    crashes = crashes + CASE WHEN owner IS NULL THEN 0 ELSE 1 END WHERE id = ?
+                    """, me, id)
+                let crashes = try db.scalar(Int.self, "SELECT crashes AS value FROM jobs WHERE id = ?", id) ?? 0
+                return Claim(job: try Self.stored(id, in: db), interrupted: true, crashes: crashes)
+            }
+            if let id = try db.scalar(Int64.self, """
+                SELECT id AS value FROM jobs WHERE state = 'queued' ORDER BY id LIMIT 1 \(store.engine.claimClause)
+                """) {
+                try db.execute("""
+                    UPDATE jobs SET state = 'running', started_at = ?, owner = ?, lease_expires_at = \(leaseEnd),
+                    cancel_requested = 0 WHERE id = ?
+                    """, Date(), me, id)
+                return Claim(job: try Self.stored(id, in: db), interrupted: false, crashes: 0)
+            }
+            return nil
+        }
+    }
+
+    /// What renewing a lease found.
+    public enum Renewal: Sendable, Equatable {
+        /// The lease runs on; `cancelRequested` when a cancellation reached the job through the database.
+        case held(cancelRequested: Bool)
+        /// The job is no longer this process's: it must stop without recording anything more.
+        case lost
+    }
+
+    /// Extends this process's lease on running job `id`.
+    public func renew(_ id: Int64) throws -> Renewal {
+        try store.write { db in
+            guard let row = try db.fetch("""
+                UPDATE jobs SET lease_expires_at = \(leaseEnd) WHERE id = ? AND state = 'running' AND owner = ?
+                RETURNING cancel_requested
+                """, id, ProcessIdentity.current).first else { return .lost }
+            return .held(cancelRequested: try row.get("cancel_requested", as: Int.self) != 0)
+        }
+    }
+
+    /// Asks whichever process runs job `id` to cancel it (it sees the request when it next renews its lease);
+    /// false when the job is not running.
+    public func requestCancel(_ id: Int64) throws -> Bool {
+        try store.write { db in
+            try db.execute("UPDATE jobs SET cancel_requested = 1 WHERE id = ? AND state = 'running'", id) == 1
+        }
+    }
+
+    /// Lets the jobs of owners that were processes of this host, and are gone, be taken over at once rather than
+    /// when their lease lapses.
+    public func expireLeasesOfDeadLocalOwners() throws {
+        let owners = try store.read { db in
+            try db.values(String.self, "SELECT DISTINCT owner AS value FROM jobs WHERE state = 'running' AND owner IS NOT NULL")
+        }
+        for owner in owners where ProcessIdentity.diedOnThisHost(owner) {
+            try store.write { db in
+                try db.execute("UPDATE jobs SET lease_expires_at = 0 WHERE state = 'running' AND owner = ?", owner)
+            }
         }
     }
 
@@ -65,6 +160,9 @@ public struct JobLedger: Sendable {
             guard job.state.canMove(to: next) else {
                 throw JobLedgerError.transitionNotAllowed(id: id, from: job.state, to: next)
             }
+            guard job.state != .running || job.owner == ProcessIdentity.current else {
+                throw JobLedgerError.notOwner(id: id, owner: job.owner)
+            }
             job.state = next
             if next == .running {
                 job.startedAt = time
@@ -77,7 +175,8 @@ public struct JobLedger: Sendable {
             if next == .succeeded { job.progress = 1 }
             job.error = error
             try db.execute("""
-                UPDATE jobs SET state = ?, started_at = ?, finished_at = ?, owner = ?, progress = ?, error = ? WHERE id = ?
+                UPDATE jobs SET state = ?, started_at = ?, finished_at = ?, owner = ?, progress = ?, error = ?,
+                lease_expires_at = \(next == .running ? leaseEnd : "NULL"), cancel_requested = 0 WHERE id = ?
                 """, job.state, job.startedAt, job.finishedAt, job.owner, job.progress, job.error, id)
             return try Self.stored(id, in: db)
         }
@@ -97,20 +196,6 @@ public struct JobLedger: Sendable {
         }
     }
 
-    /// Takes over running job `id`, interrupted while `previousOwner` ran it, for this process. The update only
-    /// happens while the row still names `previousOwner`, so of two processes recovering at once one wins.
-    /// Returns the job's crash count after this take-over (a previous owner that was set, rather than cleared by
-    /// a clean stop, died under the job), or nil when another process claimed it first.
-    public func reclaim(_ id: Int64, from previousOwner: String?) throws -> Int? {
-        try store.write { db in
-            guard try db.execute("""
-                UPDATE jobs SET owner = ?, crashes = crashes + CASE WHEN owner IS NULL THEN 0 ELSE 1 END
-                WHERE id = ? AND state = 'running' AND owner IS NOT DISTINCT FROM ?
-                """, ProcessIdentity.current, id, previousOwner) == 1 else { return nil }
-            return try db.scalar(Int.self, "SELECT crashes AS value FROM jobs WHERE id = ?", id)
-        }
-    }
-
     /// Notes that running job `id` continues in this process after an interruption, from `checkpoint` (nil: from
     /// step 0).
     public func markResumed(_ id: Int64, from checkpoint: Int64?) throws {
@@ -123,8 +208,8 @@ public struct JobLedger: Sendable {
     public func requeue(_ id: Int64) throws -> Bool {
         try store.write { db in
             try db.execute("""
-                UPDATE jobs SET state = 'queued', finished_at = NULL, error = NULL, owner = NULL, crashes = 0
-                WHERE id = ? AND state IN ('failed', 'cancelled')
+                UPDATE jobs SET state = 'queued', finished_at = NULL, error = NULL, owner = NULL, crashes = 0,
+                lease_expires_at = NULL, cancel_requested = 0 WHERE id = ? AND state IN ('failed', 'cancelled')
                 """, id) == 1
         }
     }
@@ -136,12 +221,14 @@ public struct JobLedger: Sendable {
         }
     }
 
-    /// A clean stop leaves `ids` running without an owner, so the next start resumes them without counting a crash.
+    /// A clean stop leaves `ids` running without an owner or lease, so any process takes them over at once and
+    /// resumes them without counting a crash.
     public func release(_ ids: [Int64]) throws {
         try store.write { db in
             for id in ids {
-                try db.execute("UPDATE jobs SET owner = NULL WHERE id = ? AND state = 'running' AND owner = ?",
-                               id, ProcessIdentity.current)
+                try db.execute("""
+                    UPDATE jobs SET owner = NULL, lease_expires_at = NULL WHERE id = ? AND state = 'running' AND owner = ?
+                    """, id, ProcessIdentity.current)
             }
         }
     }

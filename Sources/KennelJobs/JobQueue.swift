@@ -29,8 +29,12 @@ public enum JobQueueError: Error, Equatable, CustomStringConvertible {
 
 /// Runs training and import jobs in submission order on background Dispatch queues, at most `concurrency` at once
 /// (default 1: training uses every core). The database is the truth: every state change is written as it
-/// happens, and at start-up a job found `running` (the process died under it) resumes from its newest valid
-/// checkpoint, or from step 0 when it has none.
+/// happens. Several processes (workers) may run one database's jobs: each claims jobs through the ledger, holds
+/// a lease on each job it runs and renews it every second, and takes over a running job whose lease lapsed (its
+/// process died), resuming it from its newest valid checkpoint, or from step 0 when it has none.
+///
+/// A process that cannot renew a lease (it lost the database, or the job was taken over) stops that job at its
+/// next step, before the lease can lapse, and records nothing more for it: no two processes ever train one job.
 public final class JobQueue: Sendable {
     private let store: Store
     /// Where shards, checkpoints and the database live.
@@ -49,18 +53,29 @@ public final class JobQueue: Sendable {
     /// Scalars of every job this queue runs, on their way to the database.
     public let metrics: MetricsBuffer
 
+    private let ledger: JobLedger
+    /// How often leases are renewed and the database is asked for jobs other processes queued.
+    private static let tickInterval: DispatchTimeInterval = .seconds(1)
+
     private struct State {
-        var running: [Int64: Atomic<Bool>.Handle] = [:]
+        var running: [Int64: RunningJob] = [:]
+        /// Set by `start`: this process takes jobs from the database (a worker), not only records them.
+        var started = false
+        /// The once-a-second tick (lease renewal, polling) is scheduled.
+        var ticking = false
         /// Set by `stop`: running jobs end where they are and stay `running`, to resume at the next start.
         var stopping = false
     }
 
     private let state = Mutex(State())
 
+    /// `leaseSeconds`: how long another process waits after this one stopped renewing a job's lease before it
+    /// takes the job over.
     public init(store: Store, dataDirectory: URL, concurrency: Int = 1, bus: EventBus = EventBus(),
                 modelLimits: ModelLimits = ModelLimits(), datasetsRoot: URL? = nil,
-                logger: Logger = Logger(label: "kennel.jobs")) {
+                leaseSeconds: Double = JobLedger.defaultLeaseSeconds, logger: Logger = Logger(label: "kennel.jobs")) {
         self.store = store
+        ledger = JobLedger(store: store, leaseSeconds: leaseSeconds)
         self.modelLimits = modelLimits
         catalog = DatasetCatalog(store: store, dataDirectory: dataDirectory, datasetsRoot: datasetsRoot)
         self.bus = bus
@@ -70,9 +85,49 @@ public final class JobQueue: Sendable {
         self.logger = logger
     }
 
-    /// Resumes interrupted jobs, then starts queued ones.
+    /// Makes this process a worker: it resumes interrupted jobs, then starts queued ones, and from then on asks
+    /// the database every second for jobs that other processes queued or left behind.
     public func start() {
+        state.withLock { $0.started = true }
+        startTicking()
         scheduling.async { self.schedule() }
+    }
+
+    /// Starts the once-a-second tick unless it runs: it renews the leases of running jobs and, in a worker,
+    /// schedules.
+    private func startTicking() {
+        let start = state.withLock { state -> Bool in
+            defer { state.ticking = true }
+            return !state.ticking
+        }
+        if start { scheduling.asyncAfter(deadline: .now() + Self.tickInterval) { self.tick() } }
+    }
+
+    private func tick() {
+        let (stopping, started) = state.withLock { ($0.stopping, $0.started) }
+        guard !stopping else { return }
+        renewLeases()
+        if started { schedule() }
+        scheduling.asyncAfter(deadline: .now() + Self.tickInterval) { self.tick() }
+    }
+
+    /// Renews the lease of every job this process runs. A lost lease, or a lease that could not be renewed in
+    /// time (the database is unreachable), stops the job; a cancellation requested elsewhere cancels it.
+    private func renewLeases() {
+        for (id, job) in state.withLock({ $0.running }) {
+            do {
+                switch try ledger.renew(id) {
+                case .held(let cancelRequested):
+                    job.lease.renewed()
+                    if cancelRequested { job.cancelled.store(true) }
+                case .lost:
+                    job.lease.lose()
+                    logger.error("job \(id): its lease was taken over by another process; stopping it here")
+                }
+            } catch {
+                logger.warning("job \(id): cannot renew its lease (\(error)); the job stops if this lasts")
+            }
+        }
     }
 
     /// Given back when a job finds the disk full, so its failure can still be recorded; taken again before the
@@ -93,7 +148,7 @@ public final class JobQueue: Sendable {
 
     /// Records a validated job as queued, announces it and schedules it.
     private func enqueue(_ kind: JobKind, dataset: String, spec: some Encodable) throws -> JobRecord {
-        let job = try JobLedger(store: store).submit(kind: kind, dataset: dataset, specJson: try ColumnJSON.text(spec))
+        let job = try ledger.submit(kind: kind, dataset: dataset, specJson: try ColumnJSON.text(spec))
         bus.publish(.state(job: job.id!, state: .queued))
         scheduling.async { self.schedule() }
         return job
@@ -102,13 +157,18 @@ public final class JobQueue: Sendable {
     /// Cancels a queued job at once, or a running one at its next step.
     @discardableResult
     public func cancel(_ id: Int64) throws -> JobRecord {
-        let ledger = JobLedger(store: store)
         guard let job = try ledger.job(id) else { throw JobQueueError.unknownJob(id) }
         switch job.state {
         case .queued:
             return try move(id, to: .cancelled)
         case .running:
-            state.withLock { $0.running[id]?.store(true) }
+            // A job this process runs stops at its next step; one another process runs, when that process next
+            // renews its lease (within a second).
+            if let running = state.withLock({ $0.running[id] }) {
+                running.cancelled.store(true)
+            } else {
+                _ = try ledger.requestCancel(id)
+            }
             return job
         case .succeeded, .failed, .cancelled:
             throw JobQueueError.alreadyFinished(id: id, state: job.state)
@@ -119,7 +179,6 @@ public final class JobQueue: Sendable {
     /// instance after a full disk was cleared), under the same id, each step recorded once.
     @discardableResult
     public func resume(_ id: Int64) throws -> JobRecord {
-        let ledger = JobLedger(store: store)
         guard let job = try ledger.job(id) else { throw JobQueueError.unknownJob(id) }
         guard job.kind == .train, try ledger.requeue(id) else {
             throw JobQueueError.notResumable(id: id, state: job.state, kind: job.kind)
@@ -132,7 +191,6 @@ public final class JobQueue: Sendable {
     /// Deletes a finished job with its metrics and checkpoint files, to free space. Refused while it runs or
     /// is queued, and while a model version was promoted from it.
     public func delete(_ id: Int64) throws {
-        let ledger = JobLedger(store: store)
         guard let job = try ledger.job(id) else { throw JobQueueError.unknownJob(id) }
         guard job.state.isFinal else {
             throw JobQueueError.inUse("job \(id) is \(job.state.rawValue); cancel it first")
@@ -163,81 +221,76 @@ public final class JobQueue: Sendable {
     /// Stops running jobs where they are (they stay `running`, without an owner, and resume at the next start
     /// without counting as a crash) and waits for them.
     public func stop() {
-        let (flags, ids) = state.withLock { state -> ([Atomic<Bool>.Handle], [Int64]) in
+        let running = state.withLock { state -> [Int64: RunningJob] in
             state.stopping = true
-            return (Array(state.running.values), Array(state.running.keys))
+            return state.running
         }
-        flags.forEach { $0.store(true) }
+        running.values.forEach { $0.cancelled.store(true) }
         idle.wait()
         do {
-            try JobLedger(store: store).release(ids)
+            try ledger.release(Array(running.keys))
         } catch {
-            logger.error("cannot record that jobs \(ids) stopped cleanly: \(error)")
+            logger.error("cannot record that jobs \(Array(running.keys)) stopped cleanly: \(error)")
         }
     }
 
-    /// Starts jobs while there is room: interrupted ones first (running, but their process is gone: a crash,
-    /// or a clean stop that left no owner), then queued ones, each in id order.
+    /// Claims and starts jobs while there is room: interrupted ones first (running, but their lease lapsed: the
+    /// process died, or stopped cleanly), then queued ones, each in id order. Only a started queue (a worker)
+    /// takes jobs.
     private func schedule() {
-        let (room, stopping) = state.withLock { ($0.running.count < concurrency ? concurrency - $0.running.count : 0,
-                                                 $0.stopping) }
-        guard room > 0, !stopping else { return }
+        var room = state.withLock { state -> Int in
+            guard state.started, !state.stopping else { return 0 }
+            return max(0, concurrency - state.running.count)
+        }
+        guard room > 0 else { return }
         reserve.restore()
-        let candidates: [JobRecord]
         do {
-            candidates = try store.read { db in
-                // A running job whose process still runs (this one, or a foreground `kennel train`) is not
-                // interrupted.
-                let interrupted = try db.records(JobRecord.self, "WHERE state = 'running' ORDER BY id")
-                    .filter { job in job.owner.map { !ProcessIdentity.isAlive($0) } ?? true }
-                let queued = try db.records(JobRecord.self, "WHERE state = 'queued' ORDER BY id")
-                return interrupted + queued
-            }
-        } catch {
-            logger.error("cannot read the job queue: \(error)")
-            return
-        }
-        // A job this process already runs may still read as queued (its worker has not claimed it yet): it takes
-        // no room, so the jobs after it are not held back until the next scheduling.
-        var started = 0
-        for job in candidates where started < room {
-            guard let id = job.id else { continue }
-            let flag = Atomic<Bool>.Handle(false)
-            let claimed = state.withLock { state -> Bool in
-                guard state.running[id] == nil else { return false }
-                state.running[id] = flag
-                return true
-            }
-            guard claimed else { continue }
-            started += 1
-            idle.enter()
-            workers.async {
-                self.execute(job, cancelled: flag)
-                self.state.withLock { _ = $0.running.removeValue(forKey: id) }
-                // Start the next job before leaving the group, so `waitUntilIdle` never sees a gap between jobs.
-                self.scheduling.sync { self.schedule() }
-                self.idle.leave()
-            }
-        }
-    }
-
-    private func execute(_ job: JobRecord, cancelled: Atomic<Bool>.Handle) {
-        guard let id = job.id else { return }
-        do {
-            if job.state == .running {
-                guard let crashes = try JobLedger(store: store).reclaim(id, from: job.owner) else { return }
-                if crashes >= 2 {
-                    logger.error("job \(id) was running when the process died at \(crashes) starts in a row; failing it")
-                    try move(id, to: .failed, error: "the job stopped the server twice: Kennel died while running "
-                             + "it at \(crashes) starts in a row before it finished a step; check its layers and "
-                             + "dataset, then submit it again")
-                    return
+            try ledger.expireLeasesOfDeadLocalOwners()
+            while room > 0, let claim = try ledger.claimNext() {
+                guard let id = claim.job.id else { continue }
+                let running = RunningJob(leaseSeconds: ledger.leaseSeconds)
+                let fresh = state.withLock { state -> Bool in
+                    guard state.running[id] == nil else { return false }
+                    state.running[id] = running
+                    return true
+                }
+                // A job this process already runs came back: its lease lapsed under it (the database was away);
+                // the running copy stops on its own, and the job is claimed afresh at a later tick.
+                guard fresh else { continue }
+                room -= 1
+                logger.info("job \(id): claimed by \(ProcessIdentity.current)\(claim.interrupted ? " (taken over)" : "")")
+                idle.enter()
+                workers.async {
+                    self.execute(claim, running: running)
+                    self.state.withLock { _ = $0.running.removeValue(forKey: id) }
+                    // Start the next job before leaving the group, so `waitUntilIdle` never sees a gap between jobs.
+                    self.scheduling.sync { self.schedule() }
+                    self.idle.leave()
                 }
             }
-            switch job.kind {
-            case .train: try train(job, id: id, cancelled: cancelled)
-            case .import: try importDataset(job, id: id, cancelled: cancelled)
+        } catch {
+            logger.error("cannot take jobs from the database: \(error)")
+        }
+    }
+
+    private func execute(_ claim: JobLedger.Claim, running: RunningJob) {
+        let job = claim.job
+        guard let id = job.id else { return }
+        do {
+            if claim.interrupted, claim.crashes >= 2 {
+                logger.error("job \(id) was running when its process died \(claim.crashes) times in a row; failing it")
+                try move(id, to: .failed, error: "the job stopped the server twice: Kennel died while running "
+                         + "it at \(claim.crashes) starts in a row before it finished a step; check its layers and "
+                         + "dataset, then submit it again")
+                return
             }
+            if !claim.interrupted { bus.publish(.state(job: id, state: .running)) }
+            switch job.kind {
+            case .train: try train(job, id: id, running: running)
+            case .import: try importDataset(job, id: id, running: running)
+            }
+        } catch where running.lease.isLost {
+            logger.warning("job \(id) stopped here after losing its lease: \(error)")
         } catch {
             let diskFull = DiskFull.matches(error)
             if diskFull { reserve.release() }
@@ -252,7 +305,7 @@ public final class JobQueue: Sendable {
     private func recordFailure(_ id: Int64, _ reason: String) {
         do {
             try move(id, to: .failed, error: reason)
-        } catch JobLedgerError.transitionNotAllowed {
+        } catch JobLedgerError.transitionNotAllowed, JobLedgerError.notOwner {
             return
         } catch {
             logger.error("cannot record that job \(id) failed (\(error)); trying again in 5 s")
@@ -263,40 +316,35 @@ public final class JobQueue: Sendable {
         }
     }
 
-    private func train(_ job: JobRecord, id: Int64, cancelled: Atomic<Bool>.Handle) throws {
+    /// Trains a claimed job: from its newest valid checkpoint when it was interrupted or queued again by
+    /// `resume`; from step 0 when it is new.
+    private func train(_ job: JobRecord, id: Int64, running: RunningJob) throws {
         let spec = try JSONDecoder().decode(TrainingSpec.self, from: Data(job.specJson.utf8))
-        var resume: CheckpointRecord?
-        let ledger = JobLedger(store: store)
-        if job.state == .running {
-            resume = try newestValidCheckpoint(of: id)
-            try ledger.markResumed(id, from: resume?.id)
-        } else {
-            guard try ledger.claim(id) else { return }
-            bus.publish(.state(job: id, state: .running))
-            // A job queued again by `resume` continues from its newest checkpoint; a new one has none.
-            if let newest = try newestValidCheckpoint(of: id) {
-                resume = newest
-                try ledger.markResumed(id, from: newest.id)
-            }
-        }
+        let resume = try newestValidCheckpoint(of: id)
+        if resume != nil || job.resumedFrom != nil { try ledger.markResumed(id, from: resume?.id) }
         // The first finished step shows the job does not kill the process: earlier deaths stop counting.
         var steppedSinceStart = false
-        try run(id, spec: spec, resume: resume, isCancelled: { cancelled.load() }, progress: { _ in
+        try run(id, spec: spec, resume: resume, running: running, progress: { _ in
             guard !steppedSinceStart else { return }
             steppedSinceStart = true
             try? ledger.clearCrashes(id)
         })
     }
 
-    /// Trains `spec` as job `id` (already running in this process) and records how it ended.
+    /// Trains `spec` as job `id` (running, held by this process) and records how it ended, unless the lease was
+    /// lost meanwhile: then the job is another process's to finish.
     @discardableResult
-    private func run(_ id: Int64, spec: TrainingSpec, resume: CheckpointRecord?, isCancelled: () -> Bool,
+    private func run(_ id: Int64, spec: TrainingSpec, resume: CheckpointRecord?, running: RunningJob,
                      progress: (TrainingProgress) -> Void = { _ in }) throws -> TrainingOutcome {
         let trainer = Trainer(store: store, dataDirectory: dataDirectory, bus: bus, metrics: metrics,
                               modelLimits: modelLimits)
-        let outcome = try trainer.run(job: id, spec: spec, resume: resume, isCancelled: isCancelled,
+        let outcome = try trainer.run(job: id, spec: spec, resume: resume, isCancelled: { running.shouldStop },
                                       progress: progress)
         if outcome.cancelled {
+            if running.lease.isLost {
+                logger.warning("job \(id) stopped here: its lease was lost; the process that holds it resumes it")
+                return outcome
+            }
             if state.withLock({ $0.stopping }) { return outcome }
             try move(id, to: .cancelled)
         } else {
@@ -306,18 +354,21 @@ public final class JobQueue: Sendable {
     }
 
     /// Runs `spec` on the calling thread (`kennel train`): validated, then recorded as running under this
-    /// process in one step, so a queue starting meanwhile (a server) leaves it alone. A failure marks the job
-    /// failed and is rethrown.
-    public func runInForeground(_ spec: TrainingSpec, isCancelled: () -> Bool = { false },
+    /// process in one step (with a lease this queue renews), so a queue starting meanwhile (a server) leaves it
+    /// alone. A failure marks the job failed and is rethrown.
+    public func runInForeground(_ spec: TrainingSpec, isCancelled: @escaping @Sendable () -> Bool = { false },
                                 progress: (TrainingProgress) -> Void = { _ in }) throws -> (JobRecord, TrainingOutcome) {
         let spec = try Trainer(store: store, dataDirectory: dataDirectory, modelLimits: modelLimits).validate(spec)
-        let job = try JobLedger(store: store).submitRunning(kind: .train, dataset: spec.dataset,
-                                                            specJson: try ColumnJSON.text(spec))
+        let job = try ledger.submitRunning(kind: .train, dataset: spec.dataset, specJson: try ColumnJSON.text(spec))
         let id = job.id!
+        let running = RunningJob(leaseSeconds: ledger.leaseSeconds, alsoStopWhen: isCancelled)
+        state.withLock { $0.running[id] = running }
+        defer { state.withLock { _ = $0.running.removeValue(forKey: id) } }
+        startTicking()
         bus.publish(.state(job: id, state: .running))
         do {
-            let outcome = try run(id, spec: spec, resume: nil, isCancelled: isCancelled, progress: progress)
-            return (try JobLedger(store: store).job(id) ?? job, outcome)
+            let outcome = try run(id, spec: spec, resume: nil, running: running, progress: progress)
+            return (try ledger.job(id) ?? job, outcome)
         } catch {
             _ = try? move(id, to: .failed, error: "\(error)")
             throw error
@@ -325,20 +376,16 @@ public final class JobQueue: Sendable {
     }
 
     /// An import runs to the end (a shard is written in one pass); an interrupted one simply starts again.
-    private func importDataset(_ job: JobRecord, id: Int64, cancelled: Atomic<Bool>.Handle) throws {
+    private func importDataset(_ job: JobRecord, id: Int64, running: RunningJob) throws {
         let spec = try JSONDecoder().decode(DatasetImportSpec.self, from: Data(job.specJson.utf8))
-        if job.state == .queued {
-            guard try JobLedger(store: store).claim(id) else { return }
-            bus.publish(.state(job: id, state: .running))
-        }
-        let ledger = JobLedger(store: store)
         do {
-            _ = try catalog.importDataset(spec, isCancelled: { cancelled.load() }) { done, total in
+            _ = try catalog.importDataset(spec, isCancelled: { running.shouldStop }) { done, total in
                 try? ledger.setProgress(id, total > 0 ? Double(done) / Double(total) : 1)
             }
         } catch DataError.cancelled {
-            // A stopping server leaves the import running, to start again at the next start.
-            if !state.withLock({ $0.stopping }) { try move(id, to: .cancelled) }
+            // A stopping server leaves the import running, to start again at the next start; a lost lease leaves
+            // it to the process that holds it.
+            if !state.withLock({ $0.stopping }) && !running.lease.isLost { try move(id, to: .cancelled) }
             return
         }
         try move(id, to: .succeeded)
@@ -347,7 +394,7 @@ public final class JobQueue: Sendable {
     /// A state change written to the database, then announced.
     @discardableResult
     private func move(_ id: Int64, to next: JobState, error: String? = nil) throws -> JobRecord {
-        let job = try JobLedger(store: store).move(id, to: next, error: error)
+        let job = try ledger.move(id, to: next, error: error)
         bus.publish(.state(job: id, state: next))
         return job
     }
@@ -377,5 +424,49 @@ extension Atomic where Value == Bool {
         init(_ initial: Bool) { value = Atomic(initial) }
         func load() -> Bool { value.load(ordering: .acquiring) }
         func store(_ newValue: Bool) { value.store(newValue, ordering: .releasing) }
+    }
+}
+
+/// A job this process runs: what tells its trainer to stop at the next step.
+final class RunningJob: Sendable {
+    /// Set by a cancellation (here or, through the lease, from another process) and by `stop`.
+    let cancelled = Atomic<Bool>.Handle(false)
+    let lease: LeaseDeadline
+    private let alsoStopWhen: @Sendable () -> Bool
+
+    init(leaseSeconds: Double, alsoStopWhen: @escaping @Sendable () -> Bool = { false }) {
+        lease = LeaseDeadline(leaseSeconds: leaseSeconds)
+        self.alsoStopWhen = alsoStopWhen
+    }
+
+    /// Cancelled, stopping, or no longer sure of its lease.
+    var shouldStop: Bool { cancelled.load() || lease.isLost || alsoStopWhen() }
+}
+
+/// When this process must stop counting on a job's lease: two thirds of the lease after the last renewal, by the
+/// local monotonic clock. The database lets another process take the job only a whole lease after that renewal,
+/// so the job has stopped here (at its next step) well before anyone else can start it.
+final class LeaseDeadline: Sendable {
+    private let validNanoseconds: UInt64
+    private let validUntil: Atomic<UInt64>
+    private let lost = Atomic<Bool>(false)
+
+    init(leaseSeconds: Double) {
+        validNanoseconds = UInt64(leaseSeconds * 2 / 3 * 1e9)
+        validUntil = Atomic(DispatchTime.now().uptimeNanoseconds + validNanoseconds)
+    }
+
+    func renewed() {
+        validUntil.store(DispatchTime.now().uptimeNanoseconds + validNanoseconds, ordering: .releasing)
+    }
+
+    func lose() { lost.store(true, ordering: .releasing) }
+
+    /// True once the lease was lost, or not renewed in time; stays true.
+    var isLost: Bool {
+        if lost.load(ordering: .acquiring) { return true }
+        guard DispatchTime.now().uptimeNanoseconds > validUntil.load(ordering: .acquiring) else { return false }
+        lose()
+        return true
     }
 }

@@ -9,14 +9,14 @@ enum ProcessIdentity {
         return "\(ProcessInfo.processInfo.hostName):\(pid):\(startTime(of: pid) ?? "?")"
     }()
 
-    /// False when `owner` names a process of this host that no longer runs (or another host, whose processes
-    /// cannot be asked); true while it runs.
-    static func isAlive(_ owner: String) -> Bool {
+    /// True when `owner` names a process of this host that no longer runs. Another host's processes cannot be
+    /// asked: their jobs are taken over only when their lease lapses.
+    static func diedOnThisHost(_ owner: String) -> Bool {
         let parts = owner.split(separator: ":", omittingEmptySubsequences: false)
         guard parts.count >= 3, let pid = Int32(parts[parts.count - 2]) else { return false }
         let host = parts.dropLast(2).joined(separator: ":")
         guard host == ProcessInfo.processInfo.hostName else { return false }
-        return startTime(of: pid) == String(parts[parts.count - 1])
+        return startTime(of: pid) != String(parts[parts.count - 1])
     }
 
     /// Field 22 of /proc/PID/stat: the process's start time in clock ticks since boot; nil when it does not exist.

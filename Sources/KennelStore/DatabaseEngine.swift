@@ -18,4 +18,7 @@ public protocol DatabaseEngine: Sendable {
     /// Appended to a `SELECT` that claims rows another process may be claiming at the same moment:
     /// PostgreSQL's `FOR UPDATE SKIP LOCKED`; nothing on SQLite, whose writers already run one at a time.
     var claimClause: String { get }
+    /// An SQL expression for the database's clock, in seconds since 1970: leases are measured on it, so that
+    /// machines whose clocks disagree still agree on when a lease lapses.
+    var clock: String { get }
 }

@@ -21,6 +21,7 @@ public final class PostgresEngine: DatabaseEngine {
 
     public var location: String { url.description }
     public var claimClause: String { "FOR UPDATE SKIP LOCKED" }
+    public var clock: String { "EXTRACT(EPOCH FROM clock_timestamp())::float8" }
 
     /// Connects to `url` (at most `maximumConnections` at once) and applies the migrations not yet applied.
     public init(url: PostgresURL, migrations: [Migration], maximumConnections: Int = 8, logger: Logger) throws {

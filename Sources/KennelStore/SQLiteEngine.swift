@@ -11,6 +11,7 @@ public final class SQLiteEngine: DatabaseEngine {
     private let pool: DatabasePool
     public let location: String
     public var claimClause: String { "" }
+    public var clock: String { "((julianday('now') - 2440587.5) * 86400.0)" }
 
     /// Opens (creating when missing) the database in `dataDirectory` and applies every migration of
     /// `migrations` not yet applied, in order, each in its own transaction.

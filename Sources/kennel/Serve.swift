@@ -13,6 +13,7 @@ struct Serve: ParsableCommand {
         abstract: "Start the HTTP server (stops cleanly on SIGINT or SIGTERM).",
         discussion: """
             Every option can also come from the environment: KENNEL_HOST, KENNEL_PORT, KENNEL_DATA_DIR, \
+            KENNEL_DATABASE_URL, KENNEL_ROLE, KENNEL_ARTIFACTS, KENNEL_LEASE_SECONDS, \
             KENNEL_PUBLIC, KENNEL_MIGRATIONS, KENNEL_DATASETS_ROOT, KENNEL_DEMO_SOURCE, and each limit's variable (the flag's name in \
             capitals with KENNEL_ before it: KENNEL_MAX_BODY_MB, KENNEL_REQUEST_DEADLINE, …; GET /v1/limits lists \
             them). A flag wins over the environment. KENNEL_TOKEN, when set, is the bearer token every POST needs.
@@ -27,6 +28,20 @@ struct Serve: ParsableCommand {
     var port: UInt16?
 
     @OptionGroup var storage: StorageOptions
+
+    @Option(help: ArgumentHelp("What this process does: all (the API and the jobs), api (the API; workers run the "
+                               + "jobs) or worker (runs jobs; answers /healthz, /readyz and /metrics). api and worker "
+                               + "share a PostgreSQL --database. Default all.", valueName: "role"))
+    var role: String?
+
+    @Option(help: ArgumentHelp("Where datasets' shards and checkpoints live; every process of a deployment must see "
+                               + "the same files at the same path (an NFS mount). Default: the data directory.",
+                               valueName: "dir"))
+    var artifacts: String?
+
+    @Option(name: .customLong("lease-seconds"),
+            help: "How long a worker that stopped answering keeps its jobs before another takes them over (default 15).")
+    var leaseSeconds: Int?
 
     @Option(name: .customLong("public"), help: "The dashboard's static files (default ./public).")
     var publicDirectory: String?
@@ -101,6 +116,7 @@ struct Serve: ParsableCommand {
         let settings = try ServeSettings(flags: self, environment: ProcessInfo.processInfo.environment)
 
         let dataDirectory = URL(fileURLWithPath: storage.resolvedDataDirectory)
+        let artifacts = settings.artifacts.map { URL(fileURLWithPath: $0) } ?? dataDirectory
         let lock = try DataDirectoryLock(directory: dataDirectory)
         defer { withExtendedLifetime(lock) {} }
         let swept = TemporaryFiles.sweep(under: dataDirectory)
@@ -108,27 +124,32 @@ struct Serve: ParsableCommand {
             logger.notice("removed \(swept.files) temporary file(s) of interrupted writes (\(swept.bytes) bytes)")
         }
         let store = try storage.openStore()
-        let jobs = JobQueue(store: store, dataDirectory: dataDirectory, modelLimits: settings.limits.model,
-                            datasetsRoot: settings.datasetsRoot.map { URL(fileURLWithPath: $0) })
-        jobs.start()
+        guard settings.role == .all || !(store.engine is SQLiteEngine) else {
+            throw ValidationError("--role \(settings.role.rawValue) shares a PostgreSQL database with other processes: "
+                                  + "give it --database postgres://… (KENNEL_DATABASE_URL)")
+        }
+        let jobs = JobQueue(store: store, dataDirectory: artifacts, modelLimits: settings.limits.model,
+                            datasetsRoot: settings.datasetsRoot.map { URL(fileURLWithPath: $0) },
+                            leaseSeconds: Double(settings.leaseSeconds))
+        if settings.role.runsJobs { jobs.start() }
         let staticFiles = try StaticFiles(directory: settings.publicDirectory)
         let metrics = ServerMetrics()
-        let models = ModelRegistry(store: store, dataDirectory: dataDirectory, metrics: metrics.factory,
+        let models = ModelRegistry(store: store, dataDirectory: artifacts, metrics: metrics.factory,
                                    residentBudget: settings.limits.residentModelBytes)
-        DispatchQueue.global(qos: .utility).async { models.warmAll() }
+        if settings.role != .worker { DispatchQueue.global(qos: .utility).async { models.warmAll() } }
         let context = APIContext(store: store, jobs: jobs, models: models, metrics: metrics,
                                  token: ProcessInfo.processInfo.environment["KENNEL_TOKEN"],
                                  datasetsRoot: settings.datasetsRoot.map { URL(fileURLWithPath: $0) },
-                                 limits: settings.limits)
+                                 limits: settings.limits, role: settings.role)
         let server = HTTPServer(configuration: settings.limits.http(settings.http),
                                 router: APIRouter.make(staticFiles: staticFiles, context: context),
                                 observer: metrics.record)
         try server.start()
-        let demo = noDemo ? nil : Demo(store: store, jobs: jobs, models: models, dataDirectory: dataDirectory,
-                                       source: settings.demoSource)
-        if let demo { try demo.start() } else { logger.info("demo disabled (--no-demo)") }
+        let demo = noDemo || settings.role != .all ? nil
+            : Demo(store: store, jobs: jobs, models: models, dataDirectory: dataDirectory, source: settings.demoSource)
+        if let demo { try demo.start() } else if noDemo { logger.info("demo disabled (--no-demo)") }
         logger.info("""
-            listening on http://\(settings.http.host.contains(":") ? "[\(settings.http.host)]" : settings.http.host):\
+            \(settings.role.rawValue) listening on http://\(settings.http.host.contains(":") ? "[\(settings.http.host)]" : settings.http.host):\
             \(server.port) (database \(store.engine.location), dashboard \(staticFiles.root))
             """)
 
@@ -149,8 +170,21 @@ struct ServeSettings {
     var publicDirectory: String
     var datasetsRoot: String?
     var demoSource: String
+    var role: ServerRole
+    var artifacts: String?
+    var leaseSeconds: Int
 
     init(flags: Serve, environment: [String: String]) throws {
+        let roleName = flags.role ?? environment["KENNEL_ROLE"].flatMap { $0.isEmpty ? nil : $0 } ?? "all"
+        guard let role = ServerRole(rawValue: roleName) else {
+            throw ValidationError("--role must be all, api or worker, got '\(roleName)'")
+        }
+        self.role = role
+        artifacts = flags.artifacts ?? environment["KENNEL_ARTIFACTS"].flatMap { $0.isEmpty ? nil : $0 }
+        leaseSeconds = try flags.leaseSeconds ?? Self.parse(environment, "KENNEL_LEASE_SECONDS", as: Int.self) ?? 15
+        guard (2...3600).contains(leaseSeconds) else {
+            throw ValidationError("--lease-seconds (KENNEL_LEASE_SECONDS) must be 2…3600, got \(leaseSeconds)")
+        }
         http.host = flags.host ?? environment["KENNEL_HOST"] ?? "127.0.0.1"
         http.port = try flags.port ?? Self.parse(environment, "KENNEL_PORT", as: UInt16.self) ?? 8080
         let limitFlags = flags.limitFlags

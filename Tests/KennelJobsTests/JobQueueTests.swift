@@ -217,17 +217,42 @@ struct JobQueueTests {
         #expect(counts == [0, 0])
     }
 
-    /// Two processes recovering the same interrupted job: only one takes it.
-    @Test func reclaimingAnInterruptedJobIsAtomic() throws {
+    /// Two processes recovering the same interrupted job: only one takes it, and only once its owner is known
+    /// dead (a process of this host that is gone) or its lease has lapsed.
+    @Test func takingOverAnInterruptedJobIsAtomic() throws {
         let bench = try Workbench()
         defer { bench.remove() }
-        let ledger = JobLedger(store: bench.store)
+        let ledger = JobLedger(store: bench.store, leaseSeconds: 1)
         let id = try bench.newJob()
         try ledger.move(id, to: .running)
+        #expect(try ledger.claimNext() == nil)
         try bench.orphan(id)
-        let deadOwner = try ledger.job(id)?.owner
-        #expect(try ledger.reclaim(id, from: deadOwner) == 1)
-        #expect(try ledger.reclaim(id, from: deadOwner) == nil)
+        #expect(try ledger.claimNext() == nil, "the dead owner's lease still runs")
+        try ledger.expireLeasesOfDeadLocalOwners()
+        let claim = try #require(try ledger.claimNext())
+        #expect(claim.job.id == id && claim.interrupted && claim.crashes == 1)
+        #expect(try ledger.claimNext() == nil)
+        #expect(try ledger.renew(id) == .held(cancelRequested: false))
+    }
+
+    /// A lease that is not renewed lapses on the database's clock; the owner then finds it lost.
+    @Test func aLapsedLeaseIsTakenOverAndLostByItsOwner() throws {
+        let bench = try Workbench()
+        defer { bench.remove() }
+        let ledger = JobLedger(store: bench.store, leaseSeconds: 0.3)
+        let id = try bench.newJob()
+        let first = try #require(try ledger.claimNext())
+        #expect(first.job.id == id && !first.interrupted && first.job.state == .running)
+        #expect(try ledger.requestCancel(id))
+        #expect(try ledger.renew(id) == .held(cancelRequested: true))
+        Thread.sleep(forTimeInterval: 0.5)
+        // Another process (here: the same ledger under another owner name) takes it over.
+        try bench.store.write { try $0.execute("UPDATE jobs SET owner = 'elsewhere:1:1' WHERE id = ?", id) }
+        let second = try #require(try ledger.claimNext())
+        #expect(second.job.id == id && second.interrupted && second.crashes == 1)
+        try bench.store.write { try $0.execute("UPDATE jobs SET owner = 'elsewhere:1:1' WHERE id = ?", id) }
+        #expect(try ledger.renew(id) == .lost)
+        #expect(throws: JobLedgerError.notOwner(id: id, owner: "elsewhere:1:1")) { try ledger.move(id, to: .succeeded) }
     }
 
     @Test func aDamagedNewestCheckpointIsSkippedOnResume() throws {
