@@ -19,9 +19,12 @@ WORKDIR /app
 COPY --from=build /out/kennel /usr/local/bin/kennel
 COPY public ./public
 COPY migrations ./migrations
-RUN mkdir -p /app/var && chown kennel /app/var
+# /artifacts: where a multi-machine deployment mounts its shared artifact root (KENNEL_ARTIFACTS=/artifacts).
+RUN mkdir -p /app/var /artifacts && chown kennel /app/var /artifacts
 USER kennel
 ENV KENNEL_DATA_DIR=/app/var
 VOLUME ["/app/var"]
 EXPOSE 8080
+# Every role runs from this image: KENNEL_ROLE=all (default), api or worker, with KENNEL_DATABASE_URL for the
+# shared PostgreSQL database (deploy/compose.yaml shows the topology).
 ENTRYPOINT ["kennel", "serve", "--host", "0.0.0.0"]

@@ -82,8 +82,14 @@ public struct APIContext: Sendable {
 
 /// Turns the job system's typed errors into HTTP answers with the status DESIGN.md names.
 enum APIErrors {
-    /// What the router answers for an error no handler mapped: 507 when the disk is full (any write, anywhere).
+    /// What the router answers for an error no handler mapped: 507 when the disk is full (any write, anywhere), 503
+    /// while the database cannot be reached.
     static func translate(_ error: any Error, dataDirectory: URL?) -> HTTPError? {
+        if case StoreError.unavailable(let reason) = error {
+            return HTTPError(.serviceUnavailable, code: "database_unavailable",
+                             message: "the database is unavailable (\(reason)); nothing was lost, retry shortly",
+                             headers: ["Retry-After": "2"])
+        }
         guard DiskFull.matches(error) else { return nil }
         let message = dataDirectory.map { DiskFull.message(at: $0, then: "retry") }
             ?? "disk full: free space on the server, then retry"

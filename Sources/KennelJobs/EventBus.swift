@@ -1,8 +1,9 @@
 import KennelStore
 import Synchronization
 
-/// Something that happened to a job, as the dashboard's event stream will carry it.
-public enum JobEvent: Sendable, Equatable {
+/// Something that happened to a job, as the dashboard's event stream will carry it. Codable: events cross
+/// between processes as JSON (`EventRelay`).
+public enum JobEvent: Sendable, Equatable, Codable {
     case metric(MetricRecord)
     case state(job: Int64, state: JobState)
     case checkpoint(CheckpointRecord)
@@ -23,6 +24,8 @@ public final class EventBus: Sendable {
 
     private struct Subscriber {
         let job: Int64?
+        /// Only events that happened in this process, not those relayed from others.
+        let localOnly: Bool
         let handler: Handler
     }
 
@@ -30,11 +33,12 @@ public final class EventBus: Sendable {
 
     public init() {}
 
-    /// Delivers future events of `job` (every job when nil) to `handler`; returns a token for `unsubscribe`.
-    public func subscribe(job: Int64? = nil, _ handler: @escaping Handler) -> Int {
+    /// Delivers future events of `job` (every job when nil) to `handler`, with `localOnly` only those that
+    /// happened in this process; returns a token for `unsubscribe`.
+    public func subscribe(job: Int64? = nil, localOnly: Bool = false, _ handler: @escaping Handler) -> Int {
         subscribers.withLock { state in
             state.next += 1
-            state.all[state.next] = Subscriber(job: job, handler: handler)
+            state.all[state.next] = Subscriber(job: job, localOnly: localOnly, handler: handler)
             return state.next
         }
     }
@@ -43,9 +47,10 @@ public final class EventBus: Sendable {
         subscribers.withLock { _ = $0.all.removeValue(forKey: token) }
     }
 
-    public func publish(_ event: JobEvent) {
+    /// Delivers `event` to its subscribers; `relayed` when it happened in another process.
+    public func publish(_ event: JobEvent, relayed: Bool = false) {
         let handlers = subscribers.withLock { state in
-            state.all.values.filter { $0.job == nil || $0.job == event.job }.map(\.handler)
+            state.all.values.filter { ($0.job == nil || $0.job == event.job) && !(relayed && $0.localOnly) }.map(\.handler)
         }
         handlers.forEach { $0(event) }
     }

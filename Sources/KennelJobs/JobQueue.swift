@@ -291,6 +291,13 @@ public final class JobQueue: Sendable {
             }
         } catch where running.lease.isLost {
             logger.warning("job \(id) stopped here after losing its lease: \(error)")
+        } catch StoreError.unavailable(let reason) {
+            // Not the job's fault: it is left running, its lease lapses, and a worker (this one, when the database
+            // is back) resumes it from its newest checkpoint.
+            logger.error("""
+                job \(id) stops here: the database is unavailable (\(reason)); it resumes from its newest checkpoint \
+                once the database is back
+                """)
         } catch {
             let diskFull = DiskFull.matches(error)
             if diskFull { reserve.release() }

@@ -3,6 +3,7 @@ import KennelData
 import KennelEngine
 import KennelImage
 import KennelStore
+import Logging
 import Metrics
 import Synchronization
 
@@ -272,8 +273,49 @@ public final class ModelRegistry: Sendable {
             guard try db.execute("DELETE FROM served_models WHERE name = ?", name) == 1 else {
                 throw RegistryError.unknownModel(name)
             }
+            try db.notify(Self.servedChannel, name)
         }
         cache.withLock { $0.forget(name) }
+    }
+
+    /// Where promotions, rollbacks and unserving are announced to the other processes of a deployment.
+    public static let servedChannel = "kennel_served_models"
+
+    /// Follows what other processes serve (API replicas sharing a PostgreSQL database): when one promotes, rolls
+    /// back or stops serving a model, this process loads and warms the version now served before swapping it in,
+    /// as its own promotions do, so requests meanwhile keep the old version and none fails. After a missed
+    /// notification every model is checked. Does nothing on SQLite.
+    public func followOtherProcesses(logger: Logger = Logger(label: "kennel.models")) throws {
+        try store.engine.listen(Self.servedChannel) { name in
+            let names = name.map { [$0] } ?? self.everyName()
+            for name in names {
+                do {
+                    try self.catchUp(name)
+                } catch {
+                    logger.error("cannot serve what another process promoted for '\(name)': \(error)")
+                }
+            }
+        }
+    }
+
+    /// Every name served, or resident here: what to check after notifications may have been missed.
+    private func everyName() -> [String] {
+        let served = (try? store.read { try $0.values(String.self, "SELECT name AS value FROM served_models") }) ?? []
+        return Array(Set(served).union(cache.withLock { $0.models.keys }))
+    }
+
+    /// Brings `name` in line with the database: the served version loaded and warmed, then swapped in; a name no
+    /// longer served forgotten. A model let go to keep within the budget stays unloaded until it is asked for.
+    private func catchUp(_ name: String) throws {
+        guard let version = try store.read({ try Self.servedVersion(of: name, in: $0) }) else {
+            cache.withLock { $0.forget(name) }
+            return
+        }
+        let (resident, evicted) = cache.withLock { ($0[name]?.version, $0.evicted.contains(name)) }
+        guard resident != version, !evicted else { return }
+        let served = try load(name: name, version: version)
+        try served.warmUp()
+        keep(served)
     }
 
     /// Serves the version before the one served now, loaded and warmed before the swap like a promotion.
@@ -380,6 +422,7 @@ public final class ModelRegistry: Sendable {
             INSERT INTO served_models (name, version, promoted_at) VALUES (?, ?, ?)
             ON CONFLICT(name) DO UPDATE SET version = excluded.version, promoted_at = excluded.promoted_at
             """, name, version, Date())
+        try db.notify(Self.servedChannel, name)
     }
 
     /// The job's chosen checkpoint: the one asked for, or the best by test accuracy (earliest on a tie).

@@ -21,4 +21,11 @@ public protocol DatabaseEngine: Sendable {
     /// An SQL expression for the database's clock, in seconds since 1970: leases are measured on it, so that
     /// machines whose clocks disagree still agree on when a lease lapses.
     var clock: String { get }
+    /// Whether other processes share this database, so that notifications (`SQLSession.notify`, `listen`) carry
+    /// anything: true for PostgreSQL, false for SQLite, whose one process already knows everything it did.
+    var notifiesOtherProcesses: Bool { get }
+    /// Calls `handler` with the payload of every notification other processes send on `channel` (a process never
+    /// hears its own), off the caller's thread, in order. After the engine lost and regained its connection,
+    /// notifications may have been missed: the handler is called with nil, to read the database afresh.
+    func listen(_ channel: String, _ handler: @escaping @Sendable (String?) -> Void) throws
 }

@@ -22,6 +22,19 @@ public final class PostgresEngine: DatabaseEngine {
     public var location: String { url.description }
     public var claimClause: String { "FOR UPDATE SKIP LOCKED" }
     public var clock: String { "EXTRACT(EPOCH FROM clock_timestamp())::float8" }
+    public var notifiesOtherProcesses: Bool { true }
+
+    /// Prefixes this engine's notifications, so that its own listener can drop them.
+    private let sender = UUID().uuidString
+    /// The connection that LISTENs (never lent out), the handlers by channel, and whether `close` ran.
+    private let listening = Mutex(Listening())
+    private let notifications = DispatchQueue(label: "kennel.store.notifications")
+
+    private struct Listening {
+        var connection: PostgresConnection?
+        var handlers: [String: [@Sendable (String?) -> Void]] = [:]
+        var closed = false
+    }
 
     /// Connects to `url` (at most `maximumConnections` at once) and applies the migrations not yet applied.
     public init(url: PostgresURL, migrations: [Migration], maximumConnections: Int = 8, logger: Logger) throws {
@@ -80,7 +93,79 @@ public final class PostgresEngine: DatabaseEngine {
             defer { idle.removeAll() }
             return idle
         }
-        for connection in connections { try? connection.close().wait() }
+        let listener = listening.withLock { state in
+            state.closed = true
+            defer { state.connection = nil }
+            return state.connection
+        }
+        for connection in connections + (listener.map { [$0] } ?? []) { try? connection.close().wait() }
+    }
+
+    public func listen(_ channel: String, _ handler: @escaping @Sendable (String?) -> Void) throws {
+        let (connection, first) = try listening.withLock { state -> (PostgresConnection?, Bool) in
+            guard !state.closed else { throw StoreError.failed("the store is closed") }
+            let first = state.handlers[channel] == nil
+            state.handlers[channel, default: []].append(handler)
+            return (state.connection, first)
+        }
+        if let connection {
+            if first { try subscribe(connection, to: channel) }
+        } else {
+            try openListener()
+        }
+    }
+
+    /// Opens the listening connection and LISTENs on every channel with handlers; when the server closes it, it
+    /// is opened again every second until that works, and the handlers are told that they may have missed
+    /// notifications.
+    private func openListener() throws {
+        let connection = try connect()
+        let channels = listening.withLock { state -> [String]? in
+            guard !state.closed else { return nil }
+            state.connection = connection
+            return Array(state.handlers.keys)
+        }
+        guard let channels else {
+            try? connection.close().wait()
+            return
+        }
+        for channel in channels { try subscribe(connection, to: channel) }
+        connection.closeFuture.whenComplete { _ in
+            self.notifications.asyncAfter(deadline: .now() + 1) { self.reopenListener() }
+        }
+    }
+
+    private func reopenListener() {
+        guard listening.withLock({ !$0.closed }) else { return }
+        do {
+            try openListener()
+            let handlers = listening.withLock { $0.handlers.values.flatMap { $0 } }
+            logger.notice("listening to \(url) again; reading what notifications may have been missed")
+            handlers.forEach { $0(nil) }
+        } catch {
+            notifications.asyncAfter(deadline: .now() + 1) { self.reopenListener() }
+        }
+    }
+
+    /// LISTENs on `channel`; the query after it returns once the LISTEN is in effect.
+    private func subscribe(_ connection: PostgresConnection, to channel: String) throws {
+        connection.addListener(channel: channel) { _, notification in
+            self.deliver(notification.payload, on: channel)
+        }
+        do {
+            _ = try connection.query("SELECT 1", logger: logger).wait()
+        } catch {
+            throw StoreError.unavailable("cannot listen on \(channel): \(Self.reason(error))")
+        }
+    }
+
+    /// Hands another process's notification to the channel's handlers, on the notifications queue (this runs
+    /// on one of NIO's event loops, which must not block).
+    private func deliver(_ payload: String, on channel: String) {
+        guard let separator = payload.firstIndex(of: "|"), payload[..<separator] != sender else { return }
+        let text = String(payload[payload.index(after: separator)...])
+        let handlers = listening.withLock { $0.handlers[channel] ?? [] }
+        notifications.async { handlers.forEach { $0(text) } }
     }
 
     /// Applies each migration not recorded in `kennel_migrations`, in its own transaction, holding an advisory
@@ -116,7 +201,7 @@ public final class PostgresEngine: DatabaseEngine {
     /// Runs `body` between `begin` and COMMIT on one pooled connection; rolls back when it throws.
     private func transaction<T>(_ begin: String, _ body: (any SQLSession) throws -> T) throws -> T {
         try withConnection { connection in
-            let session = Session(connection: connection, logger: logger)
+            let session = Session(connection: connection, logger: logger, sender: sender)
             try session.execute(begin, [])
             let result: T
             do {
@@ -175,6 +260,12 @@ public final class PostgresEngine: DatabaseEngine {
     private struct Session: SQLSession {
         let connection: PostgresConnection
         let logger: Logger
+        let sender: String
+
+        /// PostgreSQL's NOTIFY takes no bound arguments; pg_notify does. Payloads are limited to 8000 bytes.
+        func notify(_ channel: String, _ payload: String) throws {
+            try execute("SELECT pg_notify(?, ?)", [.text(channel), .text(sender + "|" + payload)])
+        }
 
         @discardableResult
         func execute(_ sql: String, _ arguments: [SQLValue]) throws -> Int {
@@ -202,12 +293,27 @@ public final class PostgresEngine: DatabaseEngine {
                 }
             }
             let query = PostgresQuery(unsafeSQL: SQLScript.numberingPlaceholders(sql), binds: binds)
+            let answer = Mutex<Result<PostgresQueryResult, any Error>?>(nil)
+            let answered = DispatchSemaphore(value: 0)
+            connection.query(query, logger: logger).whenComplete { result in
+                answer.withLock { $0 = result.mapError { $0 } }
+                answered.signal()
+            }
+            // A connection can die without postgres-nio noticing (seen while the server restarts): a query that
+            // gets no answer in time closes its connection, failing it, and the caller learns the database is
+            // unavailable instead of waiting forever.
+            guard answered.wait(timeout: .now() + Session.answerTimeout) == .success else {
+                _ = connection.close() as EventLoopFuture<Void>
+                throw StoreError.unavailable("no answer from the server within \(Session.answerTimeout)")
+            }
             do {
-                return try connection.query(query, logger: logger).wait()
+                return try answer.withLock { $0! }.get()
             } catch let error as PSQLError {
                 throw Self.translate(error)
             }
         }
+
+        static let answerTimeout: DispatchTimeInterval = .seconds(20)
 
         /// PostgreSQL's errors as `StoreError`s (by SQLSTATE class), or the marker that retries a write.
         private static func translate(_ error: PSQLError) -> any Error {

@@ -8,6 +8,9 @@ public protocol SQLSession {
     func execute(_ sql: String, _ arguments: [SQLValue]) throws -> Int
     /// Runs a query; returns every row.
     func fetch(_ sql: String, _ arguments: [SQLValue]) throws -> [SQLRow]
+    /// Sends `payload` on `channel` to the other processes listening (`DatabaseEngine.listen`) when the
+    /// transaction commits; nothing when it rolls back, or when no other process shares the database.
+    func notify(_ channel: String, _ payload: String) throws
 }
 
 extension SQLSession {

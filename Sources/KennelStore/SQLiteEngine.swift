@@ -12,6 +12,10 @@ public final class SQLiteEngine: DatabaseEngine {
     public let location: String
     public var claimClause: String { "" }
     public var clock: String { "((julianday('now') - 2440587.5) * 86400.0)" }
+    public var notifiesOtherProcesses: Bool { false }
+
+    /// One process owns an SQLite database: there is never anyone else to hear from.
+    public func listen(_ channel: String, _ handler: @escaping @Sendable (String?) -> Void) {}
 
     /// Opens (creating when missing) the database in `dataDirectory` and applies every migration of
     /// `migrations` not yet applied, in order, each in its own transaction.
@@ -95,6 +99,8 @@ public final class SQLiteEngine: DatabaseEngine {
             try db.execute(sql: sql, arguments: StatementArguments(arguments.map(\.databaseValue)))
             return db.changesCount
         }
+
+        func notify(_ channel: String, _ payload: String) {}
 
         func fetch(_ sql: String, _ arguments: [SQLValue]) throws -> [SQLRow] {
             try Row.fetchAll(db, sql: sql, arguments: StatementArguments(arguments.map(\.databaseValue))).map { row in

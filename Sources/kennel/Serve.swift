@@ -132,11 +132,16 @@ struct Serve: ParsableCommand {
                             datasetsRoot: settings.datasetsRoot.map { URL(fileURLWithPath: $0) },
                             leaseSeconds: Double(settings.leaseSeconds))
         if settings.role.runsJobs { jobs.start() }
+        // With a shared database: job events cross between processes, and replicas follow each other's promotions.
+        try EventRelay(store: store, bus: jobs.bus).start()
         let staticFiles = try StaticFiles(directory: settings.publicDirectory)
         let metrics = ServerMetrics()
         let models = ModelRegistry(store: store, dataDirectory: artifacts, metrics: metrics.factory,
                                    residentBudget: settings.limits.residentModelBytes)
-        if settings.role != .worker { DispatchQueue.global(qos: .utility).async { models.warmAll() } }
+        if settings.role != .worker {
+            try models.followOtherProcesses()
+            DispatchQueue.global(qos: .utility).async { models.warmAll() }
+        }
         let context = APIContext(store: store, jobs: jobs, models: models, metrics: metrics,
                                  token: ProcessInfo.processInfo.environment["KENNEL_TOKEN"],
                                  datasetsRoot: settings.datasetsRoot.map { URL(fileURLWithPath: $0) },
