@@ -71,7 +71,7 @@ public struct JobLedger: Sendable {
     /// (`FOR UPDATE SKIP LOCKED` on PostgreSQL), so processes claiming at once take different jobs and each job
     /// is taken once. Nil when there is nothing to take.
     public func claimNext() throws -> Claim? {
-        try store.write { db in
+        try store.claim { db in
             let me = ProcessIdentity.current
             if let id = try db.scalar(Int64.self, """
                 SELECT id AS value FROM jobs WHERE state = 'running'

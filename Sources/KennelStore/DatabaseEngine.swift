@@ -9,6 +9,11 @@ public protocol DatabaseEngine: Sendable {
     /// Runs `body` in a write transaction: committed when it returns, rolled back when it throws.
     @discardableResult
     func write<T>(_ body: (any SQLSession) throws -> T) throws -> T
+    /// Runs `body` in a write transaction that takes rows with `claimClause` (`SELECT … FOR UPDATE SKIP LOCKED`):
+    /// on PostgreSQL in READ COMMITTED, where rows other transactions are taking are passed over instead of
+    /// failing the transaction with a serialization conflict; on SQLite an ordinary write.
+    @discardableResult
+    func claim<T>(_ body: (any SQLSession) throws -> T) throws -> T
     /// Identifiers of the migrations applied, in number order.
     func appliedMigrations() throws -> [String]
     /// Waits for pending work and closes every connection.

@@ -82,6 +82,11 @@ public final class PostgresEngine: DatabaseEngine {
         }
     }
 
+    @discardableResult
+    public func claim<T>(_ body: (any SQLSession) throws -> T) throws -> T {
+        try transaction("BEGIN ISOLATION LEVEL READ COMMITTED", body)
+    }
+
     public func appliedMigrations() throws -> [String] {
         try read { session in
             try session.fetch("SELECT identifier AS value FROM kennel_migrations").map { try $0.get("value", as: String.self) }

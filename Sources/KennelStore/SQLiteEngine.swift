@@ -43,6 +43,9 @@ public final class SQLiteEngine: DatabaseEngine {
         try Self.translatingErrors { try pool.write { db in try body(Session(db: db)) } }
     }
 
+    @discardableResult
+    public func claim<T>(_ body: (any SQLSession) throws -> T) throws -> T { try write(body) }
+
     /// GRDB keeps applied identifiers in `grdb_migrations`.
     public func appliedMigrations() throws -> [String] {
         let identifiers = try read { session in

@@ -38,6 +38,10 @@ public final class Store: Sendable {
     @discardableResult
     public func write<T>(_ body: (any SQLSession) throws -> T) throws -> T { try engine.write(body) }
 
+    /// Runs `body` in a write transaction that takes rows with `engine.claimClause` (see `DatabaseEngine.claim`).
+    @discardableResult
+    public func claim<T>(_ body: (any SQLSession) throws -> T) throws -> T { try engine.claim(body) }
+
     /// Identifiers of the migrations recorded as applied, by number.
     public func appliedMigrations() throws -> [String] { try engine.appliedMigrations() }
 

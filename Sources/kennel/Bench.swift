@@ -7,7 +7,7 @@ import KennelImage
 /// `kennel bench …`: measurements, one JSON line each with `--json`.
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Measure Kennel on this machine.", subcommands: [EngineBench.self, LoaderBench.self])
+        abstract: "Measure Kennel on this machine.", subcommands: [EngineBench.self, LoaderBench.self, QueueBench.self])
 }
 
 /// What every benchmark is run on.
