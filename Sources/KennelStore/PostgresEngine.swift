@@ -6,9 +6,9 @@ import Synchronization
 
 /// The shared engine: a PostgreSQL server that several Kennel processes (API replicas, workers) use at once,
 /// through a few connections per process. Writes run SERIALIZABLE and are retried on a serialization conflict,
-/// so a write transaction behaves as on SQLite, whose writers run one at a time; reads see one snapshot.
-/// Postgres-nio is asynchronous; the store's callers are Dispatch threads, so each call waits for its future
-/// (never on one of NIO's event loops).
+/// so a write transaction behaves as on SQLite, whose writers run one at a time; reads see one snapshot; claims
+/// (`FOR UPDATE SKIP LOCKED`) run READ COMMITTED. Postgres-nio is asynchronous; the store's callers are Dispatch
+/// threads, so each call waits for its answer (never on one of NIO's event loops), at most 20 s.
 public final class PostgresEngine: DatabaseEngine {
     private let url: PostgresURL
     private let configuration: PostgresConnection.Configuration
