@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 DEBIAN_PACKAGES := libmicrohttpd-dev libturbojpeg0-dev libpng-dev libsqlite3-dev libopenblas-dev libdnnl-dev zlib1g-dev \
                    pkg-config dataset-fashion-mnist
-BENCH_PACKAGES := wrk curl libjpeg-turbo-progs
+BENCH_PACKAGES := wrk curl libjpeg-turbo-progs nginx postgresql
 # The dashboard's browser test: headless Chromium driven by Selenium, all from Debian (run with /usr/bin/python3).
 BROWSER_TEST_PACKAGES := chromium chromium-driver python3-selenium
 # The store's tests run on PostgreSQL too, against a throwaway server (tools/postgres/throwaway.sh).
@@ -31,7 +31,8 @@ test: deps browser-test-deps postgres-test-deps
 ## (fashion PNG, dogs JPEG) against compiled Keras's model call; classification at 16 connections while
 ## fashion-convnet trains (errors, training images/s idle and under load, peak RSS); the engine's presets against the Keras anchor when
 ## KERAS_PYTHON (or /opt/keras-anchor-venv) has tensorflow-cpu; the batch loader's wait while training; import
-## against a Pillow loop when PILLOW_PYTHON has Pillow.
+## against a Pillow loop when PILLOW_PYTHON has Pillow; on a throwaway PostgreSQL, queue claims by 1 and 4 workers
+## and classification through nginx in front of one and two API replicas.
 bench: deps bench-deps release
 	bench/http/run.sh 10
 	bench/serve/run.sh 20
@@ -39,6 +40,7 @@ bench: deps bench-deps release
 	bench/engine/run.sh 5
 	.build/release/kennel bench loader --preset dogs-seed --batch-size 32 --json
 	bench/import/run.sh 3000
+	bench/cluster/run.sh 20
 
 ## libFuzzer (-sanitize=fuzzer,address) over image decoding, IDX/shard/checkpoint files, raw HTTP and the REST
 ## router's JSON bodies: builds Fuzz/, makes the seed corpus, runs each target for FUZZ_SECONDS (default 600,
