@@ -230,6 +230,16 @@ import Testing
         #expect(events.contains { $0.name == "metric" && $0.json["tag"] as? String == "train/loss" })
         let later = try stream.read { event in event.name == "metric" && (event.json["step"] as? Int ?? 0) > newest + 5 }
         #expect(later.last.map { ($0.json["step"] as? Int ?? 0) > newest } == true, "no live metric reached replica B")
+        // Last-Event-ID given to the other replica: its stream goes on after the last event B delivered, never
+        // repeating it or anything before it.
+        let lastID = try #require(later.last?.id)
+        let onA = try EventStreamClient(port: replicas[0].port, path: "/v1/jobs/\(long)/events", lastEventID: lastID)
+        let next = try #require(try onA.read { $0.name == "metric" }.last { $0.name == "metric" })
+        let cursor = { (id: String) -> (Int, Int, String) in
+            let parts = id.split(separator: ":", maxSplits: 2)
+            return (Int(parts[0]) ?? -1, Int(parts[1]) ?? -1, String(parts[2]))
+        }
+        #expect(cursor(try #require(next.id)) > cursor(lastID), "\(next.id ?? "") after \(lastID)")
         #expect(try replicas[1].post("/v1/jobs/\(long)/cancel", "").status == 202)
         #expect(try replicas[1].waitForJob(long, seconds: 30)["state"] as? String == "cancelled")
         _ = worker
