@@ -100,7 +100,7 @@ public final class JobQueue: Sendable {
             defer { state.ticking = true }
             return !state.ticking
         }
-        if start { scheduling.asyncAfter(deadline: .now() + Self.tickInterval) { self.tick() } }
+        if start { scheduling.asyncAfter(deadline: .now() + Self.tickInterval) { [weak self] in self?.tick() } }
     }
 
     private func tick() {
@@ -108,7 +108,8 @@ public final class JobQueue: Sendable {
         guard !stopping else { return }
         renewLeases()
         if started { schedule() }
-        scheduling.asyncAfter(deadline: .now() + Self.tickInterval) { self.tick() }
+        // Weakly: a queue nobody holds any more (and did not stop) ticks no longer.
+        scheduling.asyncAfter(deadline: .now() + Self.tickInterval) { [weak self] in self?.tick() }
     }
 
     /// Renews the lease of every job this process runs. A lost lease, or a lease that could not be renewed in
