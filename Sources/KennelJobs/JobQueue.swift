@@ -90,7 +90,15 @@ public final class JobQueue: Sendable {
     public func start() {
         state.withLock { $0.started = true }
         startTicking()
-        scheduling.async { self.schedule() }
+        scheduling.async {
+            // Once, at start: later, a dead owner's lease simply lapses.
+            do {
+                try self.ledger.expireLeasesOfDeadLocalOwners()
+            } catch {
+                self.logger.error("cannot look for jobs of processes that died: \(error)")
+            }
+            self.schedule()
+        }
     }
 
     /// Starts the once-a-second tick unless it runs: it renews the leases of running jobs and, in a worker,
@@ -246,7 +254,6 @@ public final class JobQueue: Sendable {
         guard room > 0 else { return }
         reserve.restore()
         do {
-            try ledger.expireLeasesOfDeadLocalOwners()
             while room > 0, let claim = try ledger.claimNext() {
                 guard let id = claim.job.id else { continue }
                 let running = RunningJob(leaseSeconds: ledger.leaseSeconds)

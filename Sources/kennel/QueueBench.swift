@@ -72,7 +72,7 @@ struct QueueBench: ParsableCommand {
         } ?? 0
         try store.write { try $0.execute("DELETE FROM jobs WHERE dataset = ?", marker) }
         let percentile = { (p: Double) in latencies.isEmpty ? 0 : latencies[min(latencies.count - 1, Int(Double(latencies.count) * p))] }
-        let result = Result(engine: store.engine.location.hasPrefix("postgres") ? "postgres" : "sqlite", jobs: jobs,
+        let result = Result(engine: try storage.location().engineName, jobs: jobs,
                             workers: workers, submitPerSecond: Double(jobs) / submitSeconds,
                             claimsPerSecond: Double(ids.count) / claimSeconds, claimP50Ms: percentile(0.5),
                             claimP99Ms: percentile(0.99), claimedTwice: claimedTwice, lost: lost,

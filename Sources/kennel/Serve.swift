@@ -124,7 +124,7 @@ struct Serve: ParsableCommand {
             logger.notice("removed \(swept.files) temporary file(s) of interrupted writes (\(swept.bytes) bytes)")
         }
         let store = try storage.openStore()
-        guard settings.role == .all || !(store.engine is SQLiteEngine) else {
+        guard settings.role == .all || store.engine.notifiesOtherProcesses else {
             throw ValidationError("--role \(settings.role.rawValue) shares a PostgreSQL database with other processes: "
                                   + "give it --database postgres://… (KENNEL_DATABASE_URL)")
         }

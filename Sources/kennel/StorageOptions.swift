@@ -23,11 +23,13 @@ struct StorageOptions: ParsableArguments {
 
     /// Opens (and migrates) the PostgreSQL database when one is given, else the SQLite file in the data directory.
     func openStore() throws -> Store {
-        let environment = ProcessInfo.processInfo.environment
-        let folder = migrations ?? environment["KENNEL_MIGRATIONS"] ?? "./migrations"
-        let location: DatabaseLocation = try (database ?? environment["KENNEL_DATABASE_URL"]).map {
-            .postgres(try PostgresURL($0))
-        } ?? .sqlite(dataDirectory: URL(fileURLWithPath: resolvedDataDirectory))
-        return try Store.open(location, migrationsRoot: URL(fileURLWithPath: folder))
+        let folder = migrations ?? ProcessInfo.processInfo.environment["KENNEL_MIGRATIONS"] ?? "./migrations"
+        return try Store.open(try location(), migrationsRoot: URL(fileURLWithPath: folder))
+    }
+
+    /// The PostgreSQL database given by the flag or `KENNEL_DATABASE_URL`, else the data directory's SQLite file.
+    func location() throws -> DatabaseLocation {
+        try (database ?? ProcessInfo.processInfo.environment["KENNEL_DATABASE_URL"]).map { .postgres(try PostgresURL($0)) }
+            ?? .sqlite(dataDirectory: URL(fileURLWithPath: resolvedDataDirectory))
     }
 }
