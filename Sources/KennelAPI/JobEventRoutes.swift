@@ -52,6 +52,9 @@ final class JobEventStream: Sendable {
         state = Mutex((cursor: cursor, replaying: true, held: []))
     }
 
+    /// The position of the last metric or checkpoint sent.
+    var cursor: EventCursor { state.withLock { $0.cursor } }
+
     /// A live event from the bus (on the publisher's thread).
     func receive(_ event: JobEvent) {
         state.withLock { state in
@@ -59,14 +62,33 @@ final class JobEventStream: Sendable {
         }
     }
 
-    /// Sends the stored history in order, the job's current state, then whatever arrived meanwhile.
+    /// Sends the stored history in order and the job's current state; live events stay held until `goLive`.
     func replay(_ history: [JobEvent], current: JobState) {
         state.withLock { state in
             for event in history { send(event, cursor: &state.cursor) }
             send(.state(job: job, state: current), cursor: &state.cursor)
-            for event in state.held { send(event, cursor: &state.cursor) }
+        }
+    }
+
+    /// Sends `late` history (points stored since the replay) and the held live events, in cursor order and
+    /// each once, held state changes last; from then on live events go straight out.
+    func goLive(after late: [JobEvent]) {
+        state.withLock { state in
+            let changes = state.held.filter { if case .state = $0 { true } else { false } }
+            let points = (late + state.held).compactMap { event in Self.cursor(of: event).map { ($0, event) } }
+            for (_, event) in points.sorted(by: { $0.0 < $1.0 }) { send(event, cursor: &state.cursor) }
+            for change in changes { send(change, cursor: &state.cursor) }
             state.held = []
             state.replaying = false
+        }
+    }
+
+    /// Where a metric or checkpoint sorts in the stream; nil for a state change, which carries no position.
+    static func cursor(of event: JobEvent) -> EventCursor? {
+        switch event {
+        case .metric(let point): EventCursor(point)
+        case .checkpoint(let record): EventCursor(record)
+        case .state: nil
         }
     }
 
@@ -127,18 +149,20 @@ extension Router.Builder {
             let token = context.jobs.bus.subscribe(job: id) { events.receive($0) }
             events.stream.onTermination { context.jobs.bus.unsubscribe(token) }
             events.keepAlive(every: context.heartbeatSeconds, on: heartbeats)
-            let (stored, checkpoints, current) = try context.store.read { db in
-                (try db.records(MetricRecord.self, "WHERE job_id = ? AND step >= ?", id, cursor.step),
-                 try db.records(CheckpointRecord.self, "WHERE job_id = ? AND step >= ?", id, cursor.step),
-                 try db.record(JobRecord.self, "WHERE id = ?", id)?.state ?? job.state)
+            let (history, current) = try Self.storedEvents(of: id, after: cursor, context)
+            events.replay(history, current: current ?? job.state)
+            // On a shared database the trainer may be another process, holding up to one flush interval of points
+            // that are neither stored yet nor live here (published before this stream subscribed). Read them once
+            // that process has flushed, then go live; a stream of a finished job has nothing outstanding.
+            if context.store.engine.notifiesOtherProcesses, !(current ?? job.state).isFinal {
+                let wait = context.jobs.metrics.flushInterval + .milliseconds(500)
+                heartbeats.asyncAfter(deadline: .now() + .milliseconds(Int(wait / .milliseconds(1)))) {
+                    let late = (try? Self.storedEvents(of: id, after: events.cursor, context))?.events ?? []
+                    events.goLive(after: late)
+                }
+            } else {
+                events.goLive(after: [])
             }
-            // Points not yet written are in the queue's buffer; they replace stored ones of the same key.
-            var points: [String: MetricRecord] = [:]
-            for point in stored + context.jobs.metrics.pending(job: id) { points["\(point.tag)@\(point.step)"] = point }
-            let history = (points.values.map { (EventCursor($0), JobEvent.metric($0)) }
-                + checkpoints.map { (EventCursor($0), JobEvent.checkpoint($0)) })
-                .sorted { $0.0 < $1.0 }.map(\.1)
-            events.replay(history, current: current)
             return Response(headers: ["Content-Type": "text/event-stream", "Cache-Control": "no-cache",
                                       "X-Accel-Buffering": "no"],
                             body: .stream(events.stream))
@@ -175,6 +199,23 @@ extension Router.Builder {
             response.headers["Content-Disposition"] = "attachment; filename=\"kennel-metrics.csv\""
             return response
         }
+    }
+
+    /// A job's stored metrics and checkpoints from `cursor`'s step on, in stream order, with the points this
+    /// process has recorded but not yet written (they replace stored ones of the same key), and its stored state.
+    private static func storedEvents(of job: Int64, after cursor: EventCursor, _ context: APIContext) throws
+        -> (events: [JobEvent], state: JobState?) {
+        let (stored, checkpoints, state) = try context.store.read { db in
+            (try db.records(MetricRecord.self, "WHERE job_id = ? AND step >= ?", job, cursor.step),
+             try db.records(CheckpointRecord.self, "WHERE job_id = ? AND step >= ?", job, cursor.step),
+             try db.record(JobRecord.self, "WHERE id = ?", job)?.state)
+        }
+        var points: [String: MetricRecord] = [:]
+        for point in stored + context.jobs.metrics.pending(job: job) { points["\(point.tag)@\(point.step)"] = point }
+        let events = (points.values.map(JobEvent.metric) + checkpoints.map(JobEvent.checkpoint))
+            .map { (JobEventStream.cursor(of: $0)!, $0) }
+            .sorted { $0.0 < $1.0 }.map(\.1)
+        return (events, state)
     }
 
     /// A CSV field, quoted when it holds a comma, quote or line break.

@@ -16,16 +16,19 @@ final class LiveServer: Sendable {
     let server: HTTPServer
     var port: UInt16 { server.port }
 
-    /// `datasetsRoot` is a folder inside the server's temporary directory.
-    init(token: String? = nil, datasetsRoot: String? = nil, heartbeatSeconds: TimeInterval = 15) throws {
+    /// `datasetsRoot` is a folder inside the server's temporary directory. With a `database`, the server is one
+    /// of the processes sharing it, relaying job events to and from the others as `kennel serve` does.
+    init(token: String? = nil, datasetsRoot: String? = nil, heartbeatSeconds: TimeInterval = 15,
+         database: ScratchDatabase? = nil) throws {
         directory = try TemporaryDirectory()
         try writeToneImages(under: directory.path)
         let root = directory.url
         let data = root.appendingPathComponent("var")
-        store = try Store(dataDirectory: data,
-                          migrations: try Migration.load(from: repositoryRoot.appendingPathComponent("migrations/sqlite")))
+        store = try database?.open() ?? Store(
+            dataDirectory: data, migrations: try Migration.load(from: repositoryRoot.appendingPathComponent("migrations/sqlite")))
         jobs = JobQueue(store: store, dataDirectory: data, datasetsRoot: datasetsRoot.map { root.appendingPathComponent($0) })
         jobs.start()
+        if database != nil { try EventRelay(store: store, bus: jobs.bus).start() }
         let metrics = ServerMetrics()
         context = APIContext(store: store, jobs: jobs,
                              models: ModelRegistry(store: store, dataDirectory: data, metrics: metrics.factory),

@@ -67,6 +67,31 @@ struct EventStreamTests {
 }
 
 extension EventStreamTests {
+    /// A replica's stream of a job another process trains: the points that process had published but not yet
+    /// written when the stream opened are neither in the database nor live on the replica at that moment. The
+    /// stream still carries them, in order, before the live ones.
+    @Test func aStreamOnAReplicaCarriesPointsTheTrainingProcessHadNotYetWritten() throws {
+        let database = try ScratchDatabase(.postgres)
+        defer { database.remove() }
+        let replica = try LiveServer(database: database)
+        // The training process: its own connection to the database, bus, relay and buffer.
+        let workerStore = try database.open()
+        let workerBus = EventBus()
+        try EventRelay(store: workerStore, bus: workerBus).start()
+        let workerMetrics = MetricsBuffer(store: workerStore, bus: workerBus)
+        let job = try #require(try JobLedger(store: workerStore).submitRunning(kind: .train, dataset: "tones",
+                                                                                 specJson: "{}").id)
+        for step in 1...3 { workerMetrics.record(job: job, tag: "train/loss", step: step, value: 1 / Double(step)) }
+        Thread.sleep(forTimeInterval: 0.5)  // relayed to the replica while no stream listens there
+
+        let stream = try EventStreamClient(port: replica.port, path: "/v1/jobs/\(job)/events")
+        #expect(try stream.read { $0.name == "state" }.filter { $0.name == "metric" }.isEmpty)
+        workerMetrics.record(job: job, tag: "train/loss", step: 4, value: 0.25)
+        #expect(workerMetrics.flush())
+        let arrived = try stream.read { $0.id == "4:0:train/loss" }.filter { $0.name == "metric" }
+        #expect(arrived.map { $0.json["step"] as? Int } == [1, 2, 3, 4])
+    }
+
     func threadCount() throws -> Int {
         try FileManager.default.contentsOfDirectory(atPath: "/proc/self/task").count
     }

@@ -224,12 +224,21 @@ import Testing
         var newest = 0
         let events = try stream.read { event in
             // Past the history it replayed: a metric written after the stream opened.
-            if event.name == "metric", let step = event.json["step"] as? Int { newest = max(newest, step) }
+            if event.name == "metric", event.json["tag"] as? String == "train/loss", let step = event.json["step"] as? Int {
+                newest = max(newest, step)
+            }
             return newest > 0 && Date().timeIntervalSince(started) > 1.5
         }
         #expect(events.contains { $0.name == "metric" && $0.json["tag"] as? String == "train/loss" })
-        let later = try stream.read { event in event.name == "metric" && (event.json["step"] as? Int ?? 0) > newest + 5 }
+        let later = try stream.read { event in
+            event.name == "metric" && event.json["tag"] as? String == "train/loss" && (event.json["step"] as? Int ?? 0) > newest + 5
+        }
         #expect(later.last.map { ($0.json["step"] as? Int ?? 0) > newest } == true, "no live metric reached replica B")
+        // Every step once, from the history into the live events: none the worker had not yet written when the
+        // stream opened is skipped.
+        let lossSteps = (events + later).filter { $0.name == "metric" && $0.json["tag"] as? String == "train/loss" }
+            .compactMap { $0.json["step"] as? Int }
+        #expect(!lossSteps.isEmpty && lossSteps == Array(1...lossSteps.count), "train/loss steps on replica B: \(lossSteps)")
         // Last-Event-ID given to the other replica: its stream goes on after the last event B delivered, never
         // repeating it or anything before it.
         let lastID = try #require(later.last?.id)
