@@ -132,15 +132,32 @@ enum APIErrors {
             throw HTTPError(.unprocessableContent, code: "precision_refused", message: error.description,
                             headers: ["X-Invalid-Field": "precision"])
         } catch let error as ImageError {
-            switch error {
-            case .tooLarge, .overBudget:
-                throw HTTPError(.contentTooLarge, code: "image_too_large", message: error.description)
-            case .budgetExhausted:
-                throw HTTPError(.serviceUnavailable, code: "busy", message: error.description, headers: ["Retry-After": "1"])
-            default: break
-            }
-            throw HTTPError(.unsupportedMediaType, code: "not_an_image",
-                            message: "\(error.description); send a JPEG or PNG (image/jpeg, image/png)")
+            throw imageError(error, description: error.description)
+        } catch let error as BatchImageError {
+            throw imageError(error.error, description: error.description)
+        }
+    }
+
+    /// An error's answer: Kennel's `{"error": {"code": …, "message": …}}`, except under the protocols that fix their
+    /// own, the Open Inference Protocol (`/v2…`) and TF Serving's `:predict`, which answer `{"error": "message"}`.
+    static func render(_ error: HTTPError, path: String) -> Response {
+        guard path == "/v2" || path.hasPrefix("/v2/") || path.hasSuffix(":predict") else { return error.response }
+        struct Body: Encodable { let error: String }
+        var response = Response.json(Body(error: error.message), status: error.status)
+        for (name, value) in error.headers { response.headers[name] = value }
+        return response
+    }
+
+    /// The answer for an image that could not be decoded, described as `description`.
+    private static func imageError(_ error: ImageError, description: String) -> HTTPError {
+        switch error {
+        case .tooLarge, .overBudget:
+            HTTPError(.contentTooLarge, code: "image_too_large", message: description)
+        case .budgetExhausted:
+            HTTPError(.serviceUnavailable, code: "busy", message: description, headers: ["Retry-After": "1"])
+        default:
+            HTTPError(.unsupportedMediaType, code: "not_an_image",
+                      message: "\(description); send a JPEG or PNG (image/jpeg, image/png)")
         }
     }
 }

@@ -17,9 +17,10 @@ public enum APIRouter {
             routes.addJobEventRoutes(context)
             routes.addPrometheusRoute(context)
             routes.addModelRoutes(context)
+            routes.addInferenceProtocolRoutes(context)
         }
         routes.fallback { request in try staticFiles.response(for: request) }
         let dataDirectory = context?.jobs.dataDirectory
-        return Router(routes, translate: { APIErrors.translate($0, dataDirectory: dataDirectory) })
+        return Router(routes, translate: { APIErrors.translate($0, dataDirectory: dataDirectory) }, render: APIErrors.render)
     }
 }

@@ -62,7 +62,7 @@ extension Router.Builder {
 
     /// Classifies the request's images: a raw JPEG/PNG body (curl -T, --data-binary), multipart form files
     /// (curl -F image=@dog.jpg; several files answer an array), or TF Serving's JSON
-    /// `{"instances":[{"b64":"…"}]}` (an array of answers, one per instance).
+    /// `{"instances":[{"b64":"…"}]}` (an array of answers, one per instance). Several images are one forward pass.
     static func classify(_ request: Request, _ context: APIContext) throws -> Response {
         let name = try request.parameters.require("name")
         let model = try APIErrors.map { try Self.model(name, for: request, context) }
@@ -70,49 +70,114 @@ extension Router.Builder {
             guard let value = Int(raw), value >= 1 else { throw HTTPError.badRequest("top_k must be a positive integer") }
             return value
         } ?? 5
-        func answer(_ bytes: [UInt8]) throws -> ClassifyAnswer {
-            let result = try APIErrors.map { try model.classify(bytes, topK: topK, decoder: context.decoder) }
-            return ClassifyAnswer(model, result)
-        }
-        // One image is answered when its pass is done, with no thread waiting for it; the answer is encoded by
-        // the thread that sends it.
-        func answerLater(_ bytes: [UInt8]) throws -> Response {
-            let pending = PendingResponse()
-            let decoder = bytes.count <= inlineImageBytes ? context.impatientDecoder : context.decoder
-            try APIErrors.map {
-                try model.classify(bytes, topK: topK, decoder: decoder) { classification in
-                    pending.resolve { .json(ClassifyAnswer(model, try APIErrors.map(classification))) }
-                }
-            }
-            return Response(body: .pending(pending))
-        }
         let contentType = (request.headers["Content-Type"] ?? "").lowercased()
         if contentType.hasPrefix("application/json") {
-            struct Instances: Decodable {
-                struct Instance: Decodable { let b64: String }
-                let instances: [Instance]
-            }
-            let body = try request.decode(Instances.self)
-            guard !body.instances.isEmpty else { throw HTTPError.badRequest("instances is empty") }
-            return .json(try body.instances.map { instance in
-                guard let data = Data(base64Encoded: instance.b64, options: .ignoreUnknownCharacters) else {
-                    throw HTTPError.badRequest("an instance's b64 is not base64")
-                }
-                return try answer([UInt8](data))
-            })
+            let images = try request.decode(ImageInstances.self).images
+            return try classifyLater(images, model, topK: topK, context) { .json($0.map { ClassifyAnswer(model, $0) }) }
         }
         if let form = request.form {
             let files = form.filter { $0.filename != nil || $0.name == "image" }
             guard !files.isEmpty else {
                 throw HTTPError.badRequest("the form has no file; send it as field 'image' (curl -F image=@dog.jpg)")
             }
-            if files.count == 1 { return try answerLater([UInt8](files[0].body)) }
-            return .json(try files.map { try answer([UInt8]($0.body)) })
+            return try classifyLater(files.map { [UInt8]($0.body) }, model, topK: topK, context) { answers in
+                files.count == 1 ? .json(ClassifyAnswer(model, answers[0])) : .json(answers.map { ClassifyAnswer(model, $0) })
+            }
         }
         guard !request.body.isEmpty else {
             throw HTTPError(.unsupportedMediaType, code: "not_an_image",
                             message: "the body is empty; send a JPEG or PNG (image/jpeg, image/png)")
         }
-        return try answerLater([UInt8](request.body))
+        return try classifyLater([[UInt8](request.body)], model, topK: topK, context) {
+            .json(ClassifyAnswer(model, $0[0]))
+        }
     }
+
+    /// Decodes `images` here and answers once their forward pass (one, whatever their number) is done, with no
+    /// thread waiting for it; `respond` builds the answer on the thread that sends it.
+    static func classifyLater(_ images: [[UInt8]], _ model: ServedModel, topK: Int, _ context: APIContext,
+                              respond: @escaping @Sendable ([ServedModel.Classification]) throws -> Response) throws
+        -> Response {
+        let started = Date()
+        let input = try Self.input(decoding: images, model, context)
+        let decodeMilliseconds = Date().timeIntervalSince(started) * 1000
+        return try probabilitiesLater(input, count: images.count, model) { probabilities in
+            try respond(model.classifications(probabilities, topK: topK, decodeMilliseconds: decodeMilliseconds))
+        }
+    }
+
+    /// The model input for `images`, decoded on this thread (and others, when there are several).
+    static func input(decoding images: [[UInt8]], _ model: ServedModel, _ context: APIContext) throws -> [Float] {
+        try checkImageCount(images.count, model)
+        let decoder = images.count == 1 && images[0].count <= inlineImageBytes ? context.impatientDecoder : context.decoder
+        return try APIErrors.map { try model.input(decoding: images, decoder: decoder) }
+    }
+
+    /// Answers once the forward pass of `count` inputs is done, with no thread waiting for it; `respond` builds
+    /// the answer from their probabilities on the thread that sends it.
+    static func probabilitiesLater(_ input: [Float], count: Int, _ model: ServedModel,
+                                   respond: @escaping @Sendable (Probabilities) throws -> Response) throws -> Response {
+        let pending = PendingResponse()
+        try APIErrors.map {
+            try model.probabilities(input, count: count) { result in
+                pending.resolve { try respond(try APIErrors.map { try result.get() }) }
+            }
+        }
+        return Response(body: .pending(pending))
+    }
+
+    /// TF Serving's `:predict`: `{"instances": […]}` of encoded images answers `{"predictions": [[p0, …], …]}`,
+    /// each image's class probabilities in class index order.
+    static func predict(_ request: Request, _ context: APIContext) throws -> Response {
+        let model = try APIErrors.map { try Self.model(try request.parameters.require("name"), for: request, context) }
+        let images = try request.decode(ImageInstances.self).images
+        return try probabilitiesLater(try input(decoding: images, model, context), count: images.count, model) { result in
+            struct Body: Encodable { let predictions: [[Float]] }
+            return .json(Body(predictions: (0..<images.count).map { Array(result.row($0)) }))
+        }
+    }
+
+    /// Refuses a request of no images, or of more than one forward pass of the model may take.
+    static func checkImageCount(_ count: Int, _ model: ServedModel) throws {
+        guard count >= 1 else { throw HTTPError.badRequest("the request holds no image") }
+        guard count <= model.maximumImagesPerPass else {
+            throw HTTPError(.contentTooLarge, code: "too_many_images",
+                            message: "\(count) images in one request; model '\(model.name)' takes at most "
+                                + "\(model.maximumImagesPerPass) per request: split them")
+        }
+    }
+}
+
+/// TF Serving's request of encoded images: `{"instances": [{"b64": "…"} or {"image_bytes": {"b64": "…"}}, …]}`.
+struct ImageInstances: Decodable {
+    let images: [[UInt8]]
+
+    private struct Encoded: Decodable {
+        let b64: String
+    }
+    private struct Instance: Decodable {
+        let bytes: [UInt8]
+        enum CodingKeys: String, CodingKey { case b64, imageBytes = "image_bytes" }
+
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            let text = try container.decodeIfPresent(String.self, forKey: .b64)
+                ?? container.decodeIfPresent(Encoded.self, forKey: .imageBytes)?.b64
+            guard let text else {
+                throw HTTPError.badRequest("an instance must be {\"b64\": \"…\"} or {\"image_bytes\": {\"b64\": \"…\"}}")
+            }
+            guard let data = Data(base64Encoded: text, options: .ignoreUnknownCharacters) else {
+                throw HTTPError.badRequest("an instance's b64 is not base64")
+            }
+            bytes = [UInt8](data)
+        }
+    }
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        images = try container.decode([Instance].self, forKey: .instances).map(\.bytes)
+        guard !images.isEmpty else { throw HTTPError.badRequest("instances is empty") }
+    }
+
+    private enum CodingKeys: String, CodingKey { case instances }
 }

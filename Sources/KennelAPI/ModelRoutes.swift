@@ -85,6 +85,11 @@ extension Router.Builder {
             }
         }
 
+        post("/v1/models/{name}:predict", execution: .lanes(context.classify, limit: context.classifyLimit)) { request in
+            try context.authorize(request)
+            return try Self.predict(request, context)
+        }
+
         get("/v1/models/{name}/filters.png", execution: .queue(context.work)) { request in
             let model = try APIErrors.map { try context.models.served(try request.parameters.require("name")) }
             guard let kernel = model.firstKernel else {

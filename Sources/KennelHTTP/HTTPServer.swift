@@ -290,13 +290,15 @@ extension HTTPServer {
             Unmanaged<ConnectionClock>.fromOpaque($0).takeUnretainedValue()
         }
         guard HTTPMethod.standard.contains(exchange.method) else {
-            return send(HTTPError(.notImplemented, code: "not_implemented",
-                                  message: "unknown method; this server knows GET, HEAD, POST, PUT, PATCH, DELETE, "
-                                      + "OPTIONS, TRACE, CONNECT and QUERY").response, for: exchange, on: connection)
+            return send(router.errorResponse(HTTPError(.notImplemented, code: "not_implemented",
+                                                       message: "unknown method; this server knows GET, HEAD, POST, PUT, "
+                                                           + "PATCH, DELETE, OPTIONS, TRACE, CONNECT and QUERY"),
+                                             path: exchange.path), for: exchange, on: connection)
         }
         // libmicrohttpd leaves %00 undecoded (kennel_mhd_unescape): no path holding a NUL names anything here.
         guard !exchange.path.contains("%00") else {
-            return send(HTTPError.notFound("no such resource: the path holds a NUL byte (%00)").response,
+            return send(router.errorResponse(HTTPError.notFound("no such resource: the path holds a NUL byte (%00)"),
+                                             path: exchange.path),
                         for: exchange, on: connection)
         }
         exchange.headers = Self.values(of: connection, arguments: false)
@@ -309,7 +311,7 @@ extension HTTPServer {
         }
         // The announced length only refuses; memory is taken as bytes arrive, never on a header's say-so.
         if let declared = exchange.headers["Content-Length"].flatMap(Int.init), declared > configuration.maxBodyBytes {
-            return send(HTTPError.contentTooLarge(limit: configuration.maxBodyBytes).response,
+            return send(router.errorResponse(.contentTooLarge(limit: configuration.maxBodyBytes), path: exchange.path),
                         for: exchange, on: connection)
         }
         return true
@@ -346,11 +348,11 @@ extension HTTPServer {
             exchange.formError = exchange.formError ?? "the multipart body ends before its closing boundary"
         }
         if exchange.bodyRejected {
-            return send(HTTPError.contentTooLarge(limit: configuration.maxBodyBytes).response,
+            return send(router.errorResponse(.contentTooLarge(limit: configuration.maxBodyBytes), path: exchange.path),
                         for: exchange, on: connection)
         }
         if let problem = exchange.formError {
-            return send(HTTPError.badRequest("malformed multipart/form-data: \(problem)").response,
+            return send(router.errorResponse(.badRequest("malformed multipart/form-data: \(problem)"), path: exchange.path),
                         for: exchange, on: connection)
         }
         let request = Request(method: exchange.method, path: exchange.path,
@@ -369,7 +371,7 @@ extension HTTPServer {
             return send(router.answer(resolution, request: request), for: exchange, on: connection)
         }
         if let limit, !limit.enter() {
-            return send(limit.rejection.response, for: exchange, on: connection)
+            return send(router.errorResponse(limit.rejection, path: request.path), for: exchange, on: connection)
         }
         if let runsInline, runsInline(request.with(parameters)) {
             var request = request

@@ -72,6 +72,7 @@ public struct Router: Sendable {
     private let fallback: RequestHandler?
     private let logger: Logger
     private let translate: @Sendable (any Error) -> HTTPError?
+    private let render: @Sendable (HTTPError, String) -> Response
 
     /// Collects routes before they are frozen.
     public struct Builder {
@@ -104,13 +105,21 @@ public struct Router: Sendable {
         }
     }
 
-    /// `translate` turns errors that are not `HTTPError`s into answers where it knows them (nil: 500).
+    /// `translate` turns errors that are not `HTTPError`s into answers where it knows them (nil: 500); `render`
+    /// writes an error's answer for a request path (a protocol served under some paths may spell errors its way).
     public init(_ builder: Builder, logger: Logger = Logger(label: "kennel.http"),
-                translate: @escaping @Sendable (any Error) -> HTTPError? = { _ in nil }) {
+                translate: @escaping @Sendable (any Error) -> HTTPError? = { _ in nil },
+                render: @escaping @Sendable (HTTPError, _ path: String) -> Response = { error, _ in error.response }) {
         root = builder.root
         fallback = builder.fallback
         self.logger = logger
         self.translate = translate
+        self.render = render
+    }
+
+    /// The answer for `error` on a request for `path`: every error answer the server sends is written here.
+    public func errorResponse(_ error: HTTPError, path: String) -> Response {
+        render(error, path)
     }
 
     /// Every registered route (not the fallback), sorted by pattern and method: what an API description lists.
@@ -148,11 +157,11 @@ public struct Router: Sendable {
         do {
             return try make()
         } catch let error as HTTPError {
-            return error.response
+            return render(error, path)
         } catch {
             logger.error("\(method) \(path) failed: \(error)")
-            if let known = translate(error) { return known.response }
-            return HTTPError(.internalServerError, code: "internal", message: "internal server error").response
+            return render(translate(error) ?? HTTPError(.internalServerError, code: "internal",
+                                                        message: "internal server error"), path)
         }
     }
 
@@ -169,11 +178,11 @@ public struct Router: Sendable {
             return run(route, parameters: parameters, request: request)
         case .methodNotAllowed(let allowed):
             let list = allowed.map(\.rawValue).joined(separator: ", ")
-            return HTTPError(.methodNotAllowed, code: "method_not_allowed",
-                             message: "\(request.method) is not allowed on \(request.path); allowed: \(list)",
-                             headers: ["Allow": list]).response
+            return render(HTTPError(.methodNotAllowed, code: "method_not_allowed",
+                                    message: "\(request.method) is not allowed on \(request.path); allowed: \(list)",
+                                    headers: ["Allow": list]), request.path)
         case .notFound:
-            return HTTPError.notFound("no route for \(request.method) \(request.path)").response
+            return render(.notFound("no route for \(request.method) \(request.path)"), request.path)
         }
     }
 

@@ -24,8 +24,8 @@ public struct ClassifyStatistics: Sendable {
 
 /// Runs one model's predictions for concurrent callers as few forward passes as it can, on one thread of its own.
 ///
-/// Callers queue their image with a completion (or wait for it); the model's thread takes whatever is waiting (up
-/// to `maximumBatch` images) as soon as it is free, so a single client pays no batching delay, and under load the
+/// Callers queue their images with a completion (or wait for it); the model's thread takes whatever is waiting (up
+/// to `maximumBatch` images, but never splitting one caller's images) as soon as it is free, so a single client pays no batching delay, and under load the
 /// collection window is one forward pass, never a timer. Passes always run on that one long-lived thread, so the OpenMP team and
 /// oneDNN's per-thread scratchpad it uses stay warm: run on whichever Dispatch thread a request happened to get,
 /// a 28×28 pass took 0.5–0.9 ms in the server against 0.16 ms in `kennel bench engine`.
@@ -34,16 +34,22 @@ final class BatchingPredictor: Sendable {
     private let inputShape: [Int]
     private let lane: Lane
 
-    /// One image's probabilities, with how long it waited for its pass and how long the pass took.
+    /// One caller's probabilities (a row of `classes` values per input, in input order), with how long the inputs
+    /// waited for their pass and how long the pass took.
     struct Prediction: Sendable {
         let probabilities: [Float]
+        let classes: Int
         let waitSeconds: Double
         let computeSeconds: Double
+
+        /// The probabilities of input `index`.
+        func row(_ index: Int) -> ArraySlice<Float> { probabilities[(index * classes)..<((index + 1) * classes)] }
     }
 
-    /// One caller's image and what to do with its answer.
+    /// One caller's inputs (`rows` of them, back to back) and what to do with their answer.
     private struct Ticket: Sendable {
         let input: [Float]
+        let rows: Int
         let enqueued = DispatchTime.now().uptimeNanoseconds
         let completion: @Sendable (Result<Prediction, any Error>) -> Void
     }
@@ -76,12 +82,19 @@ final class BatchingPredictor: Sendable {
 
         /// The thread's loop: a pass over the oldest waiting tickets whenever there are any, until stopped with
         /// none left (every queued ticket is answered; each left a signal, so the loop does not block for them).
+        /// A pass takes tickets while their inputs fit `maximumBatch`, and always the oldest whatever its size: one
+        /// caller's inputs are one pass.
         func run() {
             while true {
                 arrivals.wait()
                 let (batch, finished) = waiting.withLock { state -> ([Ticket], Bool) in
-                    let taken = Array(state.queue.prefix(maximumBatch))
-                    state.queue.removeFirst(taken.count)
+                    var rows = state.queue.first?.rows ?? 0
+                    let count = state.queue.isEmpty ? 0 : 1 + state.queue.dropFirst().prefix { ticket in
+                        rows += ticket.rows
+                        return rows <= maximumBatch
+                    }.count
+                    let taken = Array(state.queue.prefix(count))
+                    state.queue.removeFirst(count)
                     return (taken, state.stopped && state.queue.isEmpty)
                 }
                 if !batch.isEmpty { runPass(batch) }
@@ -90,25 +103,29 @@ final class BatchingPredictor: Sendable {
         }
 
         private func runPass(_ batch: [Ticket]) {
+            let rows = batch.reduce(0) { $0 + $1.rows }
             let started = DispatchTime.now().uptimeNanoseconds
             let result = Result {
                 try model.withLock { model -> Tensor in
-                    let input = Tensor(shape: [batch.count] + model.inputShape, data: batch.flatMap(\.input))
+                    let input = Tensor(shape: [rows] + model.inputShape,
+                                       data: batch.count == 1 ? batch[0].input : batch.flatMap(\.input))
                     return try model.predict(input)
                 }
             }
             let finished = DispatchTime.now().uptimeNanoseconds
             let computeSeconds = Double(finished - started) / 1e9
-            statistics.batchSizes.record(batch.count)
+            statistics.batchSizes.record(rows)
             statistics.compute.recordNanoseconds(Int64(finished - started))
-            for (row, ticket) in batch.enumerated() {
+            var first = 0
+            for ticket in batch {
                 statistics.queueWait.recordNanoseconds(Int64(started - ticket.enqueued))
-                ticket.completion(result.map { probabilities in
+                ticket.completion(result.map { [first] probabilities in
                     let classes = probabilities.itemCount
-                    return Prediction(probabilities: Array(probabilities.data[(row * classes)..<((row + 1) * classes)]),
-                                      waitSeconds: Double(started - ticket.enqueued) / 1e9,
+                    return Prediction(probabilities: Array(probabilities.data[(first * classes)..<((first + ticket.rows) * classes)]),
+                                      classes: classes, waitSeconds: Double(started - ticket.enqueued) / 1e9,
                                       computeSeconds: computeSeconds)
                 })
+                first += ticket.rows
             }
         }
     }
@@ -126,18 +143,20 @@ final class BatchingPredictor: Sendable {
 
     deinit { lane.stop() }
 
-    /// Queues one input (H×W×C values) for the next pass; `completion` gets its answer on the model's thread, where
-    /// the next pass waits for it to return (so it should only hand the answer on).
-    func predict(_ input: [Float], completion: @escaping @Sendable (Result<Prediction, any Error>) -> Void) throws {
-        guard input.count == inputShape.reduce(1, *) else {
-            throw EngineError.shapeMismatch(what: "classification input", expected: inputShape, got: [input.count])
+    /// Queues `rows` inputs (H×W×C values each, back to back) for one pass; `completion` gets their answer on the
+    /// model's thread, where the next pass waits for it to return (so it should only hand the answer on).
+    func predict(_ input: [Float], rows: Int = 1,
+                 completion: @escaping @Sendable (Result<Prediction, any Error>) -> Void) throws {
+        guard rows >= 1, input.count == rows * inputShape.reduce(1, *) else {
+            throw EngineError.shapeMismatch(what: "classification input", expected: [max(rows, 1)] + inputShape,
+                                            got: [input.count])
         }
-        lane.enqueue(Ticket(input: input, completion: completion))
+        lane.enqueue(Ticket(input: input, rows: rows, completion: completion))
     }
 
-    /// Class probabilities for one input, waiting for them.
-    func predict(_ input: [Float]) throws -> Prediction {
-        try waitingFor { completion in try predict(input, completion: completion) }.get()
+    /// Class probabilities for `rows` inputs, waiting for them.
+    func predict(_ input: [Float], rows: Int = 1) throws -> Prediction {
+        try waitingFor { completion in try predict(input, rows: rows, completion: completion) }.get()
     }
 }
 

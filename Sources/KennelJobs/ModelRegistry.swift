@@ -40,6 +40,27 @@ public enum RegistryError: Error, Equatable, CustomStringConvertible {
     }
 }
 
+/// Class probabilities of a batch: `classes` values per input, inputs in order.
+public struct Probabilities: Sendable {
+    public let values: [Float]
+    public let classes: Int
+    /// How long the inputs waited for their forward pass, and how long it took.
+    public let waitSeconds: Double
+    public let computeSeconds: Double
+
+    /// The probabilities of input `index`.
+    public func row(_ index: Int) -> ArraySlice<Float> { values[(index * classes)..<((index + 1) * classes)] }
+}
+
+/// One image of several could not be decoded.
+public struct BatchImageError: Error, CustomStringConvertible {
+    /// The image's position in the request, from 0.
+    public let index: Int
+    public let error: ImageError
+
+    public var description: String { "image \(index): \(error.description)" }
+}
+
 /// A model version loaded and ready to classify.
 public final class ServedModel: Sendable {
     public let name: String
@@ -55,6 +76,10 @@ public final class ServedModel: Sendable {
     private let predictor: BatchingPredictor
     /// Memory the frozen model holds.
     public let residentBytes: Int
+    /// The most images one request may run as one pass: 128 MB of input.
+    public var maximumImagesPerPass: Int {
+        max(1, (32 << 20) / (preprocessing.height * preprocessing.width * preprocessing.channels))
+    }
 
     init(name: String, version: Int, loaded: sending LoadedCheckpoint, precision: Precision, calibration: Calibration?,
          classIds: [String], statistics: ClassifyStatistics) throws {
@@ -95,31 +120,76 @@ public final class ServedModel: Sendable {
     /// The `topK` most probable classes (clamped to 1…class count) for encoded image bytes, prepared exactly as at
     /// training time.
     public func classify(_ bytes: [UInt8], topK: Int = 5, decoder: ImageDecoder = ImageDecoder()) throws -> Classification {
-        try waitingFor { completion in try classify(bytes, topK: topK, decoder: decoder, completion: completion) }()
+        try waitingFor { completion in try classify([bytes], topK: topK, decoder: decoder, completion: completion) }()[0]
     }
 
-    /// The same without waiting: decodes on the calling thread (throwing what the image's decoding throws), queues
-    /// the forward pass, and hands `completion`, on the model's thread, a closure that builds the classification,
-    /// to be called wherever the answer is sent (it sorts the classes; the model's next pass should not wait for
-    /// that).
-    public func classify(_ bytes: [UInt8], topK: Int = 5, decoder: ImageDecoder = ImageDecoder(),
-                         completion: @escaping @Sendable (@escaping @Sendable () throws -> Classification) -> Void) throws {
+    /// The same for several images in one forward pass, without waiting: decodes them (in parallel) on the calling
+    /// thread, throwing what an image's decoding throws, queues the pass, and hands `completion`, on the model's
+    /// thread, a closure that builds the classifications in image order, to be called wherever the answer is sent
+    /// (it sorts the classes; the model's next pass should not wait for that).
+    public func classify(_ images: [[UInt8]], topK: Int = 5, decoder: ImageDecoder = ImageDecoder(),
+                         completion: @escaping @Sendable (@escaping @Sendable () throws -> [Classification]) -> Void)
+        throws {
         let started = Date()
-        let pixels = try preprocessing.prepare(bytes, decoder: decoder)
+        let input = try input(decoding: images, decoder: decoder)
         let decodeMilliseconds = Date().timeIntervalSince(started) * 1000
-        let (labels, classIds) = (labels, classIds)
-        try predictor.predict(pixels.map { Float($0) / 255 }) { result in
-            completion {
-                let prediction = try result.get()
-                let probabilities = prediction.probabilities
-                let predictions = probabilities.indices.sorted { probabilities[$0] > probabilities[$1] }
-                    .prefix(max(1, min(topK, labels.count)))
-                    .map { Prediction(index: $0, label: labels[$0], classId: classIds[$0], probability: probabilities[$0]) }
-                return Classification(predictions: predictions, decodeMilliseconds: decodeMilliseconds,
-                                      queueMilliseconds: prediction.waitSeconds * 1000,
-                                      inferMilliseconds: prediction.computeSeconds * 1000)
+        try probabilities(input, count: images.count) { result in
+            completion { [self] in
+                try classifications(try result.get(), topK: topK, decodeMilliseconds: decodeMilliseconds)
             }
         }
+    }
+
+    /// Each input's `topK` classes, with where the time went.
+    public func classifications(_ probabilities: Probabilities, topK: Int, decodeMilliseconds: Double)
+        -> [Classification] {
+        (0..<(probabilities.values.count / probabilities.classes)).map { index in
+            Classification(predictions: top(topK, of: probabilities.row(index)), decodeMilliseconds: decodeMilliseconds,
+                           queueMilliseconds: probabilities.waitSeconds * 1000,
+                           inferMilliseconds: probabilities.computeSeconds * 1000)
+        }
+    }
+
+    /// The model input for encoded images: each decoded and prepared as at training time, on as many threads as
+    /// there are images (up to the cores), scaled to 0…1 and laid back to back. A failing image throws
+    /// `BatchImageError` naming it when there are several.
+    public func input(decoding images: [[UInt8]], decoder: ImageDecoder) throws -> [Float] {
+        let size = preprocessing.height * preprocessing.width * preprocessing.channels
+        guard images.count > 1 else { return try preprocessing.prepare(images[0], decoder: decoder).map { Float($0) / 255 } }
+        let prepared = Mutex([Result<[UInt8], any Error>?](repeating: nil, count: images.count))
+        DispatchQueue.concurrentPerform(iterations: images.count) { index in
+            let result = Result { try preprocessing.prepare(images[index], decoder: decoder) }
+            prepared.withLock { $0[index] = result }
+        }
+        var input = [Float]()
+        input.reserveCapacity(images.count * size)
+        for (index, result) in prepared.withLock({ $0 }).enumerated() {
+            do {
+                input.append(contentsOf: try result!.get().lazy.map { Float($0) / 255 })
+            } catch let error as ImageError {
+                throw BatchImageError(index: index, error: error)
+            }
+        }
+        return input
+    }
+
+    /// Class probabilities for `count` inputs in the model's input shape, back to back, in one forward pass;
+    /// `completion` gets them on the model's thread.
+    public func probabilities(_ input: [Float], count: Int,
+                              completion: @escaping @Sendable (Result<Probabilities, any Error>) -> Void) throws {
+        try predictor.predict(input, rows: count) { result in
+            completion(result.map { Probabilities(values: $0.probabilities, classes: $0.classes,
+                                                  waitSeconds: $0.waitSeconds, computeSeconds: $0.computeSeconds) })
+        }
+    }
+
+    /// The `k` most probable classes of one row of probabilities (k clamped to 1…class count), most probable first.
+    public func top(_ k: Int, of probabilities: ArraySlice<Float>) -> [Prediction] {
+        let base = probabilities.startIndex
+        return probabilities.indices.sorted { probabilities[$0] > probabilities[$1] }
+            .prefix(max(1, min(k, labels.count)))
+            .map { Prediction(index: $0 - base, label: labels[$0 - base], classId: classIds[$0 - base],
+                              probability: probabilities[$0]) }
     }
 
     /// Runs one prediction on a blank image so the first request does not pay for first-touch allocations.
