@@ -7,13 +7,15 @@ BENCH_PACKAGES := wrk curl libjpeg-turbo-progs nginx postgresql
 BROWSER_TEST_PACKAGES := chromium chromium-driver python3-selenium
 # The store's tests run on PostgreSQL too, against a throwaway server (tools/postgres/throwaway.sh).
 POSTGRES_TEST_PACKAGES := postgresql
+# Standard clients (tritonclient) from PyPI, in a venv under .build/ made with Debian's python3.
+INTEROP_TEST_PACKAGES := python3-venv
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SWIFT_TEST_FLAGS ?=
 
 FUZZ_SECONDS ?= 600
 FUZZ_TARGETS := FuzzImage FuzzDataFiles FuzzHTTP FuzzAPI
 
-.PHONY: run test bench fuzz build release deps bench-deps browser-test-deps postgres-test-deps install-packages clean
+.PHONY: run test bench fuzz build release deps bench-deps browser-test-deps postgres-test-deps interop-test-deps install-packages clean
 
 ## Install missing Debian packages (apt-get update first), build in release mode, start the server.
 run: deps release
@@ -21,11 +23,12 @@ run: deps release
 
 ## Install missing Debian packages, build, run every test (Swift Testing; there are no XCTest cases) beside a
 ## throwaway PostgreSQL server, then the dashboard in headless Chromium against the built server (screenshots in
-## .build/browser-test/).
-test: deps browser-test-deps postgres-test-deps
+## .build/browser-test/), then tritonclient against it (Tests/interop/).
+test: deps browser-test-deps postgres-test-deps interop-test-deps
 	swift build $(SWIFT_TEST_FLAGS)
 	tools/postgres/throwaway.sh swift test --disable-xctest $(SWIFT_TEST_FLAGS)
 	Tests/browser/run.sh "$$(swift build $(SWIFT_TEST_FLAGS) --show-bin-path)/kennel"
+	Tests/interop/run.sh "$$(swift build $(SWIFT_TEST_FLAGS) --show-bin-path)/kennel"
 
 ## Benchmarks, one JSON line each: HTTP /healthz against a raw libmicrohttpd floor; classification under wrk
 ## (fashion PNG, dogs JPEG) against compiled Keras's model call; classification at 16 connections while
@@ -68,6 +71,9 @@ browser-test-deps:
 
 postgres-test-deps:
 	@$(MAKE) --no-print-directory install-packages PACKAGES="$(POSTGRES_TEST_PACKAGES)"
+
+interop-test-deps:
+	@$(MAKE) --no-print-directory install-packages PACKAGES="$(INTEROP_TEST_PACKAGES)"
 
 # Installs whichever of $(PACKAGES) dpkg does not list as installed.
 install-packages:

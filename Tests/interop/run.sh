@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Standard clients against a running Kennel: Tests/interop/run.sh KENNEL_BINARY [OUTPUT_DIR (default .build/interop)].
+# The clients come from PyPI into a venv under .build/ (made once, with Debian's python3-venv); the versions are
+# pinned in requirements.txt beside this script.
+set -euo pipefail
+kennel=$(realpath "${1:?usage: Tests/interop/run.sh KENNEL_BINARY [OUTPUT_DIR]}")
+out=${2:+$(realpath -m "$2")}
+cd "$(dirname "$0")/../.."
+venv=.build/interop-venv
+requirements=Tests/interop/requirements.txt
+if ! cmp -s "$requirements" "$venv/requirements.txt"; then
+  rm -rf "$venv"
+  /usr/bin/python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$requirements"
+  cp "$requirements" "$venv/requirements.txt"
+fi
+# -B: no __pycache__ left in the source tree.
+exec "$venv/bin/python" -B Tests/interop/tritonclient_test.py "$kennel" "${out:-.build/interop}"
