@@ -100,11 +100,16 @@ struct ModelBody: Encodable {
     let labels: JSONValue
     let createdAt: Double
     let served: Bool
+    /// `trained`, or the kind of file the version was imported from.
+    let origin: String
+    /// One version's answer only: the model's input (height, width, channels) and how images are brought to it.
+    var inputShape: [Int]?
+    var preprocessing: [String: String]?
 
     enum CodingKeys: String, CodingKey {
         case name, version, checkpointId = "checkpoint_id", jobId = "job_id", precision
         case testAccuracy = "test_accuracy", fp32TestAccuracy = "fp32_test_accuracy", labels
-        case createdAt = "created_at", served
+        case createdAt = "created_at", served, origin, inputShape = "input_shape", preprocessing
     }
 
     /// The answers for `models`, with their checkpoints' job and accuracy and which versions are served.
@@ -126,7 +131,8 @@ struct ModelBody: Encodable {
                              testAccuracy: reduced ? model.testAccuracy : recorded,
                              fp32TestAccuracy: reduced ? model.fp32TestAccuracy : recorded,
                              labels: JSONValue(text: model.labelsJson),
-                             createdAt: model.createdAt.timeIntervalSince1970, served: served[model.name] == model.version)
+                             createdAt: model.createdAt.timeIntervalSince1970, served: served[model.name] == model.version,
+                             origin: model.origin)
         }
     }
 }

@@ -67,6 +67,29 @@ extension Router.Builder {
             return .json(models)
         }
 
+        // One version: its origin, accuracy, input and recorded preprocessing (read from its checkpoint's header).
+        get("/v1/models/{name}/versions/{version}", execution: .queue(context.work)) { request in
+            let name = try request.parameters.require("name"), text = try request.parameters.require("version")
+            guard let version = Int(text), version >= 1 else {
+                throw HTTPError.notFound("model '\(name)' has no version '\(text)'")
+            }
+            let (body, checkpoint) = try context.store.read { db -> (ModelBody, CheckpointRecord?) in
+                guard let record = try db.record(ModelRecord.self, "WHERE name = ? AND version = ?", name, version) else {
+                    throw HTTPError.notFound("model '\(name)' has no version \(version)")
+                }
+                return (try ModelBody.list([record], db)[0],
+                        try db.record(CheckpointRecord.self, "WHERE id = ?", record.checkpointId))
+            }
+            guard let checkpoint, let header = try? Checkpoint.header(atPath: checkpoint.path) else {
+                throw HTTPError(.internalServerError, code: "checkpoint_unreadable",
+                                message: "the checkpoint of version \(version) of '\(name)' cannot be read")
+            }
+            var answer = body
+            answer.inputShape = header.inputShape
+            answer.preprocessing = header.preprocessing
+            return .json(answer)
+        }
+
         post("/v1/models/{name}/rollback", execution: .queue(context.work)) { request in
             try context.authorize(request)
             let name = try request.parameters.require("name")

@@ -84,10 +84,22 @@ public enum Checkpoint {
         return bytes
     }
 
-    /// Reads checkpoint bytes and rebuilds the model with its weights, optimizer state, schedule and random
-    /// state. Refuses (never traps on) a wrong magic or version, a truncated file, or a tensor table that
-    /// disagrees with the layer list.
-    public static func decode(_ bytes: [UInt8]) throws -> LoadedCheckpoint {
+    /// The header of the checkpoint file at `path`, reading only the file's first bytes (a model version's input
+    /// shape, labels and preprocessing, without loading its weights).
+    public static func header(atPath path: String) throws -> CheckpointHeader {
+        guard let file = FileHandle(forReadingAtPath: path) else {
+            throw EngineError.checkpointUnreadable(reason: "cannot open \(path)")
+        }
+        defer { try? file.close() }
+        var bytes = [UInt8](try file.read(upToCount: 16) ?? Data())
+        if bytes.count == 16, Array(bytes[0..<8]) == magic {
+            bytes += try file.read(upToCount: min(Int(readUInt32(bytes, at: 12)), maximumHeaderBytes)) ?? Data()
+        }
+        return try header(in: bytes)
+    }
+
+    /// The header at the front of `bytes`, after checking the magic, the format version and the header's length.
+    private static func header(in bytes: [UInt8]) throws -> CheckpointHeader {
         guard bytes.count >= 16 else {
             throw EngineError.checkpointUnreadable(reason: "file is \(bytes.count) bytes, too short for a header")
         }
@@ -102,12 +114,19 @@ public enum Checkpoint {
         guard headerLength <= maximumHeaderBytes, 16 + headerLength <= bytes.count else {
             throw EngineError.checkpointUnreadable(reason: "truncated: header of \(headerLength) bytes does not fit")
         }
-        let header: CheckpointHeader
         do {
-            header = try JSONDecoder().decode(CheckpointHeader.self, from: Data(bytes[16..<(16 + headerLength)]))
+            return try JSONDecoder().decode(CheckpointHeader.self, from: Data(bytes[16..<(16 + headerLength)]))
         } catch {
             throw EngineError.checkpointUnreadable(reason: "header is not valid: \(error)")
         }
+    }
+
+    /// Reads checkpoint bytes and rebuilds the model with its weights, optimizer state, schedule and random
+    /// state. Refuses (never traps on) a wrong magic or version, a truncated file, or a tensor table that
+    /// disagrees with the layer list.
+    public static func decode(_ bytes: [UInt8]) throws -> LoadedCheckpoint {
+        let header = try Self.header(in: bytes)
+        let headerLength = Int(readUInt32(bytes, at: 12))
         let expectedData = try header.tensors.reduce(0) { total, entry in
             guard entry.shape.allSatisfy({ $0 >= 0 }) else {
                 throw EngineError.checkpointMismatch(reason: "tensor \(entry.name) has shape \(entry.shape)")

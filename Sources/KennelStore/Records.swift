@@ -170,10 +170,12 @@ public struct ModelRecord: Codable, Equatable, StoredRecord {
     public var fp32TestAccuracy: Double?
     /// int8: the calibration it was quantized with.
     public var calibrationJson: String?
+    /// Where the version came from: `trained` (a checkpoint of a job here) or an imported file's kind.
+    public var origin: String
 
     public init(name: String, version: Int, checkpointId: Int64, labelsJson: String, createdAt: Date = Date(),
                 precision: String = "fp32", testAccuracy: Double? = nil, fp32TestAccuracy: Double? = nil,
-                calibrationJson: String? = nil) {
+                calibrationJson: String? = nil, origin: String = "trained") {
         self.name = name
         self.version = version
         self.checkpointId = checkpointId
@@ -183,6 +185,7 @@ public struct ModelRecord: Codable, Equatable, StoredRecord {
         self.testAccuracy = testAccuracy
         self.fp32TestAccuracy = fp32TestAccuracy
         self.calibrationJson = calibrationJson
+        self.origin = origin
     }
 }
 
@@ -262,17 +265,18 @@ extension CheckpointRecord {
 
 extension ModelRecord {
     public static let columns = ["name", "version", "checkpoint_id", "labels_json", "created_at", "precision",
-                                 "test_accuracy", "fp32_test_accuracy", "calibration_json"]
+                                 "test_accuracy", "fp32_test_accuracy", "calibration_json", "origin"]
 
     public init(row: SQLRow) throws {
         self.init(name: try row.get("name"), version: try row.get("version"), checkpointId: try row.get("checkpoint_id"),
                   labelsJson: try row.get("labels_json"), createdAt: try row.get("created_at"),
                   precision: try row.get("precision"), testAccuracy: try row.get("test_accuracy"),
-                  fp32TestAccuracy: try row.get("fp32_test_accuracy"), calibrationJson: try row.get("calibration_json"))
+                  fp32TestAccuracy: try row.get("fp32_test_accuracy"), calibrationJson: try row.get("calibration_json"),
+                  origin: try row.get("origin"))
     }
 
     public var values: [SQLValue] {
         [name.sqlValue, version.sqlValue, checkpointId.sqlValue, labelsJson.sqlValue, createdAt.sqlValue,
-         precision.sqlValue, testAccuracy.sqlValue, fp32TestAccuracy.sqlValue, calibrationJson.sqlValue]
+         precision.sqlValue, testAccuracy.sqlValue, fp32TestAccuracy.sqlValue, calibrationJson.sqlValue, origin.sqlValue]
     }
 }

@@ -222,6 +222,24 @@ struct ServingAPITests {
         }
     }
 
+    @Test func aVersionIsAResourceWithItsOriginAccuracyAndPreprocessing() throws {
+        let live = try LiveServer()
+        let job = try live.trainedJob(epochs: 2)
+        #expect(try live.request("POST", "/v1/models", json: #"{"name":"tones","job_id":\#(job)}"#).status == 201)
+        let version = try live.object(try live.request("GET", "/v1/models/tones/versions/1"))
+        #expect(version["name"] as? String == "tones" && version["version"] as? Int == 1)
+        #expect(version["origin"] as? String == "trained" && version["job_id"] as? Int == job)
+        #expect(version["test_accuracy"] is Double && version["served"] as? Bool == true)
+        #expect(version["input_shape"] as? [Int] == [8, 8, 1])
+        let preprocessing = try #require(version["preprocessing"] as? [String: String])
+        #expect(preprocessing["width"] == "8" && preprocessing["height"] == "8")
+        let listed = try live.array(try live.request("GET", "/v1/models/tones"))
+        #expect(listed.first?["origin"] as? String == "trained" && listed.first?["preprocessing"] == nil)
+        #expect(try live.request("GET", "/v1/models/tones/versions/2").status == 404)
+        #expect(try live.request("GET", "/v1/models/tones/versions/x").status == 404)
+        #expect(try live.request("GET", "/v1/models/none/versions/1").status == 404)
+    }
+
     @Test func promotionAndRollbackUnderConcurrentClassificationFailNothing() throws {
         let live = try LiveServer()
         let job = try live.trainedJob(epochs: 2)

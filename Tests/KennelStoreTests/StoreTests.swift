@@ -9,7 +9,7 @@ import Testing
 struct StoreTests {
     static let everyTable = ["checkpoints", "datasets", "jobs", "metrics", "models", "served_models"]
     static let everyMigration = ["0001_init", "0002_served_models", "0003_job_owner", "0004_job_crashes",
-                                 "0005_model_precision", "0006_job_lease"]
+                                 "0005_model_precision", "0006_job_lease", "0007_model_origin"]
 
     private func withStore(_ engine: Engine, _ body: (Store, ScratchDatabase) throws -> Void) throws {
         let scratch = try ScratchDatabase(engine)
