@@ -135,7 +135,7 @@ public final class ServedModel: Sendable {
         let decodeMilliseconds = Date().timeIntervalSince(started) * 1000
         try probabilities(input, count: images.count) { result in
             completion { [self] in
-                try classifications(try result.get(), topK: topK, decodeMilliseconds: decodeMilliseconds)
+                classifications(try result.get(), topK: topK, decodeMilliseconds: decodeMilliseconds)
             }
         }
     }

@@ -51,9 +51,22 @@ read -r fi_rps fi_p50 fi_p99 fi_bad fi_err < <(wrk_int8 fashion "$scratch/fashio
 read -r di_rps di_p50 di_p99 di_bad di_err < <(wrk_int8 dogs "$scratch/dogs.jpg" image/jpeg 16)
 read -r _ fi1_p50 fi1_p99 _ _ < <(wrk_int8 fashion "$scratch/fashion.png" image/png 1)
 read -r _ di1_p50 di1_p99 _ _ < <(wrk_int8 dogs "$scratch/dogs.jpg" image/jpeg 1)
+# 64 fashion PNGs in one Open Inference Protocol request (BYTES, JSON), one request at a time: one forward pass
+# each, compared below with the engine's bare batch-64 throughput.
+python3 - "$scratch/fashion" "$scratch/v2-64.json" <<'PY'
+import base64, glob, json, sys
+files = sorted(glob.glob(sys.argv[1] + "/*/*.png"))[:64]
+data = [base64.b64encode(open(f, "rb").read()).decode() for f in files]
+json.dump({"inputs": [{"name": "images", "datatype": "BYTES", "shape": [len(data)], "data": data}]}, open(sys.argv[2], "w"))
+PY
+before=$(curl -sf "$api/metrics" | awk '/^kennel_classify_batch_size_count/ {c=$2} /^kennel_classify_batch_size_sum/ {s=$2} END {print c, s}')
+read -r v2_rps v2_p50 v2_p99 v2_bad v2_err < <(wrk_post 1 1 "$seconds" "$scratch/v2-64.json" application/json /v2/models/fashion/infer)
+after=$(curl -sf "$api/metrics" | awk '/^kennel_classify_batch_size_count/ {c=$2} /^kennel_classify_batch_size_sum/ {s=$2} END {print c, s}')
 curl -sf "$api/metrics" | grep -E '^kennel_classify_batch_size_(sum|count)' >"$scratch/batches.txt"
 rss=$(awk '/VmHWM/ {print $2/1024}' "/proc/$pid/status")
 kill -TERM "$pid"; wait "$pid" 2>/dev/null || true
+engine_b64=$(.build/release/kennel bench engine --preset fashion-convnet --seconds 1 --json \
+  | python3 -c 'import json,sys; print(json.load(sys.stdin)["infer_b64_images_per_s"])')
 
 anchor='{}'
 if "$keras_python" -c 'import tensorflow' 2>/dev/null; then anchor=$("$keras_python" ../shared/bench/infer_anchor.py); fi
@@ -64,7 +77,7 @@ fi
 python3 - "$anchor" "$scratch/batches.txt" "$rss" \
   "$f_rps $f_p50 $f_p99 $f_bad $f_err" "$d_rps $d_p50 $d_p99 $d_bad $d_err" "$f1_p50 $f1_p99 $d1_p50 $d1_p99" "$jpeg_bytes" \
   "$ort" "$fi_rps $fi_p50 $fi_p99 $fi_bad $fi_err" "$di_rps $di_p50 $di_p99 $di_bad $di_err" \
-  "$fi1_p50 $fi1_p99 $di1_p50 $di1_p99" <<'PY'
+  "$fi1_p50 $fi1_p99 $di1_p50 $di1_p99" "$v2_rps $v2_p50 $v2_p99 $v2_bad $v2_err" "$before $after" "$engine_b64" <<'PY'
 import json, sys
 anchor = json.loads(sys.argv[1])
 batches = dict(line.split() for line in open(sys.argv[2]))
@@ -84,6 +97,14 @@ out = {"bench": "serve_classify", "wrk": "-t2 -c16", "fashion_png_28x28": run(sy
        "mean_batch_size": round(float(batches["kennel_classify_batch_size_sum"])
                                 / max(1.0, float(batches["kennel_classify_batch_size_count"])), 2),
        "peak_rss_mb": round(rss, 1)}
+# One v2 request of 64 images at a time: images/s end to end against the engine's bare batch-64 passes, and the
+# mean images per forward pass over those requests (64 when each request is one pass).
+v2 = run(sys.argv[12])
+count_before, sum_before, count_after, sum_after = map(float, sys.argv[13].split())
+engine_b64 = float(sys.argv[14])
+out["v2_infer_64_fashion_pngs"] = dict(v2, images_per_s=round(v2["rps"] * 64), engine_b64_images_per_s=round(engine_b64),
+                                       over_engine_b64=round(v2["rps"] * 64 / engine_b64, 3),
+                                       mean_images_per_pass=round((sum_after - sum_before) / max(1.0, count_after - count_before), 2))
 if anchor:
     out["keras_tffunction_b1_ms"] = {"fashion": anchor["fashion_tffunction_b1_ms"], "dogs": anchor["dogs_tffunction_b1_ms"]}
     out["round_trip_over_keras_call"] = {"fashion": round(f1_p50 / anchor["fashion_tffunction_b1_ms"], 3),
