@@ -7,7 +7,7 @@ BENCH_PACKAGES := wrk curl libjpeg-turbo-progs nginx postgresql
 BROWSER_TEST_PACKAGES := chromium chromium-driver python3-selenium
 # The store's tests run on PostgreSQL too, against a throwaway server (tools/postgres/throwaway.sh).
 POSTGRES_TEST_PACKAGES := postgresql
-# Standard clients (tritonclient) from PyPI, in a venv under .build/ made with Debian's python3.
+# Standard tools (tritonclient, onnx, onnxruntime) from PyPI, in a venv under .build/ made with Debian's python3.
 INTEROP_TEST_PACKAGES := python3-venv
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SWIFT_TEST_FLAGS ?=
@@ -23,7 +23,7 @@ run: deps release
 
 ## Install missing Debian packages, build, run every test (Swift Testing; there are no XCTest cases) beside a
 ## throwaway PostgreSQL server, then the dashboard in headless Chromium against the built server (screenshots in
-## .build/browser-test/), then tritonclient against it (Tests/interop/).
+## .build/browser-test/), then tritonclient, onnx.checker and onnxruntime against it (Tests/interop/).
 test: deps browser-test-deps postgres-test-deps interop-test-deps
 	swift build $(SWIFT_TEST_FLAGS)
 	tools/postgres/throwaway.sh swift test --disable-xctest $(SWIFT_TEST_FLAGS)

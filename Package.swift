@@ -21,6 +21,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics", exact: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", exact: "2.4.1"),
         .package(url: "https://github.com/vapor/postgres-nio", exact: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-protobuf", exact: "1.39.0"),
     ],
     targets: [
         // C libraries, reached through module maps and prefixed shim headers.
@@ -42,10 +43,15 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "KennelJobs", dependencies: [
-            "KennelStore", "KennelData", "KennelEngine", "KennelImage",
+            "KennelStore", "KennelData", "KennelEngine", "KennelImage", "KennelONNX",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
+        ]),
+        // The ONNX export, over code generated from onnx.proto (tools/onnx/generate.sh) and committed.
+        .target(name: "KennelONNX", dependencies: [
+            "KennelEngine",
+            .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         ]),
         .target(name: "KennelHTTP", dependencies: [
             "CMicroHTTPD",

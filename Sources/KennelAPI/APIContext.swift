@@ -119,7 +119,7 @@ enum APIErrors {
             }
         } catch let error as RegistryError {
             switch error {
-            case .unknownModel, .unknownCheckpoint: throw HTTPError.notFound(error.description)
+            case .unknownModel, .unknownVersion, .unknownCheckpoint: throw HTTPError.notFound(error.description)
             case .invalidName, .checkpointOfAnotherJob:
                 throw HTTPError(.unprocessableContent, code: "invalid_field", message: error.description)
             case .jobHasNoCheckpoint, .nothingToRollBackTo, .changedMeanwhile:

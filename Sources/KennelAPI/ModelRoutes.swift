@@ -90,6 +90,18 @@ extension Router.Builder {
             return .json(answer)
         }
 
+        get("/v1/models/{name}/versions/{version}/model.onnx", execution: .queue(context.work)) { request in
+            let name = try request.parameters.require("name"), text = try request.parameters.require("version")
+            guard let version = Int(text), version >= 1 else {
+                throw HTTPError.notFound("model '\(name)' has no version '\(text)'")
+            }
+            let (model, bytes) = try APIErrors.map { try context.models.onnx(of: name, version: version) }
+            var response = Response(body: .bytes(bytes))
+            response.headers["Content-Type"] = "application/octet-stream"
+            response.headers["Content-Disposition"] = "attachment; filename=\"\(model.name)-v\(model.version).onnx\""
+            return response
+        }
+
         post("/v1/models/{name}/rollback", execution: .queue(context.work)) { request in
             try context.authorize(request)
             let name = try request.parameters.require("name")

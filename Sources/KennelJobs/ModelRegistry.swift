@@ -2,6 +2,7 @@ import Foundation
 import KennelData
 import KennelEngine
 import KennelImage
+import KennelONNX
 import KennelStore
 import Logging
 import Metrics
@@ -14,6 +15,7 @@ public enum RegistryError: Error, Equatable, CustomStringConvertible {
     case unknownCheckpoint(Int64)
     case checkpointOfAnotherJob(checkpoint: Int64, job: Int64)
     case unknownModel(String)
+    case unknownVersion(String, Int)
     case nothingToRollBackTo(String)
     case changedMeanwhile(String)
     case costsAccuracy(Precision, fp32: Double, reduced: Double)
@@ -26,6 +28,7 @@ public enum RegistryError: Error, Equatable, CustomStringConvertible {
         case .unknownCheckpoint(let id): return "no checkpoint with id \(id)"
         case .checkpointOfAnotherJob(let checkpoint, let job): return "checkpoint \(checkpoint) does not belong to job \(job)"
         case .unknownModel(let name): return "no model named '\(name)'"
+        case .unknownVersion(let name, let version): return "model '\(name)' has no version \(version)"
         case .nothingToRollBackTo(let name): return "model '\(name)' has no earlier version to serve"
         case .changedMeanwhile(let name):
             return "model '\(name)' was promoted or rolled back by another request meanwhile; look again and retry"
@@ -471,20 +474,45 @@ public final class ModelRegistry: Sendable {
     }
 
     private func load(name: String, version: Int) throws -> ServedModel {
-        let (model, record, job) = try store.read { db -> (ModelRecord, CheckpointRecord, Int64) in
-            guard let model = try db.record(ModelRecord.self, "WHERE name = ? AND version = ?", name, version),
-                  let record = try db.record(CheckpointRecord.self, "WHERE id = ?", model.checkpointId) else {
-                throw RegistryError.unknownModel(name)
-            }
-            return (model, record, record.jobId)
-        }
-        let loaded = try Checkpoint.decode(try checkpoints.load(record))
+        let (model, loaded, job) = try checkpoint(of: name, version: version)
         let calibration = try model.calibrationJson.map {
             try JSONDecoder().decode(Calibration.self, from: Data($0.utf8))
         }
         return try ServedModel(name: model.name, version: model.version, loaded: loaded,
                                precision: Precision(rawValue: model.precision) ?? .fp32, calibration: calibration,
                                classIds: try datasetClassIds(job: job), statistics: statistics)
+    }
+
+    /// A version of `name` (the served one when `version` is nil) as an ONNX model: its checkpoint's inference graph
+    /// in fp32 (whatever precision the version is served in), with the labels, the preprocessing, the name, version,
+    /// origin and serving precision in `metadata_props`.
+    public func onnx(of name: String, version: Int? = nil) throws -> (model: ModelRecord, bytes: [UInt8]) {
+        let (model, loaded, _) = try checkpoint(of: name, version: version)
+        let bytes = try ONNXExport.serialized(loaded.model, labels: loaded.header.labels,
+                                              preprocessing: loaded.header.preprocessing,
+                                              metadata: ["name": model.name, "version": String(model.version),
+                                                         "origin": model.origin, "precision": model.precision])
+        return (model, bytes)
+    }
+
+    /// A version of `name` (the served one when `version` is nil) with its checkpoint loaded (its sha256 checked)
+    /// and the job that trained it.
+    public func checkpoint(of name: String, version: Int? = nil) throws
+        -> (model: ModelRecord, loaded: LoadedCheckpoint, job: Int64) {
+        let (model, record) = try store.read { db -> (ModelRecord, CheckpointRecord) in
+            guard let chosen = try version ?? Self.servedVersion(of: name, in: db) else {
+                throw RegistryError.unknownModel(name)
+            }
+            guard let model = try db.record(ModelRecord.self, "WHERE name = ? AND version = ?", name, chosen) else {
+                let known = try db.scalar(Int.self, "SELECT COUNT(*) AS value FROM models WHERE name = ?", name) ?? 0
+                throw known > 0 ? RegistryError.unknownVersion(name, chosen) : RegistryError.unknownModel(name)
+            }
+            guard let record = try db.record(CheckpointRecord.self, "WHERE id = ?", model.checkpointId) else {
+                throw RegistryError.unknownCheckpoint(model.checkpointId)
+            }
+            return (model, record)
+        }
+        return (model, try Checkpoint.decode(try checkpoints.load(record)), record.jobId)
     }
 
     private static func serve(name: String, version: Int, in db: any SQLSession) throws {

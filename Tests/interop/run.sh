@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Standard clients against a running Kennel: Tests/interop/run.sh KENNEL_BINARY [OUTPUT_DIR (default .build/interop)].
-# The clients come from PyPI into a venv under .build/ (made once, with Debian's python3-venv); the versions are
-# pinned in requirements.txt beside this script.
+# Standard tools against a running Kennel: Tests/interop/run.sh KENNEL_BINARY [OUTPUT_DIR (default .build/interop)].
+# tritonclient drives the Open Inference Protocol; onnx.checker and onnxruntime take every preset's ONNX export.
+# They come from PyPI into a venv under .build/ (made once, with Debian's python3-venv); the versions are pinned in
+# requirements.txt beside this script.
 set -euo pipefail
 kennel=$(realpath "${1:?usage: Tests/interop/run.sh KENNEL_BINARY [OUTPUT_DIR]}")
 out=${2:+$(realpath -m "$2")}
@@ -15,4 +16,5 @@ if ! cmp -s "$requirements" "$venv/requirements.txt"; then
   cp "$requirements" "$venv/requirements.txt"
 fi
 # -B: no __pycache__ left in the source tree.
-exec "$venv/bin/python" -B Tests/interop/tritonclient_test.py "$kennel" "${out:-.build/interop}"
+"$venv/bin/python" -B Tests/interop/tritonclient_test.py "$kennel" "${out:-.build/interop}"
+"$venv/bin/python" -B Tests/interop/onnx_test.py "$kennel" "${out:-.build/interop}"
