@@ -1,6 +1,6 @@
 # Kennel's two newcomer commands: `make run` and `make test`. System packages are installed here when missing.
 SHELL := /bin/bash
-DEBIAN_PACKAGES := libmicrohttpd-dev libturbojpeg0-dev libpng-dev libsqlite3-dev libopenblas-dev libdnnl-dev zlib1g-dev \
+DEBIAN_PACKAGES := libmicrohttpd-dev libturbojpeg0-dev libpng-dev libsqlite3-dev libopenblas-dev libdnnl-dev zlib1g-dev libhdf5-dev \
                    pkg-config dataset-fashion-mnist
 BENCH_PACKAGES := wrk curl libjpeg-turbo-progs nginx postgresql
 # The dashboard's browser test: headless Chromium driven by Selenium, all from Debian (run with /usr/bin/python3).

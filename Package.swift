@@ -22,6 +22,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", exact: "2.4.1"),
         .package(url: "https://github.com/vapor/postgres-nio", exact: "1.33.2"),
         .package(url: "https://github.com/apple/swift-protobuf", exact: "1.39.0"),
+        .package(url: "https://github.com/weichsel/ZIPFoundation", exact: "0.9.20"),
     ],
     targets: [
         // C libraries, reached through module maps and prefixed shim headers.
@@ -32,18 +33,19 @@ let package = Package(
         .systemLibrary(name: "CMalloc"),
         .systemLibrary(name: "CDNNL", providers: [.apt(["libdnnl-dev"])]),
         .systemLibrary(name: "COpenMP"),
-        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CZlibSystem", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
 
         .target(name: "KennelEngine", dependencies: ["CBLAS", "CDNNL", "CMalloc", "COpenMP"]),
         .target(name: "KennelImage", dependencies: ["CTurboJPEG", "CPNG", "CMalloc"]),
-        .target(name: "KennelData", dependencies: ["KennelImage", "CZlib"]),
+        .target(name: "KennelData", dependencies: ["KennelImage", "CZlibSystem"]),
         .target(name: "KennelStore", dependencies: [
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "PostgresNIO", package: "postgres-nio"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "KennelJobs", dependencies: [
-            "KennelStore", "KennelData", "KennelEngine", "KennelImage", "KennelONNX",
+            "KennelStore", "KennelData", "KennelEngine", "KennelImage", "KennelONNX", "KennelKeras",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
@@ -53,12 +55,17 @@ let package = Package(
             "KennelEngine",
             .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         ]),
+        // Keras model import: .keras archives (ZIPFoundation) and HDF5 weights (libhdf5).
+        .target(name: "KennelKeras", dependencies: [
+            "KennelEngine", "CHDF5",
+            .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+        ]),
         .target(name: "KennelHTTP", dependencies: [
             "CMicroHTTPD",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "KennelAPI", dependencies: [
-            "KennelHTTP", "KennelJobs", "KennelStore", "KennelImage",
+            "KennelHTTP", "KennelJobs", "KennelStore", "KennelImage", "KennelKeras",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "Prometheus", package: "swift-prometheus"),
@@ -74,7 +81,7 @@ let package = Package(
         .target(name: "KennelTestSupport", dependencies: ["KennelImage", "KennelStore"], path: "Tests/KennelTestSupport"),
         .testTarget(name: "KennelEngineTests", dependencies: ["KennelTestSupport", "KennelEngine"]),
         .testTarget(name: "KennelImageTests", dependencies: [
-            "KennelTestSupport", "KennelImage", "CPNG", "CTurboJPEG", "CZlib",
+            "KennelTestSupport", "KennelImage", "CPNG", "CTurboJPEG", "CZlibSystem",
         ]),
         .testTarget(name: "KennelDataTests", dependencies: ["KennelTestSupport", "KennelData", "KennelImage"]),
         .testTarget(name: "KennelStoreTests", dependencies: ["KennelTestSupport", "KennelStore"]),

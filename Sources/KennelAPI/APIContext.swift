@@ -4,6 +4,7 @@ import KennelEngine
 import KennelHTTP
 import KennelImage
 import KennelJobs
+import KennelKeras
 import KennelStore
 
 /// What the REST handlers work with: the database, the job queue, the served models and the access token.
@@ -120,7 +121,7 @@ enum APIErrors {
         } catch let error as RegistryError {
             switch error {
             case .unknownModel, .unknownVersion, .unknownCheckpoint: throw HTTPError.notFound(error.description)
-            case .invalidName, .checkpointOfAnotherJob:
+            case .invalidName, .checkpointOfAnotherJob, .labelCount:
                 throw HTTPError(.unprocessableContent, code: "invalid_field", message: error.description)
             case .jobHasNoCheckpoint, .nothingToRollBackTo, .changedMeanwhile:
                 throw HTTPError(.conflict, code: "conflict", message: error.description)
@@ -131,6 +132,8 @@ enum APIErrors {
         } catch let error as PrecisionError {
             throw HTTPError(.unprocessableContent, code: "precision_refused", message: error.description,
                             headers: ["X-Invalid-Field": "precision"])
+        } catch let error as KerasImportError {
+            throw HTTPError(.unprocessableContent, code: "unsupported_model", message: error.description)
         } catch let error as ImageError {
             throw imageError(error, description: error.description)
         } catch let error as BatchImageError {

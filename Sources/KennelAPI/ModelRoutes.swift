@@ -18,6 +18,7 @@ extension Router.Builder {
 
         post("/v1/models", execution: .queue(context.work)) { request in
             try context.authorize(request)
+            if let form = request.form { return try Self.importKeras(form, context) }
             let promotion = try request.decode(Promotion.self)
             let precision = try promotion.precision.map { text in
                 guard let precision = Precision(rawValue: text) else {
@@ -171,6 +172,39 @@ extension Router.Builder {
             try APIErrors.map { try context.models.unserve(name: name) }
             return Response(status: .noContent)
         }
+    }
+
+    /// `POST /v1/models` with a multipart form: a Keras file (`file`, `.keras` or `.h5`), the model's `name`, and
+    /// optionally its `labels` (a JSON array or comma-separated). Answers 201 with the new, served version.
+    private static func importKeras(_ form: [FormPart], _ context: APIContext) throws -> Response {
+        func field(_ name: String) -> String? {
+            form.first { $0.name == name && $0.filename == nil }.map { String(decoding: $0.body, as: UTF8.self) }
+        }
+        guard let file = form.first(where: { $0.filename != nil || $0.name == "file" }) else {
+            throw HTTPError.badRequest("the form has no file; send the Keras model as field 'file' "
+                                       + "(curl -F file=@model.keras -F name=dogs)")
+        }
+        guard let name = field("name")?.trimmingCharacters(in: .whitespacesAndNewlines), !name.isEmpty else {
+            throw HTTPError(.unprocessableContent, code: "invalid_field", message: "name the model: -F name=NAME",
+                            headers: ["X-Invalid-Field": "name"])
+        }
+        let labels = try field("labels").map { text -> [String] in
+            let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+            if trimmed.hasPrefix("[") {
+                guard let list = try? JSONDecoder().decode([String].self, from: Data(trimmed.utf8)) else {
+                    throw HTTPError(.unprocessableContent, code: "invalid_field",
+                                    message: "labels: a JSON array of strings, or names separated by commas",
+                                    headers: ["X-Invalid-Field": "labels"])
+                }
+                return list
+            }
+            return trimmed.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        }
+        let served = try APIErrors.map {
+            try context.models.importKeras(name: name, file: [UInt8](file.body), filename: file.filename ?? "model",
+                                           labels: labels)
+        }
+        return .json(try Self.model(named: served.name, version: served.version, context), status: .created)
     }
 
     /// The served checkpoint's confusion matrix on its test split, as the trainer recorded it.

@@ -1,4 +1,4 @@
-import CZlib
+import CZlibSystem
 
 /// A gzip-compressed (or plain) file, read in order; zlib's stream reader, closed with the reader.
 final class GzipReader {
@@ -42,7 +42,7 @@ enum Compression {
         // zlib's length is a UInt32: feed very large buffers in pieces.
         while offset < bytes.count {
             let count = min(bytes.count - offset, 1 << 30)
-            value = CZlib.crc32(value, bytes.baseAddress!.assumingMemoryBound(to: UInt8.self) + offset, UInt32(count))
+            value = CZlibSystem.crc32(value, bytes.baseAddress!.assumingMemoryBound(to: UInt8.self) + offset, UInt32(count))
             offset += count
         }
         return UInt32(value)

@@ -2,6 +2,7 @@ import Foundation
 import KennelData
 import KennelEngine
 import KennelImage
+import KennelKeras
 import KennelONNX
 import KennelStore
 import Logging
@@ -16,6 +17,7 @@ public enum RegistryError: Error, Equatable, CustomStringConvertible {
     case checkpointOfAnotherJob(checkpoint: Int64, job: Int64)
     case unknownModel(String)
     case unknownVersion(String, Int)
+    case labelCount(given: Int, classes: Int)
     case nothingToRollBackTo(String)
     case changedMeanwhile(String)
     case costsAccuracy(Precision, fp32: Double, reduced: Double)
@@ -29,6 +31,7 @@ public enum RegistryError: Error, Equatable, CustomStringConvertible {
         case .checkpointOfAnotherJob(let checkpoint, let job): return "checkpoint \(checkpoint) does not belong to job \(job)"
         case .unknownModel(let name): return "no model named '\(name)'"
         case .unknownVersion(let name, let version): return "model '\(name)' has no version \(version)"
+        case .labelCount(let given, let classes): return "\(given) labels for a model of \(classes) classes"
         case .nothingToRollBackTo(let name): return "model '\(name)' has no earlier version to serve"
         case .changedMeanwhile(let name):
             return "model '\(name)' was promoted or rolled back by another request meanwhile; look again and retry"
@@ -79,6 +82,9 @@ public final class ServedModel: Sendable {
     private let predictor: BatchingPredictor
     /// Memory the frozen model holds.
     public let residentBytes: Int
+    /// The model's input is pixel × `inputScale` + `inputOffset`.
+    public let inputScale: Float
+    public let inputOffset: Float
     /// The most images one request may run as one pass: 128 MB of input.
     public var maximumImagesPerPass: Int {
         max(1, (32 << 20) / (preprocessing.height * preprocessing.width * preprocessing.channels))
@@ -95,6 +101,9 @@ public final class ServedModel: Sendable {
                                           height: Int(settings["height"] ?? "") ?? loaded.header.inputShape[0],
                                           color: ColorMode(rawValue: settings["color"] ?? "") ?? .gray,
                                           resize: ResizeMode(rawValue: settings["resize"] ?? "") ?? .pad)
+        // Kennel's own models take pixels / 255; an imported one, what its Keras Rescaling made of them.
+        inputScale = Float(settings["scale"] ?? "") ?? 1 / 255
+        inputOffset = Float(settings["offset"] ?? "") ?? 0
         firstKernel = loaded.model.layers.lazy.compactMap { $0 as? ConvolutionLayer }.first?.kernel.value
         let graph = try InferenceGraph(freezing: loaded.model, precision: precision, calibration: calibration)
         self.precision = precision
@@ -158,7 +167,10 @@ public final class ServedModel: Sendable {
     /// `BatchImageError` naming it when there are several.
     public func input(decoding images: [[UInt8]], decoder: ImageDecoder) throws -> [Float] {
         let size = preprocessing.height * preprocessing.width * preprocessing.channels
-        guard images.count > 1 else { return try preprocessing.prepare(images[0], decoder: decoder).map { Float($0) / 255 } }
+        let (scale, offset) = (inputScale, inputOffset)
+        guard images.count > 1 else {
+            return try preprocessing.prepare(images[0], decoder: decoder).map { Float($0) * scale + offset }
+        }
         let prepared = Mutex([Result<[UInt8], any Error>?](repeating: nil, count: images.count))
         DispatchQueue.concurrentPerform(iterations: images.count) { index in
             let result = Result { try preprocessing.prepare(images[index], decoder: decoder) }
@@ -168,7 +180,7 @@ public final class ServedModel: Sendable {
         input.reserveCapacity(images.count * size)
         for (index, result) in prepared.withLock({ $0 }).enumerated() {
             do {
-                input.append(contentsOf: try result!.get().lazy.map { Float($0) / 255 })
+                input.append(contentsOf: try result!.get().lazy.map { Float($0) * scale + offset })
             } catch let error as ImageError {
                 throw BatchImageError(index: index, error: error)
             }
@@ -279,8 +291,8 @@ public final class ModelRegistry: Sendable {
     /// calibrated on a sample of the train split), and the promotion is refused when it drops more than
     /// `allowedAccuracyDrop`.
     @discardableResult
-    public func promote(name: String, job: Int64, checkpoint: Int64? = nil, precision: Precision = .fp32) throws
-        -> ServedModel {
+    public func promote(name: String, job: Int64, checkpoint: Int64? = nil, precision: Precision = .fp32,
+                        origin: String = "trained") throws -> ServedModel {
         guard name.range(of: #"^[A-Za-z0-9._-]{1,100}$"#, options: .regularExpression) != nil else {
             throw RegistryError.invalidName(name)
         }
@@ -298,12 +310,44 @@ public final class ModelRegistry: Sendable {
             let model = ModelRecord(name: name, version: version, checkpointId: record.id!, labelsJson: labels,
                                     precision: precision.rawValue, testAccuracy: measured?.accuracy,
                                     fp32TestAccuracy: measured?.fp32Accuracy,
-                                    calibrationJson: try measured?.calibration.map(ColumnJSON.text))
+                                    calibrationJson: try measured?.calibration.map(ColumnJSON.text), origin: origin)
             try db.insert(model)
             try Self.serve(name: name, version: version, in: db)
         }
         keep(served)
         return served
+    }
+
+    /// Adds and serves a version of `name` made from a Keras file (Keras 3 `.keras` or legacy `.h5`): the network
+    /// becomes the checkpoint of a finished import job (spec: the file's name and kind), which is promoted as a
+    /// trained one would be, with the file's kind as its origin. `labels` name the classes (default "0", "1", …);
+    /// the input keeps the model's size, gray for one channel, RGB for three, images padded to fit, and pixels
+    /// scaled as the model's leading Rescaling says (unscaled without one, as Keras would feed them).
+    public func importKeras(name: String, file bytes: [UInt8], filename: String, labels: [String]? = nil) throws
+        -> ServedModel {
+        guard name.range(of: #"^[A-Za-z0-9._-]{1,100}$"#, options: .regularExpression) != nil else {
+            throw RegistryError.invalidName(name)
+        }
+        let keras = try KerasModel(bytes: bytes)
+        let classes = keras.model.classCount
+        let labels = labels ?? (0..<classes).map(String.init)
+        guard labels.count == classes else { throw RegistryError.labelCount(given: labels.count, classes: classes) }
+        let shape = keras.model.inputShape
+        let preprocessing = ["width": String(shape[1]), "height": String(shape[0]),
+                             "color": (shape[2] == 1 ? ColorMode.gray : .rgb).rawValue, "resize": ResizeMode.pad.rawValue,
+                             "scale": String(keras.inputScale), "offset": String(keras.inputOffset)]
+        let checkpoint = try Checkpoint.encode(keras.model, labels: labels, preprocessing: preprocessing)
+        let ledger = JobLedger(store: store)
+        let spec = try ColumnJSON.text(["model_file": filename, "format": keras.format, "model": name])
+        let job = try ledger.submitRunning(kind: .import, dataset: "", specJson: spec).id!
+        do {
+            let record = try checkpoints.save(checkpoint, job: job, step: 0, epoch: 0, metricsJson: "{}")
+            try ledger.move(job, to: .succeeded)
+            return try promote(name: name, job: job, checkpoint: record.id, origin: keras.format)
+        } catch {
+            try? ledger.move(job, to: .failed, error: "\(error)")
+            throw error
+        }
     }
 
     /// Test-split accuracy of `model` frozen in `precision` and in fp32, and the calibration int8 was quantized

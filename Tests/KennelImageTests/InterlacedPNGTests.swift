@@ -1,4 +1,4 @@
-import CZlib
+import CZlibSystem
 import Testing
 @testable import KennelImage
 
