@@ -205,7 +205,7 @@ class DashboardTest:
         image = os.path.join(self.work, "upload.png")
         with open(image, "wb") as file:
             file.write(encode_gray_png(shape_image("circle", 16, 0)))
-        self.find('.drop-zone input[type="file"]').send_keys(image)
+        self.find('.classify .drop-zone input[type="file"]').send_keys(image)
         expected = min(5, len(CLASSES))
         self.wait_until(lambda: len(self.find_all(".predictions li")) == expected, f"{expected} top-k bars")
         bars = self.find_all(".predictions li")
@@ -232,9 +232,38 @@ class DashboardTest:
         row = 'tr[data-model="shapes-bf16"]'
         self.wait_until(lambda: self.find_all(row), "the bf16 version's row")
         cells = [cell.text for cell in self.find_all(f"{row} td")]
-        assert cells[3] == "bf16", f"the precision cell says {cells[3]!r}"
-        assert "fp32" in cells[4] and "%" in cells[4], f"the accuracy cell says {cells[4]!r}"
+        assert cells[2] == "trained", f"the origin cell says {cells[2]!r}"
+        assert cells[4] == "bf16", f"the precision cell says {cells[4]!r}"
+        assert "fp32" in cells[5] and "%" in cells[5], f"the accuracy cell says {cells[5]!r}"
         self.screenshot("models-bf16")
+
+    def check_import_keras(self):
+        """A Keras file dropped on the import form becomes a served version marked as imported, with an ONNX
+        download that answers; a file with a layer Kennel lacks shows the server's message beside the drop zone."""
+        self.open("models")
+        fixtures = os.path.join(self.server.repo, "Tests", "Fixtures", "keras")
+        self.find('.import-form input[type="file"]').send_keys(os.path.join(fixtures, "seed004_small.keras"))
+        name = self.find('.import-form input[name="name"]')
+        assert name.get_attribute("value") == "seed004_small", "the name did not follow the file"
+        name.clear()
+        name.send_keys("keras-small")
+        self.find('.import-form input[name="labels"]').send_keys("a, b, c, d, e")
+        self.find('.import-form button[type="submit"]').click()
+        self.wait_until(lambda: "is now served" in self.find(".import-form .form-result").text, "the import's result")
+        row = 'tr[data-model="keras-small"]'
+        self.wait_until(lambda: self.find_all(row), "the imported version's row")
+        cells = [cell.text for cell in self.find_all(f"{row} td")]
+        assert cells[2] == "imported (.keras)", f"the origin cell says {cells[2]!r}"
+        link = self.find(f"{row} a.download")
+        status = self.browser.execute_async_script(
+            "const done = arguments[1]; fetch(arguments[0]).then((r) => r.arrayBuffer().then((b) => done([r.status, b.byteLength])))",
+            link.get_attribute("href"))
+        assert status[0] == 200 and status[1] > 10000, f"the ONNX download answered {status}"
+        self.find('.import-form input[type="file"]').send_keys(os.path.join(fixtures, "unsupported_layer.keras"))
+        self.find('.import-form button[type="submit"]').click()
+        error = '.import-form .field[data-field="file"] .error'
+        self.wait_until(lambda: "UpSampling2D" in self.find(error).text, "the unsupported layer's message")
+        self.screenshot("models-import")
 
     def check_phone_width(self):
         self.browser.set_window_size(*PHONE)
@@ -310,7 +339,7 @@ class DashboardTest:
     def run(self):
         checks = [self.check_job_rows, self.check_422_beside_field, self.check_charts_match_api,
                   self.check_point_arrives_live, self.check_running_charts_keep_up, self.check_drag_zooms,
-                  self.check_classify_upload, self.check_promote_in_bf16, self.check_phone_width, self.check_dark_mode,
+                  self.check_classify_upload, self.check_promote_in_bf16, self.check_import_keras, self.check_phone_width, self.check_dark_mode,
                   self.check_many_runs_stay_responsive,
                   self.check_smoothing_is_debiased, self.check_relative_time_skips_downtime, self.check_cancel_button]
         failed = 0

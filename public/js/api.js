@@ -30,7 +30,8 @@ class ApiError extends Error {
 
 /**
  * Sends a request and returns the decoded JSON (null for an empty body).
- * `body` is sent as JSON unless it is a Blob (a file upload, sent raw with its own type).
+ * `body` is sent as JSON unless it is a Blob (a file upload, sent raw with its own type) or FormData (multipart,
+ * the browser writes the boundary).
  */
 export async function request(method, path, body) {
   const headers = {};
@@ -39,7 +40,9 @@ export async function request(method, path, body) {
     if (token) headers.Authorization = `Bearer ${token}`;
   }
   let payload;
-  if (body instanceof Blob) {
+  if (body instanceof FormData) {
+    payload = body;
+  } else if (body instanceof Blob) {
     payload = body;
     headers["Content-Type"] = body.type || "application/octet-stream";
   } else if (body !== undefined) {

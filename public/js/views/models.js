@@ -1,4 +1,5 @@
-// The models view: every name and version with its precision and test accuracy, promotion and rollback, and for the chosen
+// The models view: every name and version with its origin, precision and test accuracy, an ONNX download,
+// promotion, Keras import and rollback, and for the chosen
 // model's served version: its first-layer filters, its confusion matrix and a place to classify an image.
 
 import { explain, get, post } from "../api.js";
@@ -7,6 +8,7 @@ import { dateTime, percent } from "../format.js";
 import { onJobs } from "../jobs-store.js";
 import { ClassifyPanel } from "./classify.js";
 import { confusionTable } from "./confusion.js";
+import { ImportForm } from "./import-form.js";
 import { PromoteForm } from "./promote-form.js";
 
 export class ModelsView {
@@ -20,13 +22,16 @@ export class ModelsView {
     this.confusion = h("div", { class: "confusion-holder" });
     this.classifier = new ClassifyPanel();
     this.promote = new PromoteForm(() => this.load());
+    this.importer = new ImportForm(() => this.load());
     this.element = h("section", { class: "view models" },
       h("section", { class: "panel" }, h("h2", {}, "Models"), this.notice,
         h("div", { class: "table-scroll" }, h("table", { class: "models-table" },
-          h("thead", {}, h("tr", {}, ["name", "version", "checkpoint", "precision", "test accuracy", "created", "", ""]
+          h("thead", {}, h("tr", {}, ["name", "version", "origin", "checkpoint", "precision", "test accuracy", "created",
+            "", "", ""]
             .map((name) => h("th", {}, name)))),
           this.body))),
       this.promote.element,
+      this.importer.element,
       h("section", { class: "panel served" },
         h("div", { class: "panel-head" }, h("h2", {}, "Served model"), this.chooser),
         h("h3", {}, "Classify an image"), this.classifier.element,
@@ -63,6 +68,7 @@ export class ModelsView {
       return h("tr", { "data-model": model.name, "data-version": model.version },
         h("td", {}, model.name),
         h("td", { class: "num" }, `v${model.version}`),
+        h("td", { class: "origin" }, model.origin === "trained" ? "trained" : `imported (.${model.origin})`),
         h("td", { class: "num" }, `#${model.checkpoint_id} (job ${model.job_id})`),
         h("td", {}, model.precision),
         h("td", { class: "num", title: model.precision === "fp32" ? "" : `fp32: ${percent(model.fp32_test_accuracy)}` },
@@ -70,11 +76,13 @@ export class ModelsView {
             : `${percent(model.test_accuracy)} (fp32 ${percent(model.fp32_test_accuracy)})`),
         h("td", {}, dateTime(model.created_at)),
         h("td", {}, model.served ? h("span", { class: "state served" }, "served") : ""),
+        h("td", {}, h("a", { class: "download", download: `${model.name}-v${model.version}.onnx`,
+          href: `/v1/models/${encodeURIComponent(model.name)}/versions/${model.version}/model.onnx` }, "ONNX")),
         h("td", {}, first ? h("button", { type: "button", class: "small", onclick: () => this.rollback(model.name) },
           "Roll back") : ""));
     });
-    replace(this.body, rows.length ? rows : h("tr", {}, h("td", { colspan: 8, class: "empty" },
-      "no models yet: promote a finished job below")));
+    replace(this.body, rows.length ? rows : h("tr", {}, h("td", { colspan: 10, class: "empty" },
+      "no models yet: promote a finished job or import a Keras model below")));
   }
 
   renderChooser() {
