@@ -175,6 +175,18 @@ struct InferenceProtocolTests {
         #expect(large.status == 413 && (try? live.object(large))?["error"] is String)
     }
 
+    @Test func theTokenGuardsInferenceAsItGuardsClassify() throws {
+        let live = try LiveServer(token: "s3cret")
+        for path in ["/v2/models/tones/infer", "/v1/models/tones:predict"] {
+            let refused = try live.request("POST", path, json: "{}")
+            #expect(refused.status == 401 && (try? live.object(refused))?["error"] is String, "\(path): \(refused.text)")
+            let allowed = try live.request("POST", path, json: "{}", headers: ["Authorization": "Bearer s3cret"])
+            #expect(allowed.status == 404, "\(path) with the token: \(allowed.status)")
+        }
+        // Reading stays open, as on v1.
+        #expect(try live.request("GET", "/v2/health/ready").status == 200)
+    }
+
     @Test func predictAnswersAsTFServingInOnePass() throws {
         let live = try Self.served()
         let images = [try Self.png(level: 40), try Self.png(level: 210)]
