@@ -345,7 +345,7 @@ public final class ModelRegistry: Sendable {
             try ledger.move(job, to: .succeeded)
             return try promote(name: name, job: job, checkpoint: record.id, origin: keras.format)
         } catch {
-            try? ledger.move(job, to: .failed, error: "\(error)")
+            _ = try? ledger.move(job, to: .failed, error: "\(error)")
             throw error
         }
     }
