@@ -23,14 +23,16 @@ wait_job() {
 }
 job_id() { python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])'; }
 
-# wrk_post THREADS CONNECTIONS SECONDS FILE TYPE MODEL: wrk posting FILE with TYPE to MODEL's classify route (or,
-# when MODEL starts with /, to that path); prints "rps p50_ms p99_ms non2xx socket_errors".
+# wrk_post THREADS CONNECTIONS SECONDS FILE TYPE MODEL [NAME VALUE]: wrk posting FILE with TYPE (and header NAME:
+# VALUE) to MODEL's classify route (or, when MODEL starts with /, to that path); prints
+# "rps p50_ms p99_ms non2xx socket_errors".
 wrk_post() {
   cat >"$scratch/post.lua" <<LUA
 wrk.method = "POST"
 wrk.body = io.open("$4", "rb"):read("*a")
 wrk.headers["Content-Type"] = "$5"
 LUA
+  if [[ $# -ge 8 ]]; then echo "wrk.headers[\"$7\"] = \"$8\"" >>"$scratch/post.lua"; fi
   local target="/v1/models/$6:classify"
   [[ $6 == /* ]] && target=$6
   wrk -t"$1" -c"$2" -d"${3}s" --latency -s "$scratch/post.lua" "$api$target" >"$scratch/wrk.txt"

@@ -93,35 +93,41 @@ extension Router.Builder {
         }
     }
 
-    /// Decodes `images` here and answers once their forward pass (one, whatever their number) is done, with no
-    /// thread waiting for it; `respond` builds the answer on the thread that sends it.
+    /// Answers with `images`' classifications once their forward pass (one, whatever their number) is done, with
+    /// no thread waiting for it; `respond` builds the answer on the thread that sends it.
     static func classifyLater(_ images: [[UInt8]], _ model: ServedModel, topK: Int, _ context: APIContext,
                               respond: @escaping @Sendable ([ServedModel.Classification]) throws -> Response) throws
         -> Response {
-        let started = Date()
-        let input = try Self.input(decoding: images, model, context)
-        let decodeMilliseconds = Date().timeIntervalSince(started) * 1000
-        return try probabilitiesLater(input, count: images.count, model) { probabilities in
-            try respond(model.classifications(probabilities, topK: topK, decodeMilliseconds: decodeMilliseconds))
+        try probabilitiesLater(of: images, model, context) { probabilities in
+            try respond(model.classifications(probabilities, topK: topK))
         }
     }
 
-    /// The model input for `images`, decoded on this thread (and others, when there are several).
-    static func input(decoding images: [[UInt8]], _ model: ServedModel, _ context: APIContext) throws -> [Float] {
+    /// Answers once the forward pass of encoded `images` is done: one image is decoded here, several on the
+    /// model's thread (`ServedModel.probabilities(decoding:)`); `respond` builds the answer from their
+    /// probabilities on the thread that sends it.
+    static func probabilitiesLater(of images: [[UInt8]], _ model: ServedModel, _ context: APIContext,
+                                   respond: @escaping @Sendable (Probabilities) throws -> Response) throws -> Response {
         try checkImageCount(images.count, model)
         let decoder = images.count == 1 && images[0].count <= inlineImageBytes ? context.impatientDecoder : context.decoder
-        return try APIErrors.map { try model.input(decoding: images, decoder: decoder) }
+        return try answerLater(respond) { completion in
+            try model.probabilities(decoding: images, decoder: decoder, completion: completion)
+        }
     }
 
-    /// Answers once the forward pass of `count` inputs is done, with no thread waiting for it; `respond` builds
-    /// the answer from their probabilities on the thread that sends it.
+    /// Answers once the forward pass of `count` inputs in the model's shape is done, as `probabilitiesLater(of:)`.
     static func probabilitiesLater(_ input: [Float], count: Int, _ model: ServedModel,
                                    respond: @escaping @Sendable (Probabilities) throws -> Response) throws -> Response {
+        try answerLater(respond) { completion in try model.probabilities(input, count: count, completion: completion) }
+    }
+
+    /// A pending answer that `start`'s completion resolves through `respond`; errors answer as a handler's do.
+    private static func answerLater(
+        _ respond: @escaping @Sendable (Probabilities) throws -> Response,
+        start: (@escaping @Sendable (Result<Probabilities, any Error>) -> Void) throws -> Void) throws -> Response {
         let pending = PendingResponse()
         try APIErrors.map {
-            try model.probabilities(input, count: count) { result in
-                pending.resolve { try respond(try APIErrors.map { try result.get() }) }
-            }
+            try start { result in pending.resolve { try respond(try APIErrors.map { try result.get() }) } }
         }
         return Response(body: .pending(pending))
     }
@@ -131,7 +137,7 @@ extension Router.Builder {
     static func predict(_ request: Request, _ context: APIContext) throws -> Response {
         let model = try APIErrors.map { try Self.model(try request.parameters.require("name"), for: request, context) }
         let images = try request.decode(ImageInstances.self).images
-        return try probabilitiesLater(try input(decoding: images, model, context), count: images.count, model) { result in
+        return try probabilitiesLater(of: images, model, context) { result in
             struct Body: Encodable { let predictions: [[Float]] }
             return .json(Body(predictions: (0..<images.count).map { Array(result.row($0)) }))
         }

@@ -266,10 +266,13 @@ extension Router.Builder {
                 let model = try Self.servedModel(request, context)
                 let inference = try InferenceRequest(body: [UInt8](request.body),
                                                      headerLength: request.headers["Inference-Header-Content-Length"])
-                let (input, count): ([Float], Int)
+                let respond: @Sendable (Probabilities, Int) throws -> Response = { probabilities, count in
+                    try InferenceProtocol.response(probabilities, count: count, model: model, id: inference.id,
+                                                   output: inference.output)
+                }
                 switch inference.input {
                 case .images(let images):
-                    (input, count) = (try Self.input(decoding: images, model, context), images.count)
+                    return try Self.probabilitiesLater(of: images, model, context) { try respond($0, images.count) }
                 case .values(let values, let shape):
                     let expected = [model.preprocessing.height, model.preprocessing.width, model.preprocessing.channels]
                     guard shape.count == 4, Array(shape.dropFirst()) == expected else {
@@ -277,11 +280,7 @@ extension Router.Builder {
                                                    + "\(expected.map(String.init).joined(separator: ", "))], got \(shape)")
                     }
                     try Self.checkImageCount(shape[0], model)
-                    (input, count) = (values, shape[0])
-                }
-                return try Self.probabilitiesLater(input, count: count, model) { probabilities in
-                    try InferenceProtocol.response(probabilities, count: count, model: model, id: inference.id,
-                                                   output: inference.output)
+                    return try Self.probabilitiesLater(values, count: shape[0], model) { try respond($0, shape[0]) }
                 }
             }
         }

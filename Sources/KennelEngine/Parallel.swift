@@ -6,12 +6,13 @@ import Foundation
 /// region wants; a second pool (Dispatch's) running between oneDNN calls would find a core taken by them.
 /// Measured on fashion-convnet training (batch 64, 2 cores) with oneDNN convolutions: 2,158 images/s with the
 /// loops on Dispatch (a quarter of the time went to OpenMP threads spinning), 2,926–2,994 on the OpenMP team.
-enum Parallel {
+/// Serving decodes a request's images with it on the model's thread, for the same reason.
+public enum Parallel {
     static let width = max(1, ProcessInfo.processInfo.activeProcessorCount)
 
     /// Runs `body(i)` for i in 0..<count across the calling thread's team (block i on member i mod its size),
     /// inline when `count` is 1 or the team has one member (OMP_NUM_THREADS=1). Blocks must touch disjoint memory.
-    static func forEach(_ count: Int, _ body: (Int) -> Void) {
+    public static func forEach(_ count: Int, _ body: (Int) -> Void) {
         let threads = min(count, Int(omp_get_max_threads()))
         if threads <= 1 {
             for index in 0..<count { body(index) }

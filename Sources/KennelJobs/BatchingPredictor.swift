@@ -39,6 +39,8 @@ final class BatchingPredictor: Sendable {
     struct Prediction: Sendable {
         let probabilities: [Float]
         let classes: Int
+        /// How long making the inputs took on the model's thread (0 for inputs given ready).
+        let prepareSeconds: Double
         let waitSeconds: Double
         let computeSeconds: Double
 
@@ -46,9 +48,16 @@ final class BatchingPredictor: Sendable {
         func row(_ index: Int) -> ArraySlice<Float> { probabilities[(index * classes)..<((index + 1) * classes)] }
     }
 
+    /// A caller's inputs: ready, or made on the model's thread just before their pass (decoding images across its
+    /// OpenMP team, rather than on other threads competing with the team's for the cores).
+    enum Input: Sendable {
+        case ready([Float])
+        case made(@Sendable () throws -> [Float])
+    }
+
     /// One caller's inputs (`rows` of them, back to back) and what to do with their answer.
     private struct Ticket: Sendable {
-        let input: [Float]
+        let input: Input
         let rows: Int
         let enqueued = DispatchTime.now().uptimeNanoseconds
         let completion: @Sendable (Result<Prediction, any Error>) -> Void
@@ -68,6 +77,10 @@ final class BatchingPredictor: Sendable {
             self.model = Mutex(model)
             self.maximumBatch = maximumBatch
             self.statistics = statistics
+        }
+
+        private static func isMade(_ ticket: Ticket) -> Bool {
+            if case .made = ticket.input { true } else { false }
         }
 
         func enqueue(_ ticket: Ticket) {
@@ -102,11 +115,28 @@ final class BatchingPredictor: Sendable {
             }
         }
 
-        private func runPass(_ batch: [Ticket]) {
-            let rows = batch.reduce(0) { $0 + $1.rows }
+        private func runPass(_ tickets: [Ticket]) {
+            // Inputs to make are made now; a ticket whose making fails is answered with the error and left out.
+            let preparing = DispatchTime.now().uptimeNanoseconds
+            var batch: [(ticket: Ticket, input: [Float])] = []
+            for ticket in tickets {
+                switch ticket.input {
+                case .ready(let input): batch.append((ticket, input))
+                case .made(let make):
+                    do { batch.append((ticket, try make())) } catch { ticket.completion(.failure(error)) }
+                }
+            }
+            guard !batch.isEmpty else { return }
+            let rows = batch.reduce(0) { $0 + $1.ticket.rows }
             let started = DispatchTime.now().uptimeNanoseconds
+            let prepareSeconds = Double(started - preparing) / 1e9
             let result = Result {
                 try model.withLock { model -> Tensor in
+                    let size = model.inputShape.reduce(1, *)
+                    for (ticket, input) in batch where input.count != ticket.rows * size {
+                        throw EngineError.shapeMismatch(what: "classification input", expected: [ticket.rows] + model.inputShape,
+                                                        got: [input.count])
+                    }
                     let input = Tensor(shape: [rows] + model.inputShape,
                                        data: batch.count == 1 ? batch[0].input : batch.flatMap(\.input))
                     return try model.predict(input)
@@ -117,12 +147,13 @@ final class BatchingPredictor: Sendable {
             statistics.batchSizes.record(rows)
             statistics.compute.recordNanoseconds(Int64(finished - started))
             var first = 0
-            for ticket in batch {
-                statistics.queueWait.recordNanoseconds(Int64(started - ticket.enqueued))
+            for (ticket, _) in batch {
+                statistics.queueWait.recordNanoseconds(Int64(preparing - ticket.enqueued))
                 ticket.completion(result.map { [first] probabilities in
                     let classes = probabilities.itemCount
                     return Prediction(probabilities: Array(probabilities.data[(first * classes)..<((first + ticket.rows) * classes)]),
-                                      classes: classes, waitSeconds: Double(started - ticket.enqueued) / 1e9,
+                                      classes: classes, prepareSeconds: Self.isMade(ticket) ? prepareSeconds : 0,
+                                      waitSeconds: Double(preparing - ticket.enqueued) / 1e9,
                                       computeSeconds: computeSeconds)
                 })
                 first += ticket.rows
@@ -151,7 +182,14 @@ final class BatchingPredictor: Sendable {
             throw EngineError.shapeMismatch(what: "classification input", expected: [max(rows, 1)] + inputShape,
                                             got: [input.count])
         }
-        lane.enqueue(Ticket(input: input, rows: rows, completion: completion))
+        lane.enqueue(Ticket(input: .ready(input), rows: rows, completion: completion))
+    }
+
+    /// The same for `rows` inputs that `make` builds on the model's thread just before their pass; what it throws
+    /// is their answer.
+    func predict(rows: Int, making make: @escaping @Sendable () throws -> [Float],
+                 completion: @escaping @Sendable (Result<Prediction, any Error>) -> Void) {
+        lane.enqueue(Ticket(input: .made(make), rows: max(rows, 1), completion: completion))
     }
 
     /// Class probabilities for `rows` inputs, waiting for them.

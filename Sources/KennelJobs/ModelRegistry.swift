@@ -50,9 +50,18 @@ public enum RegistryError: Error, Equatable, CustomStringConvertible {
 public struct Probabilities: Sendable {
     public let values: [Float]
     public let classes: Int
-    /// How long the inputs waited for their forward pass, and how long it took.
+    /// How long decoding the images took, how long they waited for their forward pass, and how long it took.
+    public let decodeSeconds: Double
     public let waitSeconds: Double
     public let computeSeconds: Double
+
+    init(_ prediction: BatchingPredictor.Prediction, decodeSeconds: Double) {
+        values = prediction.probabilities
+        classes = prediction.classes
+        self.decodeSeconds = decodeSeconds
+        waitSeconds = prediction.waitSeconds
+        computeSeconds = prediction.computeSeconds
+    }
 
     /// The probabilities of input `index`.
     public func row(_ index: Int) -> ArraySlice<Float> { values[(index * classes)..<((index + 1) * classes)] }
@@ -135,55 +144,55 @@ public final class ServedModel: Sendable {
         try waitingFor { completion in try classify([bytes], topK: topK, decoder: decoder, completion: completion) }()[0]
     }
 
-    /// The same for several images in one forward pass, without waiting: decodes them (in parallel) on the calling
-    /// thread, throwing what an image's decoding throws, queues the pass, and hands `completion`, on the model's
-    /// thread, a closure that builds the classifications in image order, to be called wherever the answer is sent
-    /// (it sorts the classes; the model's next pass should not wait for that).
+    /// The same for several images in one forward pass, without waiting: queues them (one image is decoded here,
+    /// throwing what its decoding throws; several on the model's thread, failing the answer) and hands
+    /// `completion`, on the model's thread, a closure that builds the classifications in image order, to be called
+    /// wherever the answer is sent (it sorts the classes; the model's next pass should not wait for that).
     public func classify(_ images: [[UInt8]], topK: Int = 5, decoder: ImageDecoder = ImageDecoder(),
                          completion: @escaping @Sendable (@escaping @Sendable () throws -> [Classification]) -> Void)
         throws {
-        let started = Date()
-        let input = try input(decoding: images, decoder: decoder)
-        let decodeMilliseconds = Date().timeIntervalSince(started) * 1000
-        try probabilities(input, count: images.count) { result in
-            completion { [self] in
-                classifications(try result.get(), topK: topK, decodeMilliseconds: decodeMilliseconds)
-            }
+        try probabilities(decoding: images, decoder: decoder) { result in
+            completion { [self] in classifications(try result.get(), topK: topK) }
         }
     }
 
     /// Each input's `topK` classes, with where the time went.
-    public func classifications(_ probabilities: Probabilities, topK: Int, decodeMilliseconds: Double)
-        -> [Classification] {
+    public func classifications(_ probabilities: Probabilities, topK: Int) -> [Classification] {
         (0..<(probabilities.values.count / probabilities.classes)).map { index in
-            Classification(predictions: top(topK, of: probabilities.row(index)), decodeMilliseconds: decodeMilliseconds,
+            Classification(predictions: top(topK, of: probabilities.row(index)),
+                           decodeMilliseconds: probabilities.decodeSeconds * 1000,
                            queueMilliseconds: probabilities.waitSeconds * 1000,
                            inferMilliseconds: probabilities.computeSeconds * 1000)
         }
     }
 
-    /// The model input for encoded images: each decoded and prepared as at training time, on as many threads as
-    /// there are images (up to the cores), scaled to 0…1 and laid back to back. A failing image throws
-    /// `BatchImageError` naming it when there are several.
+    /// The model input for encoded images: each decoded and prepared as at training time, across the calling
+    /// thread's OpenMP team (on the model's thread: the team its passes run on), scaled as the model takes pixels
+    /// and laid back to back. A failing image throws `BatchImageError` naming it when there are several.
     public func input(decoding images: [[UInt8]], decoder: ImageDecoder) throws -> [Float] {
         let size = preprocessing.height * preprocessing.width * preprocessing.channels
         let (scale, offset) = (inputScale, inputOffset)
         guard images.count > 1 else {
             return try preprocessing.prepare(images[0], decoder: decoder).map { Float($0) * scale + offset }
         }
-        let prepared = Mutex([Result<[UInt8], any Error>?](repeating: nil, count: images.count))
-        DispatchQueue.concurrentPerform(iterations: images.count) { index in
-            let result = Result { try preprocessing.prepare(images[index], decoder: decoder) }
-            prepared.withLock { $0[index] = result }
-        }
-        var input = [Float]()
-        input.reserveCapacity(images.count * size)
-        for (index, result) in prepared.withLock({ $0 }).enumerated() {
-            do {
-                input.append(contentsOf: try result!.get().lazy.map { Float($0) * scale + offset })
-            } catch let error as ImageError {
-                throw BatchImageError(index: index, error: error)
+        var input = [Float](repeating: 0, count: images.count * size)
+        let failures = Mutex([Int: any Error]())
+        input.withUnsafeMutableBufferPointer { buffer in
+            nonisolated(unsafe) let buffer = buffer
+            Parallel.forEach(images.count) { index in
+                do {
+                    let pixels = try preprocessing.prepare(images[index], decoder: decoder)
+                    for (offsetInImage, pixel) in pixels.enumerated() {
+                        buffer[index * size + offsetInImage] = Float(pixel) * scale + offset
+                    }
+                } catch {
+                    failures.withLock { $0[index] = error }
+                }
             }
+        }
+        if let (index, error) = failures.withLock({ $0.min { $0.key < $1.key } }) {
+            guard let error = error as? ImageError else { throw error }
+            throw BatchImageError(index: index, error: error)
         }
         return input
     }
@@ -193,8 +202,25 @@ public final class ServedModel: Sendable {
     public func probabilities(_ input: [Float], count: Int,
                               completion: @escaping @Sendable (Result<Probabilities, any Error>) -> Void) throws {
         try predictor.predict(input, rows: count) { result in
-            completion(result.map { Probabilities(values: $0.probabilities, classes: $0.classes,
-                                                  waitSeconds: $0.waitSeconds, computeSeconds: $0.computeSeconds) })
+            completion(result.map { Probabilities($0, decodeSeconds: 0) })
+        }
+    }
+
+    /// Class probabilities for encoded images in one forward pass; `completion` gets them on the model's thread.
+    /// One image is decoded here (throwing what its decoding throws), before it queues; several are decoded on the
+    /// model's thread just before their pass, and an image that cannot be decoded fails the answer.
+    public func probabilities(decoding images: [[UInt8]], decoder: ImageDecoder,
+                              completion: @escaping @Sendable (Result<Probabilities, any Error>) -> Void) throws {
+        guard images.count > 1 else {
+            let started = DispatchTime.now().uptimeNanoseconds
+            let input = try input(decoding: images, decoder: decoder)
+            let decodeSeconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+            return try predictor.predict(input, rows: 1) { result in
+                completion(result.map { Probabilities($0, decodeSeconds: decodeSeconds) })
+            }
+        }
+        predictor.predict(rows: images.count, making: { [self] in try input(decoding: images, decoder: decoder) }) { result in
+            completion(result.map { Probabilities($0, decodeSeconds: $0.prepareSeconds) })
         }
     }
 
