@@ -3,6 +3,7 @@
 
 import { explain, post } from "../api.js";
 import { h, replace } from "../dom.js";
+import { dropZone } from "./drop-zone.js";
 import { number, percent } from "../format.js";
 
 const TOP_K = 5;
@@ -10,25 +11,9 @@ const TOP_K = 5;
 export class ClassifyPanel {
   constructor() {
     this.model = null;
-    this.picker = h("input", { type: "file", accept: "image/png,image/jpeg", name: "image",
-      onchange: () => this.picker.files[0] && this.classify(this.picker.files[0]) });
     this.preview = h("img", { class: "preview", alt: "", hidden: true });
     this.result = h("div", { class: "classify-result", "aria-live": "polite" });
-    this.zone = h("label", { class: "drop-zone" },
-      h("span", {}, "Drop a PNG or JPEG here, or ", h("u", {}, "choose a file")), this.picker);
-    for (const type of ["dragenter", "dragover"]) {
-      this.zone.addEventListener(type, (event) => {
-        event.preventDefault();
-        this.zone.classList.add("dragging");
-      });
-    }
-    this.zone.addEventListener("dragleave", () => this.zone.classList.remove("dragging"));
-    this.zone.addEventListener("drop", (event) => {
-      event.preventDefault();
-      this.zone.classList.remove("dragging");
-      const file = event.dataTransfer.files[0];
-      if (file) this.classify(file);
-    });
+    this.zone = dropZone("a PNG or JPEG", "image/png,image/jpeg", "image", (file) => this.classify(file));
     this.element = h("div", { class: "classify" }, this.zone, h("div", { class: "classify-output" },
       this.preview, this.result));
   }

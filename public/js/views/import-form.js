@@ -3,6 +3,7 @@
 
 import { explain, post } from "../api.js";
 import { h } from "../dom.js";
+import { dropZone } from "./drop-zone.js";
 import { clearErrors, field, showError } from "./fields.js";
 
 export class ImportForm {
@@ -10,23 +11,8 @@ export class ImportForm {
   constructor(onImported) {
     this.onImported = onImported;
     this.file = null;
-    this.picker = h("input", { type: "file", accept: ".keras,.h5", name: "file",
-      onchange: () => this.choose(this.picker.files[0]) });
     this.chosen = h("span", { class: "muted" }, "no file yet");
-    this.zone = h("label", { class: "drop-zone" },
-      h("span", {}, "Drop a .keras or .h5 file here, or ", h("u", {}, "choose a file")), this.picker);
-    for (const type of ["dragenter", "dragover"]) {
-      this.zone.addEventListener(type, (event) => {
-        event.preventDefault();
-        this.zone.classList.add("dragging");
-      });
-    }
-    this.zone.addEventListener("dragleave", () => this.zone.classList.remove("dragging"));
-    this.zone.addEventListener("drop", (event) => {
-      event.preventDefault();
-      this.zone.classList.remove("dragging");
-      this.choose(event.dataTransfer.files[0]);
-    });
+    this.zone = dropZone("a .keras or .h5 file", ".keras,.h5", "file", (file) => this.choose(file));
     this.name = h("input", { name: "name", placeholder: "e.g. dogs", autocomplete: "off" });
     this.labels = h("input", { name: "labels", placeholder: "beagle, boxer, … (default 0, 1, …)", autocomplete: "off" });
     this.result = h("p", { class: "form-result", role: "status" });
@@ -40,7 +26,6 @@ export class ImportForm {
   }
 
   choose(file) {
-    if (!file) return;
     this.file = file;
     this.chosen.textContent = `${file.name} (${(file.size / 1024).toFixed(0)} KB)`;
     if (!this.name.value.trim()) this.name.value = file.name.replace(/\.(keras|h5)$/i, "").replace(/[^A-Za-z0-9._-]/g, "-");
