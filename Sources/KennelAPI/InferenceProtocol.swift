@@ -187,7 +187,7 @@ enum InferenceProtocol {
     /// The inference response for `count` inputs' probabilities, as JSON or with binary data as asked.
     static func response(_ probabilities: Probabilities, count: Int, model: ServedModel, id: String?,
                          output: InferenceRequest.Output) throws -> Response {
-        var tensor: [String: Any] = ["name": outputName]
+        let tensor: OutputTensor
         var binary: [UInt8] = []
         if let k = output.classification {
             let k = min(k, model.labels.count)
@@ -195,37 +195,70 @@ enum InferenceProtocol {
             let strings = (0..<count).flatMap { row in
                 model.top(k, of: probabilities.row(row)).map { String(format: "%f", $0.probability) + ":\($0.index):\($0.label)" }
             }
-            tensor["datatype"] = "BYTES"
-            tensor["shape"] = [count, k]
             if output.binary {
                 for string in strings {
                     let bytes = Array(string.utf8)
                     binary += withUnsafeBytes(of: UInt32(bytes.count).littleEndian, Array.init) + bytes
                 }
-            } else {
-                tensor["data"] = strings
             }
+            tensor = OutputTensor(datatype: "BYTES", shape: [count, k], data: output.binary ? nil : .strings(strings),
+                                  binary: output.binary ? binary.count : nil)
         } else {
-            tensor["datatype"] = "FP32"
-            tensor["shape"] = [count, probabilities.classes]
             if output.binary {
-                binary.reserveCapacity(probabilities.values.count * 4)
-                for value in probabilities.values {
-                    binary += withUnsafeBytes(of: value.bitPattern.littleEndian, Array.init)
+                binary = probabilities.values.withUnsafeBufferPointer { values in
+                    values.flatMap { withUnsafeBytes(of: $0.bitPattern.littleEndian, Array.init) }
                 }
-            } else {
-                tensor["data"] = probabilities.values.map(Double.init)
             }
+            tensor = OutputTensor(datatype: "FP32", shape: [count, probabilities.classes],
+                                  data: output.binary ? nil : .numbers(probabilities.values),
+                                  binary: output.binary ? binary.count : nil)
         }
-        if output.binary { tensor["parameters"] = ["binary_data_size": binary.count] }
-        var body: [String: Any] = ["model_name": model.name, "model_version": String(model.version), "outputs": [tensor]]
-        if let id { body["id"] = id }
-        let json = [UInt8](try JSONSerialization.data(withJSONObject: body))
+        let json = try Response.jsonBytes(InferenceResponse(modelName: model.name, modelVersion: String(model.version),
+                                                            id: id, outputs: [tensor]))
         guard output.binary else { return Response.json(bytes: json) }
         var response = Response(body: .bytes(json + binary))
         response.headers["Content-Type"] = "application/octet-stream"
         response.headers["Inference-Header-Content-Length"] = String(json.count)
         return response
+    }
+
+    /// An inference response's JSON: encoded from types, not `[String: Any]` (casting each of a batch's hundreds of
+    /// numbers cost more than the rest of a JSON answer).
+    private struct InferenceResponse: Encodable {
+        let modelName: String
+        let modelVersion: String
+        let id: String?
+        let outputs: [OutputTensor]
+        enum CodingKeys: String, CodingKey { case modelName = "model_name", modelVersion = "model_version", id, outputs }
+    }
+
+    private struct OutputTensor: Encodable {
+        enum Values: Encodable {
+            case numbers([Float])
+            case strings([String])
+
+            func encode(to encoder: any Encoder) throws {
+                var container = encoder.singleValueContainer()
+                switch self {
+                case .numbers(let numbers): try container.encode(numbers)
+                case .strings(let strings): try container.encode(strings)
+                }
+            }
+        }
+        struct Parameters: Encodable {
+            let binaryDataSize: Int
+            enum CodingKeys: String, CodingKey { case binaryDataSize = "binary_data_size" }
+        }
+        let name = InferenceProtocol.outputName
+        let datatype: String
+        let shape: [Int]
+        let data: Values?
+        let parameters: Parameters?
+
+        init(datatype: String, shape: [Int], data: Values?, binary: Int?) {
+            (self.datatype, self.shape, self.data) = (datatype, shape, data)
+            parameters = binary.map(Parameters.init)
+        }
     }
 }
 
