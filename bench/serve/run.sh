@@ -7,7 +7,7 @@
 # (../shared/bench/ort_anchor.py, the inference bar) when it also has tf2onnx and onnxruntime. The models are
 # trained for one epoch on synthetic images of the presets' shapes: inference cost depends on the architecture,
 # not on the weights. Last, Open Inference Protocol requests of 64 fashion PNGs (JSON and binary tensor data, 2
-# connections) against the engine's bare batch-64 throughput (`kennel bench engine`).
+# connections) against the engine's bare batch-64 throughput (`kennel bench engine`, median of three).
 # Usage: bench/serve/run.sh [seconds]   (needs wrk and cjpeg; `make bench` installs them)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -77,8 +77,9 @@ read -r v2b_rps v2b_p50 v2b_p99 v2b_bad v2b_err < <(wrk_post 1 2 "$seconds" "$sc
 after=$(passes)
 rss=$(awk '/VmHWM/ {print $2/1024}' "/proc/$pid/status")
 kill -TERM "$pid"; wait "$pid" 2>/dev/null || true
-engine_b64=$(.build/release/kennel bench engine --preset fashion-convnet --seconds 1 --json \
-  | python3 -c 'import json,sys; print(json.load(sys.stdin)["infer_b64_images_per_s"])')
+# The engine's bare batch-64 throughput, the median of three runs: one run moves by ±15% on a noisy machine.
+engine_b64=$(for _ in 1 2 3; do .build/release/kennel bench engine --preset fashion-convnet --seconds 1 --json; done \
+  | python3 -c 'import json,statistics,sys; print(statistics.median(json.loads(l)["infer_b64_images_per_s"] for l in sys.stdin))')
 
 anchor='{}'
 if "$keras_python" -c 'import tensorflow' 2>/dev/null; then anchor=$("$keras_python" ../shared/bench/infer_anchor.py); fi
