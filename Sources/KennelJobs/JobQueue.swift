@@ -157,8 +157,14 @@ public final class JobQueue: Sendable {
 
     /// Records a validated job as queued, announces it and schedules it.
     private func enqueue(_ kind: JobKind, dataset: String, spec: some Encodable) throws -> JobRecord {
-        let job = try ledger.submit(kind: kind, dataset: dataset, specJson: try ColumnJSON.text(spec))
-        bus.publish(.state(job: job.id!, state: .queued))
+        let specJson = try ColumnJSON.text(spec)
+        // Recorded and announced on the scheduling queue, where this process claims jobs: the once-a-second tick
+        // (or a worker done with its job) cannot claim it and announce it running before it is announced queued.
+        let job = try scheduling.sync {
+            let job = try ledger.submit(kind: kind, dataset: dataset, specJson: specJson)
+            bus.publish(.state(job: job.id!, state: .queued))
+            return job
+        }
         scheduling.async { self.schedule() }
         return job
     }
