@@ -324,10 +324,8 @@ extension Router.Builder {
     private static func servedModel(_ request: Request, _ context: APIContext) throws -> ServedModel {
         let name = try request.parameters.require("name")
         let model = try APIErrors.map { try context.models.served(name) }
-        guard let text = request.parameters["version"] else { return model }
-        guard let version = Int(text), version >= 1 else {
-            throw HTTPError.notFound("model '\(name)' has no version '\(text)'")
-        }
+        guard request.parameters["version"] != nil else { return model }
+        let version = try Self.version(request, of: name)
         guard version != model.version else { return model }
         let exists = try context.store.read { db in
             try db.scalar(Int.self, "SELECT COUNT(*) AS value FROM models WHERE name = ? AND version = ?", name, version)

@@ -70,10 +70,7 @@ extension Router.Builder {
 
         // One version: its origin, accuracy, input and recorded preprocessing (read from its checkpoint's header).
         get("/v1/models/{name}/versions/{version}", execution: .queue(context.work)) { request in
-            let name = try request.parameters.require("name"), text = try request.parameters.require("version")
-            guard let version = Int(text), version >= 1 else {
-                throw HTTPError.notFound("model '\(name)' has no version '\(text)'")
-            }
+            let name = try request.parameters.require("name"), version = try Self.version(request, of: name)
             let (body, checkpoint) = try context.store.read { db -> (ModelBody, CheckpointRecord?) in
                 guard let record = try db.record(ModelRecord.self, "WHERE name = ? AND version = ?", name, version) else {
                     throw HTTPError.notFound("model '\(name)' has no version \(version)")
@@ -92,10 +89,7 @@ extension Router.Builder {
         }
 
         get("/v1/models/{name}/versions/{version}/model.onnx", execution: .queue(context.work)) { request in
-            let name = try request.parameters.require("name"), text = try request.parameters.require("version")
-            guard let version = Int(text), version >= 1 else {
-                throw HTTPError.notFound("model '\(name)' has no version '\(text)'")
-            }
+            let name = try request.parameters.require("name"), version = try Self.version(request, of: name)
             let (model, bytes) = try APIErrors.map { try context.models.onnx(of: name, version: version) }
             var response = Response(body: .bytes(bytes))
             response.headers["Content-Type"] = "application/octet-stream"
@@ -205,6 +199,15 @@ extension Router.Builder {
                                            labels: labels)
         }
         return .json(try Self.model(named: served.name, version: served.version, context), status: .created)
+    }
+
+    /// The `{version}` path parameter of model `name`: a version number, else 404.
+    static func version(_ request: Request, of name: String) throws -> Int {
+        let text = try request.parameters.require("version")
+        guard let version = Int(text), version >= 1 else {
+            throw HTTPError.notFound("model '\(name)' has no version '\(text)'")
+        }
+        return version
     }
 
     /// The served checkpoint's confusion matrix on its test split, as the trainer recorded it.

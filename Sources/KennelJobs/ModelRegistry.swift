@@ -319,9 +319,7 @@ public final class ModelRegistry: Sendable {
     @discardableResult
     public func promote(name: String, job: Int64, checkpoint: Int64? = nil, precision: Precision = .fp32,
                         origin: String = "trained") throws -> ServedModel {
-        guard name.range(of: #"^[A-Za-z0-9._-]{1,100}$"#, options: .regularExpression) != nil else {
-            throw RegistryError.invalidName(name)
-        }
+        try Self.checkName(name)
         let record = try chosenCheckpoint(job: job, checkpoint: checkpoint)
         let loaded = try Checkpoint.decode(try checkpoints.load(record))
         let labels = try ColumnJSON.text(loaded.header.labels)
@@ -351,9 +349,7 @@ public final class ModelRegistry: Sendable {
     /// scaled as the model's leading Rescaling says (unscaled without one, as Keras would feed them).
     public func importKeras(name: String, file bytes: [UInt8], filename: String, labels: [String]? = nil) throws
         -> ServedModel {
-        guard name.range(of: #"^[A-Za-z0-9._-]{1,100}$"#, options: .regularExpression) != nil else {
-            throw RegistryError.invalidName(name)
-        }
+        try Self.checkName(name)
         let keras = try KerasModel(bytes: bytes)
         let classes = keras.model.classCount
         let labels = labels ?? (0..<classes).map(String.init)
@@ -373,6 +369,13 @@ public final class ModelRegistry: Sendable {
         } catch {
             _ = try? ledger.move(job, to: .failed, error: "\(error)")
             throw error
+        }
+    }
+
+    /// Refuses a model name that is not 1–100 letters, digits, '.', '_' or '-'.
+    private static func checkName(_ name: String) throws {
+        guard name.range(of: #"^[A-Za-z0-9._-]{1,100}$"#, options: .regularExpression) != nil else {
+            throw RegistryError.invalidName(name)
         }
     }
 
