@@ -127,13 +127,10 @@ static inline int kennel_png_open(const unsigned char *data, size_t size, size_t
     return kennel_png_ok;
 }
 
-/// Writes the next row's width × channels samples to `row`. After a failure the reader can only be closed.
-static inline int kennel_png_read_row(struct kennel_png_reader *reader, unsigned char *row, char *message,
-                                      size_t message_size) {
-    if (setjmp(reader->jump)) {
-        kennel_png_copy_message(reader, message, message_size);
-        return kennel_png_failed;
-    }
+/// Writes the next row's width × channels samples to `row`. On failure the reader's `message` says why, and the
+/// reader can only be closed.
+static inline int kennel_png_read_row(struct kennel_png_reader *reader, unsigned char *row) {
+    if (setjmp(reader->jump)) return kennel_png_failed;
     if (reader->next >= reader->height) png_error(reader->png, "read past the last row");
     const unsigned char *delivered;
     if (reader->interlaced) {

@@ -138,8 +138,8 @@ extension Router.Builder {
         let model = try APIErrors.map { try Self.model(try request.parameters.require("name"), for: request, context) }
         let images = try request.decode(ImageInstances.self).images
         return try probabilitiesLater(of: images, model, context) { result in
-            struct Body: Encodable { let predictions: [[Float]] }
-            return .json(Body(predictions: (0..<images.count).map { Array(result.row($0)) }))
+            .json(bytes: Response.jsonObject([("predictions", try Response.jsonArray(of: result.values,
+                                                                                    rowLength: result.classes))]))
         }
     }
 

@@ -187,78 +187,40 @@ enum InferenceProtocol {
     /// The inference response for `count` inputs' probabilities, as JSON or with binary data as asked.
     static func response(_ probabilities: Probabilities, count: Int, model: ServedModel, id: String?,
                          output: InferenceRequest.Output) throws -> Response {
-        let tensor: OutputTensor
-        var binary: [UInt8] = []
+        let datatype: String, shape: [Int]
+        var data: [UInt8] // the tensor's elements: JSON text, or binary data after the JSON
         if let k = output.classification {
             let k = min(k, model.labels.count)
             // Triton's classification strings: "score:index:label".
             let strings = (0..<count).flatMap { row in
                 model.top(k, of: probabilities.row(row)).map { String(format: "%f", $0.probability) + ":\($0.index):\($0.label)" }
             }
-            if output.binary {
-                for string in strings {
-                    let bytes = Array(string.utf8)
-                    binary += withUnsafeBytes(of: UInt32(bytes.count).littleEndian, Array.init) + bytes
-                }
-            }
-            tensor = OutputTensor(datatype: "BYTES", shape: [count, k], data: output.binary ? nil : .strings(strings),
-                                  binary: output.binary ? binary.count : nil)
+            (datatype, shape) = ("BYTES", [count, k])
+            data = output.binary
+                ? strings.flatMap { string in withUnsafeBytes(of: UInt32(string.utf8.count).littleEndian, Array.init) + Array(string.utf8) }
+                : try Response.jsonBytes(strings)
         } else {
-            if output.binary {
-                binary = probabilities.values.withUnsafeBufferPointer { values in
-                    values.flatMap { withUnsafeBytes(of: $0.bitPattern.littleEndian, Array.init) }
-                }
-            }
-            tensor = OutputTensor(datatype: "FP32", shape: [count, probabilities.classes],
-                                  data: output.binary ? nil : .numbers(probabilities.values),
-                                  binary: output.binary ? binary.count : nil)
+            (datatype, shape) = ("FP32", [count, probabilities.classes])
+            data = output.binary
+                ? probabilities.values.map { $0.bitPattern.littleEndian }.withUnsafeBytes(Array.init)
+                : try Response.jsonArray(of: probabilities.values)
         }
-        let json = try Response.jsonBytes(InferenceResponse(modelName: model.name, modelVersion: String(model.version),
-                                                            id: id, outputs: [tensor]))
+        var tensor: [(key: String, value: [UInt8])] = output.binary ? [] : [("data", data)]
+        tensor += [("datatype", try Response.jsonBytes(datatype)), ("name", try Response.jsonBytes(outputName))]
+        if output.binary { tensor.append(("parameters", Response.jsonObject([("binary_data_size", Array(String(data.count).utf8))]))) }
+        tensor.append(("shape", try Response.jsonBytes(shape)))
+        var members: [(key: String, value: [UInt8])] = []
+        if let id { members.append(("id", try Response.jsonBytes(id))) }
+        members += [("model_name", try Response.jsonBytes(model.name)),
+                    ("model_version", try Response.jsonBytes(String(model.version))),
+                    ("outputs", [UInt8(ascii: "[")] + Response.jsonObject(tensor) + [UInt8(ascii: "]")])]
+        // Written around the tensor's numbers, which JSONEncoder would box one by one (Response.jsonArray).
+        let json = Response.jsonObject(members)
         guard output.binary else { return Response.json(bytes: json) }
-        var response = Response(body: .bytes(json + binary))
+        var response = Response(body: .bytes(json + data))
         response.headers["Content-Type"] = "application/octet-stream"
         response.headers["Inference-Header-Content-Length"] = String(json.count)
         return response
-    }
-
-    /// An inference response's JSON: encoded from types, not `[String: Any]` (casting each of a batch's hundreds of
-    /// numbers cost more than the rest of a JSON answer).
-    private struct InferenceResponse: Encodable {
-        let modelName: String
-        let modelVersion: String
-        let id: String?
-        let outputs: [OutputTensor]
-        enum CodingKeys: String, CodingKey { case modelName = "model_name", modelVersion = "model_version", id, outputs }
-    }
-
-    private struct OutputTensor: Encodable {
-        enum Values: Encodable {
-            case numbers([Float])
-            case strings([String])
-
-            func encode(to encoder: any Encoder) throws {
-                var container = encoder.singleValueContainer()
-                switch self {
-                case .numbers(let numbers): try container.encode(numbers)
-                case .strings(let strings): try container.encode(strings)
-                }
-            }
-        }
-        struct Parameters: Encodable {
-            let binaryDataSize: Int
-            enum CodingKeys: String, CodingKey { case binaryDataSize = "binary_data_size" }
-        }
-        let name = InferenceProtocol.outputName
-        let datatype: String
-        let shape: [Int]
-        let data: Values?
-        let parameters: Parameters?
-
-        init(datatype: String, shape: [Int], data: Values?, binary: Int?) {
-            (self.datatype, self.shape, self.data) = (datatype, shape, data)
-            parameters = binary.map(Parameters.init)
-        }
     }
 }
 

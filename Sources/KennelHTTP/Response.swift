@@ -38,6 +38,35 @@ public struct Response: Sendable {
         Response(status: status, headers: ["Content-Type": "application/json"], body: .bytes(bytes))
     }
 
+    /// `values` as a JSON array of numbers or, given `rowLength`, an array of arrays of that many numbers each.
+    /// Each number is written as its shortest text that reads back to the same Float, straight into the text:
+    /// JSONEncoder boxes every number, 0.3 ms for one 64-image batch of 10 class probabilities. Throws
+    /// `EncodingError.invalidValue` for a NaN or an infinity, which JSON cannot carry.
+    public static func jsonArray(of values: [Float], rowLength: Int? = nil) throws -> [UInt8] {
+        let (open, close) = rowLength == nil || values.isEmpty ? ("[", "]") : ("[[", "]]")
+        let rowLength = max(1, rowLength ?? values.count)
+        var text = open
+        text.reserveCapacity(12 * values.count + 4)
+        for (index, value) in values.enumerated() {
+            guard value.isFinite else {
+                throw EncodingError.invalidValue(value, .init(codingPath: [], debugDescription: "\(value) is not a JSON number"))
+            }
+            if index > 0 { text += index % rowLength == 0 && open == "[[" ? "],[" : "," }
+            text += value.description
+        }
+        return Array((text + close).utf8)
+    }
+
+    /// A JSON object of `members` in the order given, each value JSON text already (from `jsonBytes` or
+    /// `jsonArray`), for answers that carry a `jsonArray` of numbers. Keys are written as they are: plain names.
+    public static func jsonObject(_ members: [(key: String, value: [UInt8])]) -> [UInt8] {
+        var object: [UInt8] = [UInt8(ascii: "{")]
+        for (index, member) in members.enumerated() {
+            object += Array((index == 0 ? "\"" : ",\"").utf8) + Array(member.key.utf8) + Array("\":".utf8) + member.value
+        }
+        return object + [UInt8(ascii: "}")]
+    }
+
     /// A plain-text answer.
     public static func text(_ text: String, status: HTTPStatus = .ok) -> Response {
         Response(status: status, headers: ["Content-Type": "text/plain; charset=utf-8"], body: .bytes(Array(text.utf8)))

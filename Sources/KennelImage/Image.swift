@@ -38,7 +38,14 @@ public struct Image: Sendable, Equatable {
     public var bytes: [UInt8] {
         [UInt8](unsafeUninitializedCapacity: pixels.count) { target, initialized in
             pixels.withUnsafeBufferPointer { source in
-                for i in 0..<source.count { target[i] = UInt8(max(0, min(255, source[i])) + 0.5) }
+                // What UInt8(x + 0.5) gives for x clamped to 0…255, without its range check or a call to floorf,
+                // so the compiler can vectorize the loop: adding 2²³ rounds x + 0.5 to the nearest whole number in
+                // the low bits of the significand, which is one too many when it rounded up.
+                for i in 0..<source.count {
+                    let value = max(0, min(255, source[i])) + 0.5, shifted = value + 0x1p23
+                    let roundedUp: UInt32 = shifted - 0x1p23 > value ? 1 : 0
+                    target[i] = UInt8(truncatingIfNeeded: shifted.bitPattern &- roundedUp)
+                }
             }
             initialized = pixels.count
         }

@@ -24,29 +24,21 @@ public struct ImageDecoder: Sendable {
 
     /// The encoded image's format and size, read from its header alone; an empty image is not an image.
     public func inspect(_ bytes: [UInt8]) throws -> ImageHeader {
-        let format = try sniff(bytes)
-        let header: ImageHeader
-        switch format {
+        switch try sniff(bytes) {
         case .jpeg:
-            let size = try JPEGCodec.dimensions(of: bytes)
-            header = ImageHeader(format: format, width: size.width, height: size.height, interlaced: false)
+            return try jpegHeader(bytes)
         case .png:
             let png = try PNGCodec.header(of: bytes)
-            header = ImageHeader(format: format, width: png.width, height: png.height, interlaced: png.interlaced)
+            return try checked(ImageHeader(format: .png, width: png.width, height: png.height, interlaced: png.interlaced))
         }
-        guard header.width > 0, header.height > 0 else {
-            throw ImageError.notAnImage("header declares a \(header.width)×\(header.height) image")
-        }
-        return header
     }
 
     /// Decodes the whole picture to `color`. For JPEGs, `atLeast` lets the decoder shrink by DCT scaling while
     /// staying at least that size, so a later resize to it loses nothing.
     public func decode(_ bytes: [UInt8], color: ColorMode, atLeast target: (width: Int, height: Int)? = nil) throws
         -> Image {
-        let header = try inspect(bytes)
-        let whole = header.width * header.height * color.channels * MemoryLayout<Float>.size
-        return try withRows(bytes, header: header, color: color, atLeast: target, holding: whole) { rows in
+        try withRows(bytes, color: color, atLeast: { _ in target },
+                     holding: { $0.width * $0.height * color.channels * MemoryLayout<Float>.size }) { rows in
             try Image(reading: &rows, color: color)
         }
     }
@@ -57,12 +49,13 @@ public struct ImageDecoder: Sendable {
     /// of the budget for as long as it runs.
     public func decode(_ bytes: [UInt8], color: ColorMode, into width: Int, _ height: Int, mode: ResizeMode) throws
         -> Image {
-        let header = try inspect(bytes)
         // Never let DCT scaling go below the size the mode scales the source to (a 500×375 photo padded into
         // 151×250 is first scaled to 151×113, so a half-size decode is enough).
-        let needed = mode.scaledSize(ofWidth: header.width, height: header.height, toWidth: width, height: height)
+        let needed = { (header: ImageHeader) in
+            mode.scaledSize(ofWidth: header.width, height: header.height, toWidth: width, height: height)
+        }
         let box = width * height * color.channels * MemoryLayout<Float>.size
-        return try withRows(bytes, header: header, color: color, atLeast: needed, holding: box) { rows in
+        return try withRows(bytes, color: color, atLeast: needed, holding: { _ in box }) { rows in
             let placement = Placement(mode, sourceWidth: rows.width, sourceHeight: rows.height, width: width,
                                       height: height)
             return try placement.render(&rows, color: color)
@@ -70,36 +63,54 @@ public struct ImageDecoder: Sendable {
     }
 
     /// Opens the decoder's row source for `bytes` and runs `body` on it within the budget: the decoder's own
-    /// buffers, two source rows and `result` bytes for what `body` builds.
-    private func withRows<Value>(_ bytes: [UInt8], header: ImageHeader, color: ColorMode,
-                                 atLeast target: (width: Int, height: Int)?, holding result: Int,
+    /// buffers, two source rows and `result(header)` bytes for what `body` builds. A JPEG's size comes from
+    /// parsing its header, before the decoder takes memory; a PNG is opened once, its header read by the reader
+    /// that then decodes it (libpng holds only its own structures until rows are read).
+    private func withRows<Value>(_ bytes: [UInt8], color: ColorMode,
+                                 atLeast target: (ImageHeader) -> (width: Int, height: Int)?,
+                                 holding result: (ImageHeader) -> Int,
                                  _ body: (inout any RowSource) throws -> Value) throws -> Value {
-        guard header.width * header.height <= maximumPixels else {
-            throw ImageError.tooLarge(width: header.width, height: header.height, limit: maximumPixels)
-        }
-        let decoding: Int
-        switch header.format {
+        switch try sniff(bytes) {
         case .jpeg:
-            decoding = JPEGCodec.decodedBytes(width: header.width, height: header.height, atLeast: target)
-        case .png:
-            // libpng keeps two rows of up to 8 bytes a pixel; an interlaced image is held whole, 4 bytes a pixel.
-            decoding = 16 * header.width + (header.interlaced ? 4 * header.width * header.height : 0)
-        }
-        // Placement.render holds a row as read, two converted rows and two scaled ones, at most 3 channels each.
-        let rows = 5 * header.width * 3 * MemoryLayout<Float>.size
-        return try reserve(decoding + rows + result) {
-            switch header.format {
-            case .jpeg:
+            let header = try jpegHeader(bytes)
+            guard header.width * header.height <= maximumPixels else {
+                throw ImageError.tooLarge(width: header.width, height: header.height, limit: maximumPixels)
+            }
+            let target = target(header)
+            let decoding = JPEGCodec.decodedBytes(width: header.width, height: header.height, atLeast: target)
+            return try reserve(decoding + rowBytes(header) + result(header)) {
                 var rows: any RowSource = try JPEGCodec.decode(bytes, color: color, maximumPixels: maximumPixels,
                                                                atLeast: target)
                 return try body(&rows)
-            case .png:
-                return try PNGCodec.withRows(bytes, maximumPixels: maximumPixels) { png in
+            }
+        case .png:
+            return try PNGCodec.withRows(bytes, maximumPixels: maximumPixels) { png in
+                let header = try checked(ImageHeader(format: .png, width: png.width, height: png.height,
+                                                     interlaced: png.interlaced))
+                // libpng keeps two rows of up to 8 bytes a pixel; an interlaced image is held whole, 4 bytes a pixel.
+                let decoding = 16 * header.width + (header.interlaced ? 4 * header.width * header.height : 0)
+                return try reserve(decoding + rowBytes(header) + result(header)) {
                     var rows: any RowSource = png
                     return try body(&rows)
                 }
             }
         }
+    }
+
+    /// What Placement.render holds besides the codec: a row as read, two converted rows and two scaled ones, at
+    /// most 3 channels each.
+    private func rowBytes(_ header: ImageHeader) -> Int { 5 * header.width * 3 * MemoryLayout<Float>.size }
+
+    private func jpegHeader(_ bytes: [UInt8]) throws -> ImageHeader {
+        let size = try JPEGCodec.dimensions(of: bytes)
+        return try checked(ImageHeader(format: .jpeg, width: size.width, height: size.height, interlaced: false))
+    }
+
+    private func checked(_ header: ImageHeader) throws -> ImageHeader {
+        guard header.width > 0, header.height > 0 else {
+            throw ImageError.notAnImage("header declares a \(header.width)×\(header.height) image")
+        }
+        return header
     }
 
     private func reserve<Value>(_ bytes: Int, _ body: () throws -> Value) throws -> Value {

@@ -33,7 +33,9 @@ enum PNGCodec {
             if status == Int32(kennel_png_too_large) {
                 throw ImageError.tooLarge(width: Int(width), height: Int(height), limit: maximumPixels)
             }
-            guard status == Int32(kennel_png_ok), let reader else { throw classify(text(message)) }
+            guard status == Int32(kennel_png_ok), let reader else {
+                throw classify(message.withUnsafeBytes { text($0) })
+            }
             var rows = PNGRows(reader: reader, width: Int(width), height: Int(height), channels: Int(channels),
                                interlaced: interlaced != 0)
             return try body(&rows)
@@ -59,12 +61,11 @@ enum PNGCodec {
         }
 
         mutating func readRow(into row: UnsafeMutableBufferPointer<Float>) throws {
-            var message = [CChar](repeating: 0, count: 256)
             let reader = reader
-            let status = samples.withUnsafeMutableBufferPointer { target in
-                kennel_png_read_row(reader, target.baseAddress, &message, message.count)
+            let status = samples.withUnsafeMutableBufferPointer { kennel_png_read_row(reader, $0.baseAddress) }
+            guard status == Int32(kennel_png_ok) else {
+                throw PNGCodec.classify(withUnsafeBytes(of: reader.pointee.message) { PNGCodec.text($0) })
             }
-            guard status == Int32(kennel_png_ok) else { throw PNGCodec.classify(PNGCodec.text(message)) }
             samples.withUnsafeBufferPointer { widen($0, into: row) }
         }
     }
@@ -94,13 +95,12 @@ enum PNGCodec {
     }
 
     private static func message(_ image: png_image) -> String {
-        withUnsafeBytes(of: image.message) { raw in
-            String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-        }
+        withUnsafeBytes(of: image.message) { text($0) }
     }
 
-    private static func text(_ message: [CChar]) -> String {
-        String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    /// The text of a NUL-terminated C message buffer.
+    private static func text(_ message: UnsafeRawBufferPointer) -> String {
+        String(decoding: message.prefix { $0 != 0 }, as: UTF8.self)
     }
 
     /// libpng's messages for data that stops early mention the end of the stream or a read error.

@@ -67,67 +67,61 @@ public struct Placement: Sendable, Equatable {
     public func render<Source: RowSource>(_ source: inout Source, color: ColorMode? = nil) throws -> Image {
         precondition(source.width == sourceWidth && source.height == sourceHeight,
                      "a \(sourceWidth)×\(sourceHeight) placement cannot render a \(source.width)×\(source.height) source")
-        let channels = color?.channels ?? source.channels
+        let channels = color?.channels ?? source.channels, readChannels = source.channels
         let columns = coveredColumns, rows = coveredRows
         let xs = Interpolation(from: sourceWidth, to: scaledWidth, indices: columns.lowerBound - left..<columns.upperBound - left)
         let ys = Interpolation(from: sourceHeight, to: scaledHeight, indices: rows.lowerBound - top..<rows.upperBound - top)
-        let sourceRowLength = sourceWidth * channels, coveredLength = columns.count * channels
+        let readLength = sourceWidth * readChannels, sourceRowLength = sourceWidth * channels
+        let coveredLength = columns.count * channels
         var output = [Float](repeating: 0, count: width * height * channels)
-        var native = [Float](repeating: 0, count: sourceWidth * source.channels)
-        // Slot r % 2 holds source row r: an output row needs rows lower and upper, which differ by at most one.
-        var sourceRows = [Float](repeating: 0, count: 2 * sourceRowLength)
-        var scaledRows = [Float](repeating: 0, count: 2 * coveredLength)
-        var scaledIndex = [-1, -1]
-        var read = 0
-
-        func readNext() throws {
-            try native.withUnsafeMutableBufferPointer { try source.readRow(into: $0) }
-            let slot = read % 2
-            sourceRows.withUnsafeMutableBufferPointer { target in
-                native.withUnsafeBufferPointer {
-                    Image.convert($0, channels: source.channels,
-                                  into: UnsafeMutableBufferPointer(rebasing: target[(slot * sourceRowLength)..<((slot + 1) * sourceRowLength)]),
-                                  channels: channels)
-                }
-            }
-            read += 1
-        }
-
-        /// Source row `index` interpolated along x at the covered columns, computed once per row.
-        func scaledRow(_ index: Int) {
-            let slot = index % 2
-            guard scaledIndex[slot] != index else { return }
-            scaledIndex[slot] = index
-            sourceRows.withUnsafeBufferPointer { sourceBuffer in
-                scaledRows.withUnsafeMutableBufferPointer { scaledBuffer in
-                    let row = sourceBuffer.baseAddress! + slot * sourceRowLength
-                    let target = scaledBuffer.baseAddress! + slot * coveredLength
-                    for x in 0..<xs.count {
-                        let left = xs.lower[x] * channels, right = xs.upper[x] * channels, fx = xs.weight[x]
-                        for k in 0..<channels {
-                            target[x * channels + k] = row[left + k] + (row[right + k] - row[left + k]) * fx
-                        }
+        // One scratch buffer: the row as read (when its channels must be converted), two source rows in `color`
+        // (slot r % 2 holds source row r: an output row needs rows lower and upper, which differ by at most one)
+        // and the same two rows interpolated along x at the covered columns.
+        let converting = readChannels != channels
+        var scratch = [Float](repeating: 0, count: (converting ? readLength : 0) + 2 * sourceRowLength + 2 * coveredLength)
+        try scratch.withUnsafeMutableBufferPointer { scratch in
+            try output.withUnsafeMutableBufferPointer { output in
+                let read = scratch.baseAddress!, sourceRows = read + (converting ? readLength : 0)
+                let scaledRows = sourceRows + 2 * sourceRowLength
+                var rowsRead = 0, scaledThrough = -1
+                // Source rows are all read, in order (a truncated source fails as it would decoded whole), but only
+                // those an output row interpolates between are scaled along x, each once.
+                for (offset, y) in rows.enumerated() {
+                    let lower = ys.lower[offset], upper = ys.upper[offset], fy = ys.weight[offset]
+                    while rowsRead <= upper {
+                        try Self.read(&source, slot: sourceRows + (rowsRead % 2) * sourceRowLength, length: sourceRowLength,
+                                      channels: channels, through: converting ? read : nil, readLength: readLength)
+                        rowsRead += 1
                     }
-                }
-            }
-        }
-
-        for (offset, y) in rows.enumerated() {
-            let lower = ys.lower[offset], upper = ys.upper[offset], fy = ys.weight[offset]
-            while read <= upper { try readNext() }
-            scaledRow(lower)
-            scaledRow(upper)
-            scaledRows.withUnsafeBufferPointer { scaled in
-                output.withUnsafeMutableBufferPointer { target in
-                    let top = scaled.baseAddress! + (lower % 2) * coveredLength
-                    let bottom = scaled.baseAddress! + (upper % 2) * coveredLength
-                    let row = target.baseAddress! + (y * width + columns.lowerBound) * channels
+                    for index in stride(from: max(lower, scaledThrough + 1), through: upper, by: 1) {
+                        xs.scale(sourceRows + (index % 2) * sourceRowLength, channels: channels,
+                                 into: scaledRows + (index % 2) * coveredLength)
+                    }
+                    scaledThrough = upper
+                    let top = scaledRows + (lower % 2) * coveredLength, bottom = scaledRows + (upper % 2) * coveredLength
+                    let row = output.baseAddress! + (y * width + columns.lowerBound) * channels
                     for index in 0..<coveredLength { row[index] = top[index] + (bottom[index] - top[index]) * fy }
                 }
+                while rowsRead < sourceHeight {
+                    try Self.read(&source, slot: sourceRows, length: sourceRowLength, channels: channels,
+                                  through: converting ? read : nil, readLength: readLength)
+                    rowsRead += 1
+                }
             }
         }
-        while read < sourceHeight { try readNext() }
         return Image(width: width, height: height, channels: channels, pixels: output)
+    }
+
+    /// Reads `source`'s next row into `slot` in `channels`: straight there when the channels agree, otherwise
+    /// through `buffer` and converted.
+    private static func read<Source: RowSource>(_ source: inout Source, slot: UnsafeMutablePointer<Float>, length: Int,
+                                                channels: Int, through buffer: UnsafeMutablePointer<Float>?,
+                                                readLength: Int) throws {
+        let target = UnsafeMutableBufferPointer(start: slot, count: length)
+        guard let buffer else { return try source.readRow(into: target) }
+        try source.readRow(into: UnsafeMutableBufferPointer(start: buffer, count: readLength))
+        Image.convert(UnsafeBufferPointer(start: buffer, count: readLength), channels: source.channels, into: target,
+                      channels: channels)
     }
 }
 
@@ -136,15 +130,46 @@ public struct Placement: Sendable, Equatable {
 private struct Interpolation {
     var lower: [Int] = [], upper: [Int] = [], weight: [Float] = []
     var count: Int { lower.count }
+    /// Whether the size is unchanged: every position is then a source index exactly, with weight 0.
+    let unscaled: Bool
 
     init(from size: Int, to newSize: Int, indices: Range<Int>) {
+        unscaled = size == newSize
+        if unscaled {
+            (lower, upper, weight) = (Array(indices), Array(indices), Array(repeating: 0, count: indices.count))
+            return
+        }
         let scale = Float(size) / Float(newSize)
+        lower.reserveCapacity(indices.count)
+        upper.reserveCapacity(indices.count)
+        weight.reserveCapacity(indices.count)
         for index in indices {
             let position = (Float(index) + 0.5) * scale - 0.5
             let floorPosition = position.rounded(.down)
             lower.append(max(Int(floorPosition), 0))
             upper.append(min(Int(position.rounded(.up)), size - 1))
             weight.append(position - floorPosition)
+        }
+    }
+
+    /// `row` (of `channels` samples a pixel) interpolated at these positions, into `target`.
+    func scale(_ row: UnsafePointer<Float>, channels: Int, into target: UnsafeMutablePointer<Float>) {
+        if unscaled {
+            // a + (a - a) · 0 is a: the samples themselves.
+            if let first = lower.first { target.update(from: row + first * channels, count: count * channels) }
+            return
+        }
+        lower.withUnsafeBufferPointer { lower in
+            upper.withUnsafeBufferPointer { upper in
+                weight.withUnsafeBufferPointer { weight in
+                    for x in 0..<lower.count {
+                        let left = lower[x] * channels, right = upper[x] * channels, fx = weight[x]
+                        for k in 0..<channels {
+                            target[x * channels + k] = row[left + k] + (row[right + k] - row[left + k]) * fx
+                        }
+                    }
+                }
+            }
         }
     }
 }

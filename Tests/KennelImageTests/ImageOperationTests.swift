@@ -72,6 +72,19 @@ struct ImageOperationTests {
         #expect(Image(width: 2, height: 1, channels: 1, pixels: [-3, 300]).bytes == [0, 255])
     }
 
+    /// `bytes` avoids the checked conversion to be vectorizable; it must give what that conversion gives, halves
+    /// (which bilinear resizing produces) and the values either side of them included.
+    @Test func bytesRoundHalfUpAndClampAsTheCheckedConversion() {
+        var values: [Float] = stride(from: -2, through: 258, by: 0.125).map { $0 }
+        for whole in 0...256 {
+            let half = Float(whole) - 0.5
+            values += [half, half.nextUp, half.nextDown, Float(whole).nextUp, Float(whole).nextDown]
+        }
+        values += [-.infinity, .infinity, -0.0, .leastNonzeroMagnitude, 1e30, -1e30]
+        let image = Image(width: values.count, height: 1, channels: 1, pixels: values)
+        #expect(image.bytes == values.map { UInt8(max(0, min(255, $0)) + 0.5) })
+    }
+
     @Test func resizeModesKeepOrIgnoreTheAspectRatio() {
         let wide = Image(width: 8, height: 4, channels: 3, pixels: (0..<96).map { Float($0 % 256) })
         for mode in [ResizeMode.crop, .pad, .stretch] {
