@@ -22,13 +22,15 @@ public struct ClassifyStatistics: Sendable {
     }
 }
 
-/// Runs one model's predictions for concurrent callers as few forward passes as it can, on one thread of its own.
+/// Runs one model's predictions for concurrent callers as few forward passes as it can.
 ///
 /// Callers queue their images with a completion (or wait for it); the model's thread takes whatever is waiting (up
-/// to `maximumBatch` images, but never splitting one caller's images) as soon as it is free, so a single client pays
-/// no batching delay, and under load the collection window is one forward pass, never a timer. Passes always run on that one long-lived thread, so the OpenMP team and
-/// oneDNN's per-thread scratchpad it uses stay warm: run on whichever Dispatch thread a request happened to get,
-/// a 28×28 pass took 0.5–0.9 ms in the server against 0.16 ms in `kennel bench engine`.
+/// to `maximumBatch` images, but never splitting one caller's images) as soon as its last pass is done, so a
+/// single client pays no batching delay, and under load the collection window is one forward pass, never a timer.
+/// The passes themselves, and the making of inputs made just before them, run on the long-lived `InferenceThread`
+/// that every model shares ("the model's thread" below means that thread), so the OpenMP team and oneDNN's
+/// per-thread scratchpad they use stay warm: run on whichever Dispatch thread a request happened to get, a 28×28
+/// pass took 0.5–0.9 ms in the server against 0.16 ms in the engine benchmark.
 final class BatchingPredictor: Sendable {
     /// One input's shape (H, W, C), checked before an input joins a batch.
     private let inputShape: [Int]
@@ -113,7 +115,7 @@ final class BatchingPredictor: Sendable {
                     state.queue.removeFirst(count)
                     return (taken, state.stopped && state.queue.isEmpty)
                 }
-                if !batch.isEmpty { runPass(batch) }
+                if !batch.isEmpty { InferenceThread.shared.run { self.runPass(batch) } }
                 if finished { return }
             }
         }
@@ -168,7 +170,8 @@ final class BatchingPredictor: Sendable {
         }
     }
 
-    /// Starts the model's thread, named `infer <label>` (what `top -H` shows; Linux keeps 15 characters).
+    /// Starts the thread that gathers the model's passes, named `infer <label>` (what `top -H` shows; Linux keeps 15
+    /// characters).
     init(model: sending InferenceGraph, label: String = "", maximumBatch: Int = 32, statistics: ClassifyStatistics) {
         inputShape = model.inputShape
         lane = Lane(model: model, maximumBatch: maximumBatch, statistics: statistics)

@@ -138,8 +138,8 @@ extension BatchingPredictorTests {
         #expect(answered.load(ordering: .relaxed) == 100)
     }
 
-    /// Each predictor has its thread, and it ends with the predictor (a promotion or an eviction drops one), its
-    /// OpenMP workers with it.
+    /// Each predictor has its thread, and it ends with the predictor (a promotion or an eviction drops one); the
+    /// passes run on the one `InferenceThread`, whose OpenMP workers serve every model.
     @Test func eachPredictorsThreadEndsWithIt() throws {
         func threads() -> Int {
             let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")) ?? []
@@ -152,7 +152,6 @@ extension BatchingPredictorTests {
                               statistics: ClassifyStatistics(factory: TestMetrics()))
         }
         for predictor in predictors { _ = try predictor.predict(input(0)) }
-        // At least one each; the OpenMP workers a thread's passes start inherit its name.
         #expect(threads() >= 10)
         predictors.removeAll()
         let deadline = Date().addingTimeInterval(5)

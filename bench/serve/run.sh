@@ -6,8 +6,8 @@
 # KERAS_PYTHON (or /opt/keras-anchor-venv) has tensorflow-cpu, and with ONNX Runtime's bare call
 # (../shared/bench/ort_anchor.py, the inference bar) when it also has tf2onnx and onnxruntime. The models are
 # trained for one epoch on synthetic images of the presets' shapes: inference cost depends on the architecture,
-# not on the weights. Last, Open Inference Protocol requests of 64 fashion PNGs (JSON and binary tensor data, 2
-# connections) against the engine's bare batch-64 throughput (`kennel bench engine`, median of three).
+# not on the weights. Last, Open Inference Protocol requests of 64 fashion PNGs (JSON and binary tensor data, at 2
+# and 4 connections) against the engine's bare batch-64 throughput (`kennel bench engine`, run between them).
 # Usage: bench/serve/run.sh [seconds]   (needs wrk and cjpeg; `make bench` installs them)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -54,8 +54,10 @@ read -r _ fi1_p50 fi1_p99 _ _ < <(wrk_int8 fashion "$scratch/fashion.png" image/
 read -r _ di1_p50 di1_p99 _ _ < <(wrk_int8 dogs "$scratch/dogs.jpg" image/jpeg 1)
 curl -sf "$api/metrics" | grep -E '^kennel_classify_batch_size_(sum|count)' >"$scratch/batches.txt"
 # 64 fashion PNGs in one Open Inference Protocol request, as JSON (base64 strings) and as binary tensor data
-# (tritonclient's default), at 2 connections (one request decodes while another's forward pass runs): one forward
-# pass each, compared below with the engine's bare batch-64 throughput.
+# (tritonclient's default), at 2 connections (one request decodes while another's forward pass runs) and at 4 (the
+# model's next request is always queued: at 2, on two cores shared by wrk, the server's threads and the model's
+# team, it is often still on its way when a pass ends): one forward pass each, compared below with the engine's
+# bare batch-64 throughput.
 python3 - "$scratch/fashion" "$scratch/v2-64" <<'PY'
 import base64, glob, json, struct, sys
 pngs = [open(f, "rb").read() for f in sorted(glob.glob(sys.argv[1] + "/*/*.png"))[:64]]
@@ -69,17 +71,33 @@ open(sys.argv[2] + ".bin", "wb").write(header + data)
 open(sys.argv[2] + ".header", "w").write(str(len(header)))
 PY
 passes() { curl -sf "$api/metrics" | awk '/^kennel_classify_batch_size_count/ {c=$2} /^kennel_classify_batch_size_sum/ {s=$2} END {print c, s}'; }
+# The engine's bare batch-64 images/s (`kennel bench engine`) is measured before, between and after the v2 runs,
+# the server idle meanwhile, and each v2 run is compared with the mean of the engine runs either side of it: this
+# machine's speed drifts by ±20% over minutes, so figures taken apart in time do not compare. Each configuration
+# runs three times; the report gives every run and the median ratio.
+engine_b64() {
+  .build/release/kennel bench engine --preset fashion-convnet --seconds 1 --json \
+    | python3 -c 'import json,sys; print(json.load(sys.stdin)["infer_b64_images_per_s"])'
+}
 before=$(passes)
-read -r v2j_rps v2j_p50 v2j_p99 v2j_bad v2j_err < <(wrk_post 1 2 "$seconds" "$scratch/v2-64.json" application/json \
-  /v2/models/fashion/infer)
-read -r v2b_rps v2b_p50 v2b_p99 v2b_bad v2b_err < <(wrk_post 1 2 "$seconds" "$scratch/v2-64.bin" application/octet-stream \
-  /v2/models/fashion/infer Inference-Header-Content-Length "$(cat "$scratch/v2-64.header")")
+engine=$(engine_b64)
+: >"$scratch/v2.txt"
+for connections in 2 4; do
+  for encoding in json binary json binary json binary; do
+    if [[ $encoding == json ]]; then
+      result=$(wrk_post 1 "$connections" "$seconds" "$scratch/v2-64.json" application/json /v2/models/fashion/infer)
+    else
+      result=$(wrk_post 1 "$connections" "$seconds" "$scratch/v2-64.bin" application/octet-stream \
+        /v2/models/fashion/infer Inference-Header-Content-Length "$(cat "$scratch/v2-64.header")")
+    fi
+    next=$(engine_b64)
+    echo "$encoding $connections $result $engine $next" >>"$scratch/v2.txt"
+    engine=$next
+  done
+done
 after=$(passes)
 rss=$(awk '/VmHWM/ {print $2/1024}' "/proc/$pid/status")
 kill -TERM "$pid"; wait "$pid" 2>/dev/null || true
-# The engine's bare batch-64 throughput, the median of three runs: one run moves by ±15% on a noisy machine.
-engine_b64=$(for _ in 1 2 3; do .build/release/kennel bench engine --preset fashion-convnet --seconds 1 --json; done \
-  | python3 -c 'import json,statistics,sys; print(statistics.median(json.loads(l)["infer_b64_images_per_s"] for l in sys.stdin))')
 
 anchor='{}'
 if "$keras_python" -c 'import tensorflow' 2>/dev/null; then anchor=$("$keras_python" ../shared/bench/infer_anchor.py); fi
@@ -90,9 +108,8 @@ fi
 python3 - "$anchor" "$scratch/batches.txt" "$rss" \
   "$f_rps $f_p50 $f_p99 $f_bad $f_err" "$d_rps $d_p50 $d_p99 $d_bad $d_err" "$f1_p50 $f1_p99 $d1_p50 $d1_p99" "$jpeg_bytes" \
   "$ort" "$fi_rps $fi_p50 $fi_p99 $fi_bad $fi_err" "$di_rps $di_p50 $di_p99 $di_bad $di_err" \
-  "$fi1_p50 $fi1_p99 $di1_p50 $di1_p99" "$v2j_rps $v2j_p50 $v2j_p99 $v2j_bad $v2j_err" "$before $after" "$engine_b64" \
-  "$v2b_rps $v2b_p50 $v2b_p99 $v2b_bad $v2b_err" <<'PY'
-import json, sys
+  "$fi1_p50 $fi1_p99 $di1_p50 $di1_p99" "$scratch/v2.txt" "$before $after" <<'PY'
+import json, statistics, sys
 anchor = json.loads(sys.argv[1])
 batches = dict(line.split() for line in open(sys.argv[2]))
 rss = float(sys.argv[3])
@@ -111,17 +128,25 @@ out = {"bench": "serve_classify", "wrk": "-t2 -c16", "fashion_png_28x28": run(sy
        "mean_batch_size": round(float(batches["kennel_classify_batch_size_sum"])
                                 / max(1.0, float(batches["kennel_classify_batch_size_count"])), 2),
        "peak_rss_mb": round(rss, 1)}
-# v2 requests of 64 images at 2 connections: images/s end to end against the engine's bare batch-64 passes, and the
-# mean images per forward pass over those requests (64 when each request is one pass).
+# v2 requests of 64 images: images/s end to end against the engine's bare batch-64 passes either side of each run,
+# and the mean images per forward pass over those requests (64 when each request is one pass).
 count_before, sum_before, count_after, sum_after = map(float, sys.argv[13].split())
-engine_b64 = float(sys.argv[14])
-def v2(fields):
-    run64 = run(fields)
-    return dict(run64, images_per_s=round(run64["rps"] * 64), over_engine_b64=round(run64["rps"] * 64 / engine_b64, 3))
-out["v2_infer_64_fashion_pngs"] = {"connections": 2, "engine_b64_images_per_s": round(engine_b64),
-                                   "json": v2(sys.argv[12]), "binary": v2(sys.argv[15]),
-                                   "mean_images_per_pass": round((sum_after - sum_before)
-                                                                 / max(1.0, count_after - count_before), 2)}
+def v2(line):
+    encoding, connections, rps, p50, p99, bad, errors, engine_before, engine_after = line.split()
+    run64 = run(" ".join([rps, p50, p99, bad, errors]))
+    engine_b64 = (float(engine_before) + float(engine_after)) / 2
+    return (encoding, int(connections)), dict(run64, images_per_s=round(run64["rps"] * 64),
+                                              engine_b64_images_per_s=round(engine_b64),
+                                              over_engine_b64=round(run64["rps"] * 64 / engine_b64, 3))
+configurations = {}
+for line in open(sys.argv[12]):
+    key, result = v2(line)
+    configurations.setdefault(key, []).append(result)
+out["v2_infer_64_fashion_pngs"] = {
+    "configurations": [{"tensor_data": encoding, "connections": connections,
+                        "median_over_engine_b64": statistics.median(r["over_engine_b64"] for r in runs), "runs": runs}
+                       for (encoding, connections), runs in configurations.items()],
+    "mean_images_per_pass": round((sum_after - sum_before) / max(1.0, count_after - count_before), 2)}
 if anchor:
     out["keras_tffunction_b1_ms"] = {"fashion": anchor["fashion_tffunction_b1_ms"], "dogs": anchor["dogs_tffunction_b1_ms"]}
     out["round_trip_over_keras_call"] = {"fashion": round(f1_p50 / anchor["fashion_tffunction_b1_ms"], 3),
