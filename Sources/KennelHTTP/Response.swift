@@ -43,18 +43,18 @@ public struct Response: Sendable {
     /// JSONEncoder boxes every number, 0.3 ms for one 64-image batch of 10 class probabilities. Throws
     /// `EncodingError.invalidValue` for a NaN or an infinity, which JSON cannot carry.
     public static func jsonArray(of values: [Float], rowLength: Int? = nil) throws -> [UInt8] {
-        let (open, close) = rowLength == nil || values.isEmpty ? ("[", "]") : ("[[", "]]")
+        let nested = rowLength != nil && !values.isEmpty
         let rowLength = max(1, rowLength ?? values.count)
-        var text = open
+        var text = nested ? "[[" : "["
         text.reserveCapacity(12 * values.count + 4)
         for (index, value) in values.enumerated() {
             guard value.isFinite else {
                 throw EncodingError.invalidValue(value, .init(codingPath: [], debugDescription: "\(value) is not a JSON number"))
             }
-            if index > 0 { text += index % rowLength == 0 && open == "[[" ? "],[" : "," }
+            if index > 0 { text += nested && index % rowLength == 0 ? "],[" : "," }
             text += value.description
         }
-        return Array((text + close).utf8)
+        return Array((text + (nested ? "]]" : "]")).utf8)
     }
 
     /// A JSON object of `members` in the order given, each value JSON text already (from `jsonBytes` or

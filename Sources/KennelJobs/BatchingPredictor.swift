@@ -32,8 +32,6 @@ public struct ClassifyStatistics: Sendable {
 /// per-thread scratchpad they use stay warm: run on whichever Dispatch thread a request happened to get, a 28×28
 /// pass took 0.5–0.9 ms in the server against 0.16 ms in the engine benchmark.
 final class BatchingPredictor: Sendable {
-    /// One input's shape (H, W, C), checked before an input joins a batch.
-    private let inputShape: [Int]
     private let lane: Lane
 
     /// One caller's probabilities (a row of `classes` values per input, in input order), with how long the inputs
@@ -69,7 +67,7 @@ final class BatchingPredictor: Sendable {
     /// predictor (a new version swapped in, an eviction) stops the thread.
     private final class Lane: Sendable {
         private let model: Mutex<InferenceGraph>
-        /// One input's shape (H, W, C): what inputs made on this thread are checked against.
+        /// One input's shape (H, W, C): what an input is checked against before it joins a batch.
         private let inputShape: [Int]
         private let maximumBatch: Int
         private let statistics: ClassifyStatistics
@@ -82,6 +80,14 @@ final class BatchingPredictor: Sendable {
             self.model = Mutex(model)
             self.maximumBatch = maximumBatch
             self.statistics = statistics
+        }
+
+        /// Refuses `input` unless it is `rows` (at least one) inputs of the model's shape, back to back.
+        func check(_ input: [Float], rows: Int) throws {
+            guard rows >= 1, input.count == rows * inputShape.reduce(1, *) else {
+                throw EngineError.shapeMismatch(what: "classification input", expected: [max(rows, 1)] + inputShape,
+                                                got: [input.count])
+            }
         }
 
         private static func isMade(_ ticket: Ticket) -> Bool {
@@ -130,10 +136,7 @@ final class BatchingPredictor: Sendable {
                 case .made(let make):
                     do {
                         let input = try make()
-                        guard input.count == ticket.rows * inputShape.reduce(1, *) else {
-                            throw EngineError.shapeMismatch(what: "classification input",
-                                                            expected: [ticket.rows] + inputShape, got: [input.count])
-                        }
+                        try check(input, rows: ticket.rows)
                         batch.append((ticket, input))
                     } catch {
                         ticket.completion(.failure(error))
@@ -173,7 +176,6 @@ final class BatchingPredictor: Sendable {
     /// Starts the thread that gathers the model's passes, named `infer <label>` (what `top -H` shows; Linux keeps 15
     /// characters).
     init(model: sending InferenceGraph, label: String = "", maximumBatch: Int = 32, statistics: ClassifyStatistics) {
-        inputShape = model.inputShape
         lane = Lane(model: model, maximumBatch: maximumBatch, statistics: statistics)
         // Named from inside: Foundation on Linux names only the calling thread.
         Thread { [lane] in
@@ -188,10 +190,7 @@ final class BatchingPredictor: Sendable {
     /// model's thread, where the next pass waits for it to return (so it should only hand the answer on).
     func predict(_ input: [Float], rows: Int = 1,
                  completion: @escaping @Sendable (Result<Prediction, any Error>) -> Void) throws {
-        guard rows >= 1, input.count == rows * inputShape.reduce(1, *) else {
-            throw EngineError.shapeMismatch(what: "classification input", expected: [max(rows, 1)] + inputShape,
-                                            got: [input.count])
-        }
+        try lane.check(input, rows: rows)
         lane.enqueue(Ticket(input: .ready(input), rows: rows, completion: completion))
     }
 

@@ -29,9 +29,11 @@ final class InferenceThread: Sendable {
 
     /// Runs `body` on the thread, after whatever was queued before it, and returns once it has run.
     func run(_ body: @escaping @Sendable () -> Void) {
-        let done = DispatchSemaphore(value: 0)
-        work.withLock { $0.append { body(); done.signal() } }
-        arrivals.signal()
-        done.wait()
+        waitingFor { done in
+            work.withLock { $0.append { body(); done(()) } }
+            arrivals.signal()
+        }
     }
 }
+
+
