@@ -177,9 +177,8 @@ final class BatchingPredictor: Sendable {
     /// characters).
     init(model: sending InferenceGraph, label: String = "", maximumBatch: Int = 32, statistics: ClassifyStatistics) {
         lane = Lane(model: model, maximumBatch: maximumBatch, statistics: statistics)
-        // Named from inside: Foundation on Linux names only the calling thread.
         Thread { [lane] in
-            Thread.current.name = "infer \(label)"
+            nameCurrentThread("infer \(label)")
             lane.run()
         }.start()
     }
